@@ -1,0 +1,1 @@
+"""Development PKI and certificate handling."""

@@ -1,0 +1,3 @@
+"""The running gateway: configuration, storage, security, transport, initiating and responding sides, CLI."""
+
+__all__: list[str] = []
