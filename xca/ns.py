@@ -11,6 +11,7 @@ from typing import Final
 __all__ = [
     "DS",
     "EC",
+    "HIEGATE",
     "HL7V3",
     "LCM",
     "NSMAP",
@@ -43,6 +44,8 @@ SAML2: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 EC: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+HIEGATE: Final = "urn:hie-gateway:error"
+"""hie-gateway's own namespace, for the error code inside a SOAP Fault's Detail."""
 
 NSMAP: Final[dict[str, str]] = {
     "soap": SOAP12,

@@ -152,7 +152,9 @@ def build_fault_envelope(fault: SoapFault, *, relates_to: str | None) -> etree._
     if fault.role:
         etree.SubElement(fault_el, q(ns.SOAP12, "Role")).text = fault.role
     if fault.detail is not None:
-        etree.SubElement(fault_el, q(ns.SOAP12, "Detail")).text = fault.detail
+        # SOAP 1.2 Detail holds elements only; the text goes in one element of the project's namespace.
+        detail = etree.SubElement(fault_el, q(ns.SOAP12, "Detail"))
+        etree.SubElement(detail, q(ns.HIEGATE, "Error"), nsmap={"hg": ns.HIEGATE}).text = fault.detail
     return build_envelope(fault_el, Addressing.response(Action.FAULT, relates_to=relates_to))
 
 

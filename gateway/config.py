@@ -1,0 +1,157 @@
+"""The gateway's one settings object, read from ``HIEGATE_*`` environment variables and an optional TOML file.
+
+Precedence, highest first: explicit arguments, environment variables, the TOML file, defaults. The TOML
+file is ``--config PATH`` on the command line, else ``$HIEGATE_CONFIG``, else ``./hiegate.toml`` when it
+exists. Its keys are the field names below (``database_url = "..."``). A bad value raises
+:class:`ConfigError` whose message is one line naming the setting (as its environment variable) and what
+is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from xca.errors import ConfigError
+from xca.ids import is_oid
+
+__all__ = ["DEFAULT_CONFIG_FILE", "ENV_PREFIX", "Settings", "load_settings", "masked_settings"]
+
+ENV_PREFIX = "HIEGATE_"
+DEFAULT_CONFIG_FILE = Path("hiegate.toml")
+_toml_file: ContextVar[Path | None] = ContextVar("hiegate_toml_file", default=None)
+
+# A development homeCommunityId under the 2.25 (UUID-derived) arc: valid, and clearly nobody's production OID.
+_DEV_HOME_COMMUNITY_ID = "2.25.309480223112874631093478103874461730142"
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one gateway (one organization, one homeCommunityId)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///var/hiegate.db",
+        description="SQLAlchemy URL; SQLite file under ./var by default, postgresql+psycopg://... at scale",
+    )
+    certs_dir: Path = Field(
+        default=Path("var/certs"), description="where `hiegate certs init` writes the PKI"
+    )
+    key_password: SecretStr | None = Field(
+        default=None, description="password that encrypts private keys written by `hiegate certs init`"
+    )
+    home_community_id: str = Field(
+        default=_DEV_HOME_COMMUNITY_ID, description="this gateway's homeCommunityId (a bare OID)"
+    )
+    organization_name: str = Field(default="hie-gateway development clinic", min_length=1, max_length=200)
+    tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="tenant slug")
+    xml_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="largest inbound XML message")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("home_community_id")
+    @classmethod
+    def _oid(cls, value: str) -> str:
+        if not is_oid(value):
+            raise ValueError("expected a bare dotted OID such as 2.16.840.1.113883.3.1 (no urn:oid: prefix)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("expected an SQLAlchemy URL such as sqlite:///var/hiegate.db") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("expected a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _config_file(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit}: not found", detail={"setting": "config"})
+        return explicit
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{ENV_PREFIX}CONFIG: file {path} not found", detail={"setting": "config"})
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings, or raise one-line :class:`ConfigError` naming the bad setting."""
+    path = _config_file(config_file)
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"config file {path}: not valid TOML ({exc})", detail={"setting": "config"}
+            ) from None
+    token = _toml_file.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    finally:
+        _toml_file.reset(token)
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    name = f"{ENV_PREFIX}{field.upper()}"
+    if first["type"] == "extra_forbidden":
+        return ConfigError(f"{field}: unknown setting", detail={"setting": field})
+    message = str(first["msg"]).removeprefix("Value error, ")
+    shown = "" if "password" in field or first["type"] == "missing" else f", got {first['input']!r}"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return ConfigError(f"{name}: {message}{shown}{more}", detail={"setting": field})
+
+
+def masked_settings(settings: Settings) -> dict[str, str]:
+    """Every effective setting as display text, secrets masked (passwords, and the password in the DB URL)."""
+    shown: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown[name] = "********"
+        elif value is None:
+            shown[name] = "(not set)"
+        elif name == "database_url":
+            shown[name] = make_url(value).render_as_string(hide_password=True)
+        else:
+            shown[name] = str(value)
+    return shown
