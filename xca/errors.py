@@ -26,10 +26,11 @@ import it without pulling in I/O. Codes are grouped by layer and never reused on
     │   ├── CertificateExpiredError         HG-4004  a certificate in the chain is past notAfter
     │   ├── CertificateNotYetValidError     HG-4005  a certificate in the chain is before notBefore
     │   ├── UntrustedCertificateError       HG-4006  the chain does not lead to the trust bundle
-    │   └── PkiExistsError                  HG-4007  ``certs init`` would overwrite existing keys
+    │   └── CaKeyMissingError               HG-4007  ``certs init`` found certificates but not the CA key
     └── StorageError                        HG-5xxx  database and migrations
         ├── DatabaseUnavailableError        HG-5001  cannot connect / bad URL
-        └── MigrationError                  HG-5002  Alembic could not bring the schema to head
+        ├── MigrationError                  HG-5002  Alembic could not bring the schema to head
+        └── DocumentConflictError           HG-5003  same document unique id, different content
 
 Later layers (security 3xxx, transport 6xxx, conversion 7xxx, audit 8xxx, API 9xxx) add their subclasses
 here. Boundaries render ``code`` and ``message`` as a SOAP Fault, an XDS RegistryError, an XCPD
@@ -41,19 +42,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "CaKeyMissingError",
     "CertificateError",
     "CertificateExpiredError",
     "CertificateLoadError",
     "CertificateNotYetValidError",
     "ConfigError",
     "DatabaseUnavailableError",
+    "DocumentConflictError",
     "HieGatewayError",
     "InvalidValueError",
     "KeyMismatchError",
     "MigrationError",
     "MissingElementError",
     "MtomFormatError",
-    "PkiExistsError",
     "SchemaValidationError",
     "StorageError",
     "UnexpectedMessageError",
@@ -197,7 +199,9 @@ class UntrustedCertificateError(CertificateError):
     code = "HG-4006"
 
 
-class PkiExistsError(CertificateError):
+class CaKeyMissingError(CertificateError):
+    """A dev PKI directory holds certificates but not the CA key; completing it would need a second CA."""
+
     code = "HG-4007"
 
 
@@ -214,3 +218,9 @@ class DatabaseUnavailableError(StorageError):
 
 class MigrationError(StorageError):
     code = "HG-5002"
+
+
+class DocumentConflictError(StorageError):
+    """A community sent a document under a unique id we already hold with different bytes."""
+
+    code = "HG-5003"

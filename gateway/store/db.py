@@ -58,9 +58,19 @@ def head_revision() -> str:
     return head
 
 
+def _unavailable(engine: Engine, exc: OperationalError) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}",
+        detail={"reason": type(exc.orig).__name__ if exc.orig else "OperationalError"},
+    )
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise _unavailable(engine, exc) from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -69,10 +79,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
         command.upgrade(_alembic_config(engine), revision)
         applied = current_revision(engine)
     except OperationalError as exc:
-        raise DatabaseUnavailableError(
-            f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}",
-            detail={"reason": type(exc.orig).__name__ if exc.orig else "OperationalError"},
-        ) from exc
+        raise _unavailable(engine, exc) from exc
     except SQLAlchemyError as exc:
         raise MigrationError(f"migration to {revision} failed: {type(exc).__name__}") from exc
     assert applied is not None

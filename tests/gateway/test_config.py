@@ -1,0 +1,105 @@
+"""Settings come from HIEGATE_* variables and an optional TOML file; a bad value: one clear line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import load_settings
+from xca.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HIEGATE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_are_the_embedded_sqlite_setup() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///var/hiegate.db"
+    assert settings.certs_dir == Path("var/certs")
+    assert settings.tenant == "default"
+
+
+def test_environment_overrides_toml_which_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("hiegate.toml").write_text('organization_name = "Toml Clinic"\ntenant = "from-toml"\n')
+    monkeypatch.setenv("HIEGATE_TENANT", "from-env")
+    settings = load_settings()
+    assert settings.organization_name == "Toml Clinic"
+    assert settings.tenant == "from-env"
+
+
+def test_explicit_config_file_and_env_pointer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('home_community_id = "1.2.3.4"\n')
+    assert load_settings(other).home_community_id == "1.2.3.4"
+    monkeypatch.setenv("HIEGATE_CONFIG", str(other))
+    assert load_settings().home_community_id == "1.2.3.4"
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        (
+            "HIEGATE_HOME_COMMUNITY_ID",
+            "urn:oid:1.2.3",
+            "HIEGATE_HOME_COMMUNITY_ID: expected a bare dotted OID",
+        ),
+        ("HIEGATE_XML_MAX_BYTES", "lots", "HIEGATE_XML_MAX_BYTES: Input should be a valid integer"),
+        ("HIEGATE_DATABASE_URL", "mysql://x/y", "HIEGATE_DATABASE_URL: expected a sqlite:// or postgresql"),
+        ("HIEGATE_LOG_LEVEL", "LOUD", "HIEGATE_LOG_LEVEL: Input should be 'DEBUG'"),
+        ("HIEGATE_TENANT", "Has Spaces", "HIEGATE_TENANT: String should match pattern"),
+    ],
+)
+def test_bad_value_is_one_line_naming_the_setting_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("hiegate: HG-1001: ")
+    assert expected in err
+
+
+def test_unknown_toml_key_and_broken_toml(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("hiegate.toml").write_text('databse_url = "sqlite:///x.db"\n')
+    assert main(["config", "show"]) == 2
+    assert "databse_url: unknown setting" in capsys.readouterr().err
+    Path("hiegate.toml").write_text("tenant = \n")
+    assert main(["config", "show"]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_missing_explicit_config_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", "nope.toml", "config", "show"]) == 2
+    assert "nope.toml: not found" in capsys.readouterr().err
+
+
+def test_config_show_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HIEGATE_DATABASE_URL", "postgresql+psycopg://gw:s3cret-pw@db.internal:5432/hie")
+    monkeypatch.setenv("HIEGATE_KEY_PASSWORD", "another-s3cret")
+    assert main(["config", "show", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    shown = json.loads(out)
+    assert shown["key_password"] == "********"
+    assert shown["database_url"] == "postgresql+psycopg://gw:***@db.internal:5432/hie"
+
+
+def test_bad_password_value_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIEGATE_KEY_PASSWORD", "x")
+    monkeypatch.setenv("HIEGATE_XML_MAX_BYTES", "-5")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "HIEGATE_XML_MAX_BYTES" in str(caught.value)
