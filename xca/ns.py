@@ -24,6 +24,7 @@ __all__ = [
     "WSSE",
     "WSU",
     "XDSB",
+    "XML",
     "XOP",
     "XSI",
     "q",
@@ -44,6 +45,7 @@ SAML2: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 EC: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+XML: Final = "http://www.w3.org/XML/1998/namespace"
 HIEGATE: Final = "urn:hie-gateway:error"
 """hie-gateway's own namespace, for the error code inside a SOAP Fault's Detail."""
 

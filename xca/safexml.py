@@ -23,10 +23,10 @@ from lxml import etree
 
 from xca.errors import (
     XmlDtdForbiddenError,
-    XmlRefusedError,
     XmlEntityDeclarationError,
     XmlExternalDtdError,
     XmlExternalEntityError,
+    XmlRefusedError,
     XmlSyntaxError,
     XmlTooDeepError,
     XmlTooLargeError,

@@ -1,0 +1,157 @@
+"""The HL7 v3 transmission wrapper and ``queryByParameter`` shared by both ITI-55 messages
+(IHE ITI TF-2b 3.55.4.1.2 and 3.55.4.2.2; MCCI_MT000100UV01, MCCI_MT000300UV01, PRPA_MT201306UV02).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from lxml import etree
+
+from xca import ns
+from xca.errors import InvalidValueError, MissingElementError, UnexpectedMessageError
+from xca.iti55._demographics import build_parameter_list, check_demographics, read_parameter_list
+from xca.iti55._hl7 import (
+    XSI_TYPE,
+    Reader,
+    attr,
+    child,
+    format_ts,
+    hl7,
+    path,
+    require,
+    require_ii,
+    require_oid,
+    sub,
+    sub_ii,
+    sub_text,
+)
+from xca.iti55.models import Device, Ii, Iti55Query, ProcessingCode, ResponsePriority
+
+INTERACTION_ROOT: Final = "2.16.840.1.113883.1.6"
+
+
+def new_root(interaction: str) -> etree._Element:
+    return etree.Element(hl7(interaction), {"ITSVersion": "XML_1.0"}, nsmap={None: ns.HL7V3, "xsi": ns.XSI})
+
+
+def build_header(
+    root: etree._Element,
+    *,
+    interaction: str,
+    message_id: Ii,
+    creation_time: datetime,
+    processing_code: ProcessingCode,
+    accept_ack: str,
+) -> None:
+    """``id`` through ``acceptAckCode`` of the message wrapper."""
+    sub_ii(root, "id", require_ii(message_id, "message id", uuid_ok=True))
+    sub(root, "creationTime", {"value": format_ts(creation_time)})
+    sub(root, "interactionId", {"root": INTERACTION_ROOT, "extension": interaction})
+    sub(root, "processingCode", {"code": ProcessingCode(processing_code).value})
+    sub(root, "processingModeCode", {"code": "T"})
+    sub(root, "acceptAckCode", {"code": accept_ack})
+
+
+def build_device(
+    root: etree._Element, local: str, type_code: str, device: Device, *, hcid_required: bool
+) -> None:
+    """``receiver`` or ``sender``: the device and, in asAgent, the community it acts for."""
+    if hcid_required and device.home_community_id is None:
+        raise InvalidValueError(f"the {local} needs a homeCommunityId", detail={"what": local})
+    holder = sub(root, local, {"typeCode": type_code})
+    element = sub(holder, "device", {"classCode": "DEV", "determinerCode": "INSTANCE"})
+    sub(element, "id", {"root": require_oid(device.device_id, f"{local} device id")})
+    if device.telecom is not None:
+        sub(element, "telecom", {"value": device.telecom})
+    if device.home_community_id is not None:
+        agent = sub(element, "asAgent", {"classCode": "AGNT"})
+        org = sub(agent, "representedOrganization", {"classCode": "ORG", "determinerCode": "INSTANCE"})
+        sub(org, "id", {"root": require_oid(device.home_community_id, f"{local} homeCommunityId")})
+
+
+def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> None:
+    """``queryByParameter``; ``strict`` is off for the response's echo of a peer's query."""
+    if strict:
+        check_demographics(query.demographics, query=True)
+        require_ii(query.query_id, "query id", uuid_ok=True)
+    element = sub(parent, "queryByParameter")
+    sub_ii(element, "queryId", query.query_id)
+    sub(element, "statusCode", {"code": "new"})
+    sub(element, "responseModalityCode", {"code": "R"})
+    sub(element, "responsePriorityCode", {"code": ResponsePriority(query.priority).value})
+    if query.minimum_degree_match is not None:
+        if not 0 <= query.minimum_degree_match <= 100:
+            raise InvalidValueError("minimum degree of match must be between 0 and 100")
+        criteria = sub(element, "matchCriterionList")
+        minimum = sub(criteria, "minimumDegreeMatch")
+        sub(minimum, "value", {XSI_TYPE: "INT", "value": str(query.minimum_degree_match)})
+        sub_text(minimum, "semanticsText", "Degree of match requested")
+    build_parameter_list(element, query.demographics)
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def check_root(element: etree._Element, interaction: str) -> None:
+    if element.tag != hl7(interaction):
+        qname = etree.QName(element)
+        raise UnexpectedMessageError(
+            f"expected an HL7 v3 {interaction} message",
+            detail={"root": qname.localname, "namespace": qname.namespace},
+        )
+
+
+def read_header(root: etree._Element, reader: Reader) -> tuple[Ii, datetime, ProcessingCode]:
+    message_id = reader.ii(child(root, "id"), "message id", uuid_ok=True)
+    if message_id is None:
+        raise MissingElementError("message has no id", detail={"element": "id"})
+    created = reader.ts(attr(child(root, "creationTime"), "value"), "creationTime")
+    if created is None:
+        raise MissingElementError("message has no readable creationTime", detail={"element": "creationTime"})
+    code = attr(child(root, "processingCode"), "code")
+    try:
+        processing = ProcessingCode(code or "P")
+    except ValueError:
+        reader.quirk("unknown processingCode")
+        processing = ProcessingCode.PRODUCTION
+    return message_id, created, processing
+
+
+def read_device(root: etree._Element, local: str, reader: Reader) -> Device:
+    device = path(root, local, "device")
+    if device is None:
+        raise MissingElementError(f"message has no {local}/device", detail={"element": f"{local}/device"})
+    device_id = reader.oid(attr(child(device, "id"), "root"), f"{local} device id")
+    if device_id is None:
+        reader.quirk(f"{local} device without a usable id")
+    hcid_el = path(device, "asAgent", "representedOrganization", "id")
+    return Device(
+        device_id=device_id or "",
+        home_community_id=reader.oid(attr(hcid_el, "root"), f"{local} homeCommunityId"),
+        telecom=attr(child(device, "telecom"), "value"),
+    )
+
+
+def read_query(element: etree._Element, reader: Reader) -> Iti55Query:
+    query_id = reader.ii(child(element, "queryId"), "queryId", uuid_ok=True)
+    if query_id is None:
+        raise MissingElementError("queryByParameter has no queryId", detail={"element": "queryId"})
+    parameters = require(element, "parameterList", "queryByParameter")
+    priority_code = attr(child(element, "responsePriorityCode"), "code")
+    try:
+        priority = ResponsePriority(priority_code or "I")
+    except ValueError:
+        reader.quirk("unknown responsePriorityCode")
+        priority = ResponsePriority.IMMEDIATE
+    minimum_el = path(element, "matchCriterionList", "minimumDegreeMatch", "value")
+    minimum = attr(minimum_el, "value")
+    minimum_value: int | None = None
+    if minimum is not None:
+        try:
+            minimum_value = int(minimum)
+        except ValueError:
+            reader.quirk("unreadable minimumDegreeMatch")
+    demographics = read_parameter_list(parameters, reader)
+    return Iti55Query(query_id, demographics, priority, minimum_value)

@@ -1,0 +1,217 @@
+"""Parsers for IHE XCPD Cross Gateway Patient Discovery [ITI-55] (IHE ITI TF-2b 3.55.4.1 and 3.55.4.2).
+
+:func:`parse_iti55_request` reads PRPA_IN201305UV02 on the responding side; :func:`parse_iti55_response`
+reads PRPA_IN201306UV02 on the initiating side. Both take the SOAP body element (unwrap the envelope with
+:func:`xca.soap.parse_envelope`) or raw bytes, which go through :func:`xca.safexml.parse_xml`.
+
+Parsing is tolerant of what real peers send (several names and addresses, several matches, impossible
+dates, stray characters in OIDs, a missing custodian) and records each repair in ``quirks``. A message that
+cannot be used raises a :class:`~xca.errors.WireFormatError` subclass: the wrong root element
+(:class:`~xca.errors.UnexpectedMessageError`), a missing required part such as a match's patient id
+(:class:`~xca.errors.MissingElementError`), or an uninterpretable code
+(:class:`~xca.errors.InvalidValueError`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from lxml import etree
+
+from xca.errors import InvalidValueError, MissingElementError
+from xca.iti55._demographics import read_person
+from xca.iti55._hl7 import Reader, attr, child, children, path, require, text_of
+from xca.iti55._wrapper import check_root, read_device, read_header, read_query
+from xca.iti55.models import (
+    AckCode,
+    AcknowledgementDetail,
+    Code,
+    DetectedIssue,
+    Device,
+    Iti55Request,
+    Iti55Response,
+    PatientMatch,
+    QueryResponseCode,
+    ResponsePriority,
+)
+from xca.safexml import parse_xml
+
+__all__ = ["parse_iti55_request", "parse_iti55_response"]
+
+_ACK_ALIASES: Final = {"AR": AckCode.AE, "CA": AckCode.AA, "CE": AckCode.AE, "CR": AckCode.AE}
+
+
+def _root(data: bytes | etree._Element) -> etree._Element:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return parse_xml(bytes(data))
+    return data
+
+
+def parse_iti55_request(data: bytes | etree._Element) -> Iti55Request:
+    """Read a PRPA_IN201305UV02 query (responding side)."""
+    root = _root(data)
+    check_root(root, "PRPA_IN201305UV02")
+    reader = Reader()
+    message_id, created, processing = read_header(root, reader)
+    receiver = read_device(root, "receiver", reader)
+    sender = read_device(root, "sender", reader)
+    control = require(root, "controlActProcess", "PRPA_IN201305UV02")
+    query = read_query(require(control, "queryByParameter", "controlActProcess"), reader)
+    if not query.demographics.has_minimum_criteria:
+        reader.quirk("query lacks a livingSubjectId and a name with a birth date")
+    respond_to = attr(path(root, "respondTo", "telecom"), "value")
+    if query.priority == ResponsePriority.DEFERRED and respond_to is None:
+        reader.quirk("deferred query without respondTo")
+    return Iti55Request(
+        message_id=message_id,
+        creation_time=created,
+        sender=sender,
+        receiver=receiver,
+        query=query,
+        respond_to=respond_to,
+        processing_code=processing,
+        quirks=reader.quirks,
+    )
+
+
+def _match(event: etree._Element, sender: Device, reader: Reader) -> PatientMatch:
+    patient = path(event, "subject1", "patient")
+    if patient is None:
+        raise MissingElementError(
+            "a registrationEvent has no subject1/patient", detail={"element": "patient"}
+        )
+    ids = children(patient, "id")
+    usable = [i for i in (reader.ii(e, "patient id") for e in ids) if i is not None and i.extension]
+    if not usable:
+        raise MissingElementError(
+            "a match has no patient id (root and extension)", detail={"element": "patient/id"}
+        )
+    if len(ids) > 1:
+        reader.quirk("match with several patient ids; the first was used")
+    home = reader.oid(attr(path(event, "custodian", "assignedEntity", "id"), "root"), "custodian id")
+    if home is None:
+        reader.quirk("match without custodian homeCommunityId; used the sender's")
+        home = sender.home_community_id
+    person = child(patient, "patientPerson")
+    if person is None:
+        raise MissingElementError("a match has no patientPerson", detail={"element": "patientPerson"})
+    return PatientMatch(
+        patient_id=usable[0],
+        home_community_id=home,
+        demographics=read_person(person, reader),
+        score=_score(path(patient, "subjectOf1", "queryMatchObservation", "value"), reader),
+    )
+
+
+def _score(element: etree._Element | None, reader: Reader) -> int | None:
+    value = attr(element, "value")
+    if value is None:
+        reader.quirk("match without a score")
+        return None
+    try:
+        score = int(value)
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            reader.quirk("unreadable match score")
+            return None
+        fraction = "." in value and 0 <= number <= 1
+        reader.quirk("fractional match score scaled to 0-100" if fraction else "non-integer match score")
+        score = round(number * 100 if fraction else number)
+    if not 0 <= score <= 100:
+        reader.quirk("match score outside 0-100")
+        return None
+    return score
+
+
+def _ack_code(text: str | None, reader: Reader) -> AckCode | None:
+    """AA/AE; the other HL7 acknowledgement types are read as their nearest ITI-55 meaning."""
+    if text is None:
+        return None
+    try:
+        return AckCode(text)
+    except ValueError:
+        pass
+    nearest = _ACK_ALIASES.get(text.upper())
+    if nearest is None:
+        raise InvalidValueError("unknown acknowledgement typeCode", detail={"code": text})
+    reader.quirk(f"acknowledgement {text.upper()} read as {nearest}")
+    return nearest
+
+
+def _issue(event: etree._Element, reader: Reader) -> DetectedIssue:
+    def codes(relation: str, act: str) -> tuple[Code, ...]:
+        found = (reader.code(path(r, act, "code")) for r in children(event, relation))
+        return tuple(c for c in found if c is not None)
+
+    code = reader.code(child(event, "code"))
+    errors = codes("mitigatedBy", "detectedIssueManagement")
+    requested = codes("triggerFor", "actOrderRequired")
+    return (
+        DetectedIssue(code, errors, requested)
+        if code
+        else DetectedIssue(errors=errors, requested_attributes=requested)
+    )
+
+
+def _ack_detail(element: etree._Element, reader: Reader) -> AcknowledgementDetail:
+    return AcknowledgementDetail(
+        code=reader.code(child(element, "code")),
+        text=text_of(child(element, "text")),
+        type_code=attr(element, "typeCode"),
+        locations=tuple(t for t in (text_of(e) for e in children(element, "location")) if t),
+    )
+
+
+def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
+    """Read a PRPA_IN201306UV02 answer (initiating side); no match and errors are values, not exceptions."""
+    root = _root(data)
+    check_root(root, "PRPA_IN201306UV02")
+    reader = Reader()
+    message_id, created, processing = read_header(root, reader)
+    receiver = read_device(root, "receiver", reader)
+    sender = read_device(root, "sender", reader)
+    ack = child(root, "acknowledgement")
+    ack_text = attr(child(ack, "typeCode"), "code")
+    if ack_text is None:
+        reader.quirk("response without acknowledgement typeCode")
+    ack_code = _ack_code(ack_text, reader)
+    control = require(root, "controlActProcess", "PRPA_IN201306UV02")
+    query_ack = require(control, "queryAck", "controlActProcess")
+    code_text = attr(child(query_ack, "queryResponseCode"), "code")
+    if code_text is None:
+        raise MissingElementError(
+            "queryAck has no queryResponseCode", detail={"element": "queryResponseCode"}
+        )
+    try:
+        response_code = QueryResponseCode(code_text.upper())
+    except ValueError:
+        raise InvalidValueError("unknown queryResponseCode", detail={"code": code_text}) from None
+    events = [e for s in children(control, "subject") for e in children(s, "registrationEvent")]
+    matches = tuple(_match(e, sender, reader) for e in events)
+    if response_code != QueryResponseCode.OK and matches:
+        reader.quirk(f"matches with queryResponseCode {response_code}")
+    query_el = child(control, "queryByParameter")
+    return Iti55Response(
+        message_id=message_id,
+        creation_time=created,
+        sender=sender,
+        receiver=receiver,
+        ack_code=ack_code,
+        query_response_code=response_code,
+        target_message_id=reader.ii(path(ack, "targetMessage", "id"), "targetMessage id", uuid_ok=True),
+        query_id=reader.ii(child(query_ack, "queryId"), "queryAck queryId", uuid_ok=True),
+        matches=matches,
+        query=read_query(query_el, reader) if query_el is not None else None,
+        acknowledgement_details=tuple(_ack_detail(d, reader) for d in children(ack, "acknowledgementDetail"))
+        if ack is not None
+        else (),
+        issues=tuple(
+            _issue(e, reader)
+            for r in children(control, "reasonOf")
+            for e in children(r, "detectedIssueEvent")
+        ),
+        processing_code=processing,
+        quirks=reader.quirks,
+    )
