@@ -1,0 +1,145 @@
+"""``hiegate``: the gateway's command line.
+
+Every failure the project anticipates prints one line ``hiegate: HG-xxxx: message`` on stderr. Exit status:
+0 success, 1 an operation failed, 2 bad usage or a bad setting (as argparse does for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway.config import Settings, load_settings, masked_settings
+from xca.errors import ConfigError, HieGatewayError
+
+__all__ = ["main"]
+
+log = logging.getLogger("hiegate")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _config_show(args: argparse.Namespace, settings: Settings) -> int:
+    shown = masked_settings(settings)
+    if args.json:
+        print(json.dumps(shown, indent=2))
+    else:
+        width = max(len(name) for name in shown)
+        for name, value in shown.items():
+            print(f"{name:<{width}}  {value}")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.store import Database, current_revision
+
+    db = Database(settings.database_url)
+    try:
+        before = current_revision(db.engine)
+        after = db.upgrade()
+    finally:
+        db.dispose()
+    where = masked_settings(settings)["database_url"]
+    if before == after:
+        print(f"database {where} already at revision {after}")
+    else:
+        print(f"database {where} upgraded from {before or 'empty'} to revision {after}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.store import Database, current_revision, head_revision
+
+    db = Database(settings.database_url)
+    try:
+        revision = current_revision(db.engine)
+    finally:
+        db.dispose()
+    state = "up to date" if revision == head_revision() else f"behind head {head_revision()}"
+    print(f"revision {revision or 'none (empty database)'}: {state}")
+    return 0
+
+
+def _certs_init(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.certs_cli import certs_init
+
+    return certs_init(settings, directory=args.dir, force=args.force)
+
+
+def _certs_check(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.certs_cli import certs_check
+
+    return certs_check(settings, directory=args.dir)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hiegate", description="An open on-ramp to health information networks."
+    )
+    parser.add_argument(
+        "--config", type=Path, help="TOML settings file (default: $HIEGATE_CONFIG, ./hiegate.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config = commands.add_parser("config", help="inspect the effective settings")
+    config_sub = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = config_sub.add_parser("show", help="print the effective settings, secrets masked")
+    show.add_argument("--json", action="store_true", help="print as JSON")
+    show.set_defaults(handler=_config_show)
+
+    db = commands.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations up to the newest revision").set_defaults(
+        handler=_db_upgrade
+    )
+    db_sub.add_parser("current", help="show the applied revision").set_defaults(handler=_db_current)
+
+    certs = commands.add_parser("certs", help="development PKI")
+    certs_sub = certs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = certs_sub.add_parser(
+        "init", help="create a dev CA, gateway TLS/signing certificates and trust bundle"
+    )
+    init.add_argument("--dir", type=Path, help="target folder (default: the certs_dir setting)")
+    init.add_argument("--force", action="store_true", help="replace existing keys and certificates")
+    init.set_defaults(handler=_certs_init)
+    check = certs_sub.add_parser("check", help="validate the gateway certificates against the trust bundle")
+    check.add_argument("--dir", type=Path, help="folder to check (default: the certs_dir setting)")
+    check.set_defaults(handler=_certs_check)
+
+    commands.add_parser("demo", help="run the most complete flow that exists end to end").set_defaults(
+        handler=_demo
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        # Alembic reports every plugin and migration step at INFO; the commands print their own summary.
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except ConfigError as exc:
+        print(f"hiegate: {exc}", file=sys.stderr)
+        return 2
+    except HieGatewayError as exc:
+        print(f"hiegate: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
