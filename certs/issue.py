@@ -94,7 +94,8 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _utcnow(now: dt.datetime | None) -> dt.datetime:
+def utc_now_or(now: dt.datetime | None) -> dt.datetime:
+    """``now`` as aware UTC, or the current time; naive datetimes are refused rather than guessed."""
     if now is None:
         return dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -134,7 +135,7 @@ def create_ca(
     ``private_key`` re-certifies an existing CA key (same key and subject, so certificates it already issued
     still chain to the new CA certificate); by default a new RSA 2048 key is generated.
     """
-    start = _utcnow(now) - _CLOCK_SKEW
+    start = utc_now_or(now) - _CLOCK_SKEW
     key = private_key if private_key is not None else new_rsa_key()
     name = x509.Name(
         [
@@ -186,7 +187,7 @@ def issue_certificate(
     certificate requires at least one. The certificate never outlives the CA. Passing an existing public
     key re-certifies a kept key; :func:`issue_certified_key` generates a new one.
     """
-    start = _utcnow(now) - _CLOCK_SKEW
+    start = utc_now_or(now) - _CLOCK_SKEW
     end = min(start + valid_for, ca.certificate.not_valid_after_utc)
     san = _general_names(hostnames)
     if purpose is CertificatePurpose.TLS_SERVER and not san:

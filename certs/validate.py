@@ -29,7 +29,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from certs.issue import CertificatePurpose
+from certs.issue import CertificatePurpose, utc_now_or
 from xca.errors import (
     CertificateError,
     CertificateExpiredError,
@@ -75,14 +75,6 @@ class ValidationResult:
     warnings: tuple[ExpiryWarning, ...]
 
 
-def _utcnow(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return dt.datetime.now(dt.UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware (UTC)")
-    return now.astimezone(dt.UTC)
-
-
 def expiry_warnings(
     certificates: Iterable[x509.Certificate],
     *,
@@ -90,7 +82,7 @@ def expiry_warnings(
     within: dt.timedelta = EXPIRY_WARNING_WINDOW,
 ) -> tuple[ExpiryWarning, ...]:
     """Warnings for certificates whose notAfter is less than ``within`` away (or past), each listed once."""
-    at = _utcnow(now)
+    at = utc_now_or(now)
     warnings: dict[tuple[str, dt.datetime], ExpiryWarning] = {}
     for certificate in certificates:
         not_after = certificate.not_valid_after_utc
@@ -199,7 +191,7 @@ def validate_certificate(
     """
     if hostname is not None and purpose not in (None, CertificatePurpose.TLS_SERVER):
         raise ValueError("hostname checks apply to TLS server certificates only")
-    at = _utcnow(now)
+    at = utc_now_or(now)
     leaf_detail: dict[str, object] = {
         "subject": certificate.subject.rfc4514_string(),
         "issuer": certificate.issuer.rfc4514_string(),
