@@ -64,9 +64,8 @@ def strip_urn_oid(value: str) -> tuple[str, bool]:
 
 def read_oid(value: str) -> tuple[str | None, list[Quirk]]:
     """Tolerant bare-OID read (prefix and stray characters removed) with the quirks met on the way."""
-    bare, _ = strip_urn_oid(value)
     try:
-        normalized = normalize_oid(bare)
+        normalized = normalize_oid(value)
     except InvalidValueError:
         return None, []
     return normalized.value, [Quirk.OID_REPAIRED] if normalized.repaired else []

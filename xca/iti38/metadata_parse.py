@@ -28,6 +28,8 @@ from xca.ns import q
 
 __all__ = ["parse_extrinsic_object", "parse_object_ref"]
 
+_MAX_SIZE_DIGITS = 19
+
 _SINGLE_CODES = frozenset(
     {
         ClassificationScheme.CLASS_CODE,
@@ -125,7 +127,8 @@ class _EntryReader:
         text = self.slot(MetadataSlot.SIZE)
         if text is None:
             return None
-        if not text.isascii() or not text.isdigit():
+        # An XDS size is a 64-bit integer; longer digit strings are junk (and int() refuses > 4300 digits).
+        if not text.isascii() or not text.isdigit() or len(text) > _MAX_SIZE_DIGITS:
             self.note(Quirk.SIZE_NOT_INTEGER)
             return None
         return int(text)
@@ -138,6 +141,7 @@ class _EntryReader:
         self.note(Quirk.REPOSITORY_ID_WITH_URN_OID if had_prefix else None)
         oid, quirks = read_oid(text)
         self.quirks.extend(quirks)
+        self.note(Quirk.REPOSITORY_ID_NOT_AN_OID if oid is None else None)
         return oid if oid is not None else text
 
     def entry_type(self) -> EntryType:
@@ -171,10 +175,16 @@ class _EntryReader:
             scheme = next((s for s in ClassificationScheme if s.value == scheme_text), None)
             if scheme is ClassificationScheme.AUTHOR:
                 authors.append(_author(element))
+                continue
+            if scheme not in multi and scheme not in _SINGLE_CODES:
+                continue
+            code = _code(element)
+            if code is None:
+                self.note(Quirk.CODE_INCOMPLETE)
             elif scheme in multi:
-                multi[scheme].append(_code(element))
-            elif scheme in _SINGLE_CODES:
-                single.setdefault(scheme, _code(element))
+                multi[scheme].append(code)
+            else:
+                single.setdefault(scheme, code)
         return single, multi, authors
 
     def external_identifiers(self) -> dict[ExternalIdentifierScheme, str]:
@@ -192,13 +202,13 @@ def _localized(element: etree._Element, tag: str) -> str | None:
     return localized.get("value") if localized is not None else None
 
 
-def _code(element: etree._Element) -> Code:
+def _code(element: etree._Element) -> Code | None:
+    """The classification's code, or ``None`` when its code or coding scheme is missing."""
     schemes = read_slots(element).get(MetadataSlot.CODING_SCHEME.value) or [""]
-    return Code(
-        code=(element.get("nodeRepresentation") or "").strip(),
-        scheme=schemes[0].strip(),
-        display=_localized(element, "Name"),
-    )
+    code, scheme = (element.get("nodeRepresentation") or "").strip(), schemes[0].strip()
+    if not code or not scheme:
+        return None
+    return Code(code=code, scheme=scheme, display=_localized(element, "Name"))
 
 
 def _author(element: etree._Element) -> Author:

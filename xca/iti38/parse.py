@@ -32,6 +32,8 @@ from xca.safexml import parse_xml
 
 __all__ = ["parse_iti38_request", "parse_iti38_response"]
 
+_OBJECTS = frozenset({"ExtrinsicObject", "ObjectRef"})
+
 
 def parse_iti38_request(data: bytes | etree._Element) -> ParsedIti38Request:
     """Read an AdhocQueryRequest as a Responding Gateway: the request, or the registry errors to send."""
@@ -52,7 +54,8 @@ def parse_iti38_request(data: bytes | etree._Element) -> ParsedIti38Request:
         errors.append(
             _error(XdsErrorCode.REGISTRY_ERROR, "ResponseOption: returnType must be LeafClass or ObjectRef")
         )
-    home = _home(adhoc.get("home"), errors, quirks)
+    raw_home = (adhoc.get("home") or "").strip() or None
+    home = _home(raw_home, errors, quirks)
     stored = next((s for s in StoredQueryId if s.value == query_id.lower()), None)
     if stored is None:
         errors.append(
@@ -65,7 +68,7 @@ def parse_iti38_request(data: bytes | etree._Element) -> ParsedIti38Request:
         query = reader.find_documents()
     else:
         query = reader.get_documents()
-        if adhoc.get("home") is None:
+        if raw_home is None:
             errors.append(
                 _error(
                     XdsErrorCode.MISSING_HOME_COMMUNITY_ID,
@@ -104,6 +107,9 @@ def parse_iti38_response(data: bytes | etree._Element) -> QueryResponse:
             ref, ref_quirks = parse_object_ref(child)
             refs.append(ref)
             quirks.extend(ref_quirks)
+        elif isinstance(child.tag, str) and etree.QName(child).localname in _OBJECTS:
+            # e.g. an ebRIM 2.1 ExtrinsicObject: not silently "no documents".
+            quirks.append(Quirk.OBJECT_IN_OTHER_NAMESPACE)
     return QueryResponse(
         status=status,
         documents=tuple(documents),

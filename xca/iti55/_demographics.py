@@ -234,8 +234,10 @@ def read_birth(value: str | None, reader: Reader) -> tuple[date | None, str | No
 
 
 def read_ids(elements: list[etree._Element], reader: Reader, where: str) -> tuple[Ii, ...]:
-    ids = (reader.ii(e, where) for e in elements)
-    return tuple(i for i in ids if i is not None)
+    ids = tuple(i for i in (reader.ii(e, where) for e in elements) if i is not None)
+    if len(ids) < len(elements):
+        reader.quirk(f"{where} without a usable root dropped")
+    return ids
 
 
 def _values(parameter_list: etree._Element, local: str) -> list[etree._Element]:

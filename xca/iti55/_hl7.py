@@ -12,7 +12,7 @@ from typing import Final
 
 from lxml import etree
 
-from xca import ns
+from xca import ids, ns
 from xca.errors import InvalidValueError, MissingElementError
 from xca.ids import is_oid, normalize_oid
 from xca.iti55.models import Code, Ii
@@ -52,11 +52,8 @@ def sub_ii(parent: etree._Element, local: str, ii: Ii) -> etree._Element:
 
 
 def require_oid(value: str | None, what: str) -> str:
-    if value is None or not is_oid(value):
-        raise InvalidValueError(
-            f"{what} must be a dotted OID such as 2.16.840.1.113883.3.1", detail={"what": what}
-        )
-    return value
+    """:func:`xca.ids.require_oid` for values that may be absent (an absent OID is not an OID)."""
+    return ids.require_oid(value or "", what=what)
 
 
 def require_ii(ii: Ii, what: str, *, uuid_ok: bool = False, extension: bool = False) -> Ii:

@@ -153,5 +153,9 @@ def read_query(element: etree._Element, reader: Reader) -> Iti55Query:
             minimum_value = int(minimum)
         except ValueError:
             reader.quirk("unreadable minimumDegreeMatch")
+        if minimum_value is not None and not 0 <= minimum_value <= 100:
+            # Kept out of the model: the response's echo must stay buildable.
+            reader.quirk("minimumDegreeMatch outside 0-100 dropped")
+            minimum_value = None
     demographics = read_parameter_list(parameters, reader)
     return Iti55Query(query_id, demographics, priority, minimum_value)

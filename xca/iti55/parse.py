@@ -14,11 +14,12 @@ cannot be used raises a :class:`~xca.errors.WireFormatError` subclass: the wrong
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from lxml import etree
 
-from xca.errors import InvalidValueError, MissingElementError
+from xca.errors import InvalidValueError, MissingElementError, WireFormatError
 from xca.iti55._demographics import read_person
 from xca.iti55._hl7 import Reader, attr, child, children, path, require, text_of
 from xca.iti55._wrapper import check_root, read_device, read_header, read_query
@@ -28,6 +29,7 @@ from xca.iti55.models import (
     Code,
     DetectedIssue,
     Device,
+    Iti55Query,
     Iti55Request,
     Iti55Response,
     PatientMatch,
@@ -38,6 +40,7 @@ from xca.safexml import parse_xml
 
 __all__ = ["parse_iti55_request", "parse_iti55_response"]
 
+_ACK_CODES: Final = frozenset(AckCode)
 _ACK_ALIASES: Final = {"AR": AckCode.AE, "CA": AckCode.AA, "CE": AckCode.AE, "CR": AckCode.AE}
 
 
@@ -87,7 +90,7 @@ def _match(event: etree._Element, sender: Device, reader: Reader) -> PatientMatc
             "a match has no patient id (root and extension)", detail={"element": "patient/id"}
         )
     if len(ids) > 1:
-        reader.quirk("match with several patient ids; the first was used")
+        reader.quirk("match with several patient ids; the first usable one was used")
     home = reader.oid(attr(path(event, "custodian", "assignedEntity", "id"), "root"), "custodian id")
     if home is None:
         reader.quirk("match without custodian homeCommunityId; used the sender's")
@@ -114,6 +117,8 @@ def _score(element: etree._Element | None, reader: Reader) -> int | None:
         try:
             number = float(value)
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
             reader.quirk("unreadable match score")
             return None
         fraction = "." in value and 0 <= number <= 1
@@ -129,14 +134,15 @@ def _ack_code(text: str | None, reader: Reader) -> AckCode | None:
     """AA/AE; the other HL7 acknowledgement types are read as their nearest ITI-55 meaning."""
     if text is None:
         return None
-    try:
-        return AckCode(text)
-    except ValueError:
-        pass
-    nearest = _ACK_ALIASES.get(text.upper())
+    upper = text.upper()
+    if upper in _ACK_CODES:
+        if upper != text:
+            reader.quirk("lower-case acknowledgement typeCode")
+        return AckCode(upper)
+    nearest = _ACK_ALIASES.get(upper)
     if nearest is None:
         raise InvalidValueError("unknown acknowledgement typeCode", detail={"code": text})
-    reader.quirk(f"acknowledgement {text.upper()} read as {nearest}")
+    reader.quirk(f"acknowledgement {upper} read as {nearest}")
     return nearest
 
 
@@ -164,6 +170,18 @@ def _ack_detail(element: etree._Element, reader: Reader) -> AcknowledgementDetai
     )
 
 
+def _echoed_query(element: etree._Element | None, reader: Reader) -> Iti55Query | None:
+    """The echoed queryByParameter; a broken echo costs the echo, not the matches."""
+    if element is None:
+        reader.quirk("response without the echoed queryByParameter")
+        return None
+    try:
+        return read_query(element, reader)
+    except WireFormatError:
+        reader.quirk("unreadable echoed queryByParameter")
+        return None
+
+
 def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
     """Read a PRPA_IN201306UV02 answer (initiating side); no match and errors are values, not exceptions."""
     root = _root(data)
@@ -188,11 +206,12 @@ def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
         response_code = QueryResponseCode(code_text.upper())
     except ValueError:
         raise InvalidValueError("unknown queryResponseCode", detail={"code": code_text}) from None
+    if response_code != code_text:
+        reader.quirk("lower-case queryResponseCode")
     events = [e for s in children(control, "subject") for e in children(s, "registrationEvent")]
     matches = tuple(_match(e, sender, reader) for e in events)
     if response_code != QueryResponseCode.OK and matches:
         reader.quirk(f"matches with queryResponseCode {response_code}")
-    query_el = child(control, "queryByParameter")
     return Iti55Response(
         message_id=message_id,
         creation_time=created,
@@ -203,7 +222,7 @@ def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
         target_message_id=reader.ii(path(ack, "targetMessage", "id"), "targetMessage id", uuid_ok=True),
         query_id=reader.ii(child(query_ack, "queryId"), "queryAck queryId", uuid_ok=True),
         matches=matches,
-        query=read_query(query_el, reader) if query_el is not None else None,
+        query=_echoed_query(child(control, "queryByParameter"), reader),
         acknowledgement_details=tuple(_ack_detail(d, reader) for d in children(ack, "acknowledgementDetail"))
         if ack is not None
         else (),

@@ -204,9 +204,10 @@ def test_unknown_stored_query() -> None:
     assert [e.error_code for e in parsed.errors] == [XdsErrorCode.UNKNOWN_STORED_QUERY]
 
 
-def test_get_documents_needs_home() -> None:
+@pytest.mark.parametrize("home", [None, "", "  "])
+def test_get_documents_needs_home(home: str | None) -> None:
     data = _request(
-        [("$XDSDocumentEntryUniqueId", ["('1.2.3')"])], query_id=StoredQueryId.GET_DOCUMENTS.value
+        [("$XDSDocumentEntryUniqueId", ["('1.2.3')"])], query_id=StoredQueryId.GET_DOCUMENTS.value, home=home
     )
     assert _codes(data) == [XdsErrorCode.MISSING_HOME_COMMUNITY_ID]
 

@@ -263,6 +263,33 @@ def test_quirks_are_repaired_and_recorded() -> None:
     }
 
 
+def test_unusable_metadata_is_dropped_with_a_quirk_not_raised() -> None:
+    root, entry = _quirky()
+    _add_slot(entry, "size", "9" * 5000)
+    _add_slot(entry, "repositoryUniqueId", "REPO-A")
+    classification = etree.SubElement(
+        entry,
+        q(ns.RIM, "Classification"),
+        classificationScheme=ClassificationScheme.CLASS_CODE.value,
+        classifiedObject=entry.get("id", ""),
+        id="urn:uuid:0f1e2d3c-4b5a-4697-8a8b-0000000000c1",
+    )
+    classification.set("nodeRepresentation", "34133-9")  # no codingScheme slot
+    entry.addnext(
+        etree.fromstring('<ExtrinsicObject xmlns="urn:oasis:names:tc:ebxml-regrep:rim:xsd:2.1" id="x"/>')
+    )
+    response = parse_iti38_response(etree.tostring(root))
+    (document,) = response.documents
+    assert (document.size, document.class_code) == (None, None)
+    assert document.repository_unique_id == "REPO-A"
+    assert set(document.quirks) == {
+        Quirk.SIZE_NOT_INTEGER,
+        Quirk.REPOSITORY_ID_NOT_AN_OID,
+        Quirk.CODE_INCOMPLETE,
+    }
+    assert response.quirks == (Quirk.OBJECT_IN_OTHER_NAMESPACE,)
+
+
 def test_quirks_carry_no_values_from_the_message() -> None:
     root, _ = _quirky(home="not-an-oid-SECRET")
     response = parse_iti38_response(root)

@@ -154,8 +154,9 @@ def test_quirky_peer_response_is_repaired_and_recorded() -> None:
         "repaired OID in custodian id",
         "lower-case administrative gender code",
         "fractional match score scaled to 0-100",
-        "match with several patient ids; the first was used",
+        "match with several patient ids; the first usable one was used",
         "unreadable birth date",
+        "response without the echoed queryByParameter",
     }
 
 
@@ -182,6 +183,49 @@ def test_other_hl7_acknowledgement_types_are_read_with_a_quirk(sent: str, read: 
     response = parse_iti55_response(_fixture_with({'<typeCode code="AA"/>': f'<typeCode code="{sent}"/>'}))
     assert response.ack_code == read
     assert f"acknowledgement {sent} read as {read}" in response.quirks
+
+
+@pytest.mark.parametrize("sent", ["NaN", "INF", "-Infinity", "1e400", "high", "9" * 5000])
+def test_unreadable_scores_are_dropped_not_raised(sent: str) -> None:
+    response = parse_iti55_response(_fixture_with({'value="0.87"': f'value="{sent}"'}))
+    assert response.matches[0].score is None
+    assert response.matches[1].score == 61
+    assert "unreadable match score" in response.quirks
+
+
+@pytest.mark.parametrize(("sent", "read"), [("0.87", 87), ("87.6", 88), ("140", None), ("-1", None)])
+def test_scores_are_scaled_or_range_checked(sent: str, read: int | None) -> None:
+    response = parse_iti55_response(_fixture_with({'value="0.87"': f'value="{sent}"'}))
+    assert response.matches[0].score == read
+
+
+def test_lower_case_codes_are_read_with_a_quirk() -> None:
+    response = parse_iti55_response(
+        _fixture_with(
+            {
+                '<typeCode code="AA"/>': '<typeCode code="aa"/>',
+                'queryResponseCode code="OK"': 'queryResponseCode code="ok"',
+            }
+        )
+    )
+    assert (response.ack_code, response.query_response_code) == (AckCode.AA, QueryResponseCode.OK)
+    assert {"lower-case acknowledgement typeCode", "lower-case queryResponseCode"} <= set(response.quirks)
+
+
+def test_first_usable_patient_id_is_taken_when_the_first_has_no_root() -> None:
+    response = parse_iti55_response(
+        _fixture_with({'<id root="1.3.6.1.4.1.77777.2" extension="PX-200"/>': '<id extension="PX-200"/>'})
+    )
+    assert response.matches[1].patient_id == Ii("1.3.6.1.4.1.77777.3", "ALT-200")
+    assert "match with several patient ids; the first usable one was used" in response.quirks
+
+
+def test_broken_query_echo_costs_the_echo_not_the_matches() -> None:
+    broken_echo = '</queryAck><queryByParameter><queryId root="1.2.3" extension="Q-1"/></queryByParameter>'
+    response = parse_iti55_response(_fixture_with({"</queryAck>": broken_echo}))
+    assert len(response.matches) == 2
+    assert response.query is None
+    assert "unreadable echoed queryByParameter" in response.quirks
 
 
 def test_peer_more_attributes_requested() -> None:

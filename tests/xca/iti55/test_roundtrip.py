@@ -139,3 +139,29 @@ def test_echo_keeps_a_peer_birth_date_that_is_not_a_calendar_date() -> None:
     assert parsed.query is not None
     assert parsed.query.demographics.birth_date_raw == "19849711"
     assert parsed.quirks == ("unreadable birth date",)
+
+
+def test_answering_a_query_with_odd_parameters_still_echoes_validly() -> None:
+    original = f.request()
+    original = replace(original, query=replace(original.query, minimum_degree_match=70))
+    text = to_bytes(build_iti55_request(original)).decode()
+    for old, new in (
+        ('value="70"', 'value="150"'),
+        ("<livingSubjectId><value root=", "<livingSubjectId><value x="),
+    ):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    received = parse_iti55_request(text.encode())
+    assert received.query.minimum_degree_match is None
+    assert received.query.demographics.identifiers == original.query.demographics.identifiers[1:]
+    assert set(received.quirks) == {
+        "minimumDegreeMatch outside 0-100 dropped",
+        "livingSubjectId without a usable root dropped",
+    }
+    answer = iti55_response_for(
+        received,
+        message_id=Ii("1.3.6.1.4.1.88888.4", "R-4"),
+        creation_time=datetime(2024, 5, 1),
+        responder=f.RESPONDER,
+    )
+    assert_valid(build_iti55_response(answer), "PRPA_IN201306UV02")
