@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+# ../shared next to the checkout, or wherever HIEGATE_SHARED_DIR points.
+SHARED = Path(os.environ.get("HIEGATE_SHARED_DIR") or REPO_ROOT.parent / "shared")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
