@@ -17,7 +17,8 @@ __all__ = ["Cx", "format_cx", "is_oid", "normalize_oid", "oid_urn", "parse_cx", 
 
 _OID: Final = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 _OID_PREFIX: Final = "urn:oid:"
-_STRAY: Final = re.compile(r"[^0-9.]")
+# Junk real peers leave around an OID ("...9621}", quotes, brackets); junk inside one is never repaired.
+_EDGE_JUNK: Final = re.compile(r"^[^0-9]+|[^0-9]+$")
 
 
 def is_oid(value: str) -> bool:
@@ -45,10 +46,13 @@ class Normalized:
 
 
 def normalize_oid(value: str) -> Normalized:
-    """Tolerant OID read: strips ``urn:oid:`` and stray characters; ``repaired`` tells if it had to."""
+    """Tolerant OID read: strips ``urn:oid:`` and junk at either end; ``repaired`` tells if it had to.
+
+    Junk in the middle (``1.2.3x4``) is refused: removing it would silently produce a different OID.
+    """
     raw = value.strip()
     stripped = raw[len(_OID_PREFIX) :] if raw.lower().startswith(_OID_PREFIX) else raw
-    cleaned = _STRAY.sub("", stripped).strip(".")
+    cleaned = _EDGE_JUNK.sub("", stripped)
     if not is_oid(cleaned):
         raise InvalidValueError("value is not an OID, even after repair", detail={"length": len(value)})
     return Normalized(cleaned, repaired=cleaned != stripped)

@@ -52,8 +52,13 @@ def test_oid_forms() -> None:
     assert normalize_oid("1.2.3").repaired is False
     with pytest.raises(InvalidValueError):
         require_oid("1.02.3", what="homeCommunityId")
+    assert normalize_oid(" '1.2.3'] ").value == "1.2.3"
     with pytest.raises(InvalidValueError):
         normalize_oid("urn:uuid:abc")
+    with pytest.raises(InvalidValueError):
+        normalize_oid("1.2.3x4")
+    with pytest.raises(InvalidValueError):
+        normalize_oid("1.2..3")
 
 
 @pytest.mark.parametrize(
