@@ -21,6 +21,8 @@ __all__ = ["main"]
 log = logging.getLogger("hiegate")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+"""Every command sets ``handler`` on its parser; ``main`` calls it with the parsed arguments and settings."""
+
 
 
 def _config_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,6 +82,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.demo import run_demo
 
     return run_demo(settings)
+
+
+# Feature packages contribute their own command groups: a function that adds parsers to ``commands``.
+_FEATURE_COMMANDS: tuple[Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None], ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
