@@ -24,7 +24,6 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 """Every command sets ``handler`` on its parser; ``main`` calls it with the parsed arguments and settings."""
 
 
-
 def _config_show(args: argparse.Namespace, settings: Settings) -> int:
     shown = masked_settings(settings)
     if args.json:
@@ -85,7 +84,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # Feature packages contribute their own command groups: a function that adds parsers to ``commands``.
-_FEATURE_COMMANDS: tuple[Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None], ...] = ()
+_FEATURE_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
