@@ -10,6 +10,7 @@ is expected.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = ["DEFAULT_CONFIG_FILE", "ENV_PREFIX", "Settings", "load_settings", "ma
 
 ENV_PREFIX = "HIEGATE_"
 DEFAULT_CONFIG_FILE = Path("hiegate.toml")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _toml_file: ContextVar[Path | None] = ContextVar("hiegate_toml_file", default=None)
 
 # A development homeCommunityId under the 2.25 (UUID-derived) arc: valid, and clearly nobody's production OID.
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
         default=_DEV_HOME_COMMUNITY_ID, description="this gateway's homeCommunityId (a bare OID)"
     )
     organization_name: str = Field(default="hie-gateway development clinic", min_length=1, max_length=200)
-    tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="tenant slug")
+    tenant: str = Field(default="default", description="tenant slug")
     xml_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="largest inbound XML message")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -66,6 +68,13 @@ class Settings(BaseSettings):
     def _oid(cls, value: str) -> str:
         if not is_oid(value):
             raise ValueError("expected a bare dotted OID such as 2.16.840.1.113883.3.1 (no urn:oid: prefix)")
+        return value
+
+    @field_validator("tenant")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError("expected a lower-case slug of letters, digits, '-' and '_' (at most 63)")
         return value
 
     @field_validator("database_url")

@@ -56,7 +56,7 @@ def test_explicit_config_file_and_env_pointer(monkeypatch: pytest.MonkeyPatch, t
         ("HIEGATE_XML_MAX_BYTES", "lots", "HIEGATE_XML_MAX_BYTES: Input should be a valid integer"),
         ("HIEGATE_DATABASE_URL", "mysql://x/y", "HIEGATE_DATABASE_URL: expected a sqlite:// or postgresql"),
         ("HIEGATE_LOG_LEVEL", "LOUD", "HIEGATE_LOG_LEVEL: Input should be 'DEBUG'"),
-        ("HIEGATE_TENANT", "Has Spaces", "HIEGATE_TENANT: String should match pattern"),
+        ("HIEGATE_TENANT", "Has Spaces", "HIEGATE_TENANT: expected a lower-case slug"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_setting_exit_2(
