@@ -24,6 +24,7 @@ from xca.soap import Action, Addressing, build_envelope, parse_envelope, to_byte
 __all__ = ["DemoPeer", "demo_demographics"]
 
 LOINC = "2.16.840.1.113883.6.1"
+SNOMED = "2.16.840.1.113883.6.96"
 _HL7 = "urn:hl7-org:v3"
 # XDS documents are immutable under their unique id: the demo document is the same bytes on every run.
 _DOCUMENT_TIME = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -103,6 +104,9 @@ class DemoPeer:
                     "urn:hl7-org:sdwg:ccda-structuredBody:2.1", "1.3.6.1.4.1.19376.1.2.3", "C-CDA R2.1"
                 ),
                 confidentiality_codes=(iti38.Code("N", "2.16.840.1.113883.5.25", "normal"),),
+                healthcare_facility_type_code=iti38.Code("35971002", SNOMED, "Ambulatory care site"),
+                practice_setting_code=iti38.Code("408443003", SNOMED, "General medical practice"),
+                source_patient_id=self.patient,
             ),
             content=content,
         )

@@ -1,6 +1,9 @@
 """DocumentEntry metadata as ebRIM: ``rim:ExtrinsicObject`` and ``rim:ObjectRef`` (IHE ITI TF-3 4.2.3.2,
 Table 4.2.5-1; XCA's ``home`` attribute per TF-2b 3.38.4.1.2.1).
 
+Strict: an entry lacking an attribute a Responding Gateway must send (:mod:`xca.iti38.optionality`), or an
+on-demand entry carrying hash or size, is refused with ``InvalidValueError`` naming the attribute.
+
 Classification and ExternalIdentifier ids are derived from the entryUUID (UUID v5), so the same entry always
 builds the same bytes; no randomness, no clock.
 """
@@ -19,6 +22,7 @@ from xca.ids import format_cx, oid_urn, require_oid
 from xca.iti38.constants import ClassificationScheme, ExternalIdentifierScheme, MetadataSlot
 from xca.iti38.identifiers import require_entry_uuid
 from xca.iti38.models import Author, Code, DocumentEntry, ObjectRef
+from xca.iti38.optionality import missing_required, prohibited_present
 from xca.iti38.slots import add_slot
 from xca.ns import q
 
@@ -36,12 +40,22 @@ def build_object_ref(ref: ObjectRef) -> etree._Element:
 
 
 def build_extrinsic_object(doc: DocumentEntry) -> etree._Element:
-    """One DocumentEntry; ``home_community_id``, ``unique_id`` and ``patient_id`` are required."""
+    """One DocumentEntry with every attribute ITI TF-3 Table 4.3.1-3 requires (see :mod:`.optionality`)."""
     entry_uuid = require_entry_uuid(doc.entry_uuid)
-    if doc.home_community_id is None:
-        raise InvalidValueError("an XCA DocumentEntry must carry its homeCommunityId")
-    if not doc.unique_id or doc.patient_id is None:
-        raise InvalidValueError("a DocumentEntry needs a uniqueId and a patientId")
+    missing = missing_required(doc)
+    if missing:
+        raise InvalidValueError(
+            f"a DocumentEntry in an XCA response lacks {', '.join(missing)}",
+            detail={"attributes": list(missing)},
+        )
+    prohibited = prohibited_present(doc)
+    if prohibited:
+        raise InvalidValueError(
+            f"an on-demand DocumentEntry carries no {' or '.join(prohibited)}",
+            detail={"attributes": list(prohibited)},
+        )
+    assert doc.home_community_id is not None  # checked above
+    assert doc.patient_id is not None
     element = etree.Element(
         q(ns.RIM, "ExtrinsicObject"),
         id=entry_uuid,

@@ -2,11 +2,16 @@
 (IHE ITI TF-3 4.2.3.2, Table 4.2.5-1; XCA ``home`` per TF-2b 3.38.4.1.2.1).
 
 Peers send ``home`` without ``urn:oid:``, repository ids with it, upper-case UUIDs and impossible dates:
-each is repaired or dropped and recorded as a :class:`~xca.iti38.constants.Quirk` on the entry. Only an
-ExtrinsicObject without an id is refused (``MissingElementError``): there is nothing to refer to.
+each is repaired or dropped and recorded as a :class:`~xca.iti38.constants.Quirk` on the entry; an entry
+lacking metadata a Responding Gateway must send (:mod:`xca.iti38.optionality`) is kept with
+``Quirk.MISSING_ENTRY_METADATA``. Only an ExtrinsicObject without an id or without a uniqueId is refused
+(``MissingElementError``): there is nothing to refer to or retrieve.
+:func:`~xca.iti38.parse.parse_iti38_response` skips such an entry with a quirk and keeps the others.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from lxml import etree
 
@@ -23,10 +28,16 @@ from xca.iti38.constants import (
 from xca.iti38.dtm import Dtm, read_dtm
 from xca.iti38.identifiers import read_cx, read_entry_uuid, read_home, read_oid, strip_urn_oid
 from xca.iti38.models import Author, Code, DocumentEntry, ObjectRef
+from xca.iti38.optionality import missing_required
 from xca.iti38.slots import read_slots
 from xca.ns import q
 
-__all__ = ["parse_extrinsic_object", "parse_object_ref"]
+__all__ = ["ENTRY_ID", "OBJECT_REF_ID", "UNIQUE_ID", "parse_extrinsic_object", "parse_object_ref"]
+
+# ``detail["element"]`` of the MissingElementError for each refusal, so callers can tell them apart.
+ENTRY_ID = "rim:ExtrinsicObject/@id"
+UNIQUE_ID = "XDSDocumentEntry.uniqueId"
+OBJECT_REF_ID = "rim:ObjectRef/@id"
 
 _MAX_SIZE_DIGITS = 19
 
@@ -44,7 +55,7 @@ _SINGLE_CODES = frozenset(
 def parse_object_ref(element: etree._Element) -> tuple[ObjectRef, list[Quirk]]:
     raw_id = element.get("id")
     if not raw_id:
-        raise MissingElementError("rim:ObjectRef has no id", detail={"element": "rim:ObjectRef/@id"})
+        raise MissingElementError("rim:ObjectRef has no id", detail={"element": OBJECT_REF_ID})
     ref_id, id_quirk = read_entry_uuid(raw_id)
     home, quirks = read_home(element.get("home"))
     return ObjectRef(ref_id, home), [*quirks, *([id_quirk] if id_quirk else [])]
@@ -53,9 +64,7 @@ def parse_object_ref(element: etree._Element) -> tuple[ObjectRef, list[Quirk]]:
 def parse_extrinsic_object(element: etree._Element) -> DocumentEntry:
     raw_id = element.get("id")
     if not raw_id:
-        raise MissingElementError(
-            "rim:ExtrinsicObject has no id", detail={"element": "rim:ExtrinsicObject/@id"}
-        )
+        raise MissingElementError("rim:ExtrinsicObject has no id", detail={"element": ENTRY_ID})
     reader = _EntryReader(element)
     entry_uuid, id_quirk = read_entry_uuid(raw_id)
     reader.note(id_quirk)
@@ -64,13 +73,13 @@ def parse_extrinsic_object(element: etree._Element) -> DocumentEntry:
     codes, multi, authors = reader.classifications()
     identifiers = reader.external_identifiers()
     unique_id = identifiers.get(ExternalIdentifierScheme.UNIQUE_ID, "")
+    if not unique_id:
+        raise MissingElementError("rim:ExtrinsicObject has no uniqueId", detail={"element": UNIQUE_ID})
     patient_id, pid_quirk = read_cx(identifiers.get(ExternalIdentifierScheme.PATIENT_ID))
     reader.note(pid_quirk)
     source_patient_id, spid_quirk = read_cx(reader.slot(MetadataSlot.SOURCE_PATIENT_ID))
     reader.note(spid_quirk)
-    if not unique_id or patient_id is None or home is None:
-        reader.note(Quirk.MISSING_ENTRY_METADATA)
-    return DocumentEntry(
+    entry = DocumentEntry(
         entry_uuid=entry_uuid,
         unique_id=unique_id,
         patient_id=patient_id,
@@ -96,8 +105,10 @@ def parse_extrinsic_object(element: etree._Element) -> DocumentEntry:
         confidentiality_codes=tuple(multi[ClassificationScheme.CONFIDENTIALITY_CODE]),
         event_codes=tuple(multi[ClassificationScheme.EVENT_CODE_LIST]),
         authors=tuple(authors),
-        quirks=tuple(dict.fromkeys(reader.quirks)),
     )
+    if missing_required(entry) or not element.get("mimeType"):
+        reader.note(Quirk.MISSING_ENTRY_METADATA)
+    return replace(entry, quirks=tuple(dict.fromkeys(reader.quirks)))
 
 
 class _EntryReader:

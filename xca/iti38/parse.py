@@ -3,7 +3,9 @@
 Both take the SOAP body payload (an element, or bytes that go through :func:`xca.safexml.parse_xml`).
 A message that is not the expected one raises a ``WireFormatError``; everything a Responding Gateway should
 answer with a RegistryError is returned as a value (:class:`ParsedIti38Request.errors`). Responses are
-read tolerantly and model what was sent: Success with errors, Failure without, quirks recorded.
+read tolerantly and model what was sent: Success with errors, Failure without, quirks recorded. One bad
+registry object costs only itself: an ExtrinsicObject without an id or a uniqueId (or an ObjectRef without
+an id) is skipped with a response-level quirk and the others are returned.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 from lxml import etree
 
 from xca import ns
-from xca.errors import MissingElementError, UnexpectedMessageError
+from xca.errors import MissingElementError, UnexpectedMessageError, WireFormatError
 from xca.ids import is_oid
 from xca.iti38.constants import Quirk, ReturnType, StoredQueryId
 from xca.iti38.identifiers import strip_urn_oid
-from xca.iti38.metadata_parse import parse_extrinsic_object, parse_object_ref
+from xca.iti38.metadata_parse import (
+    ENTRY_ID,
+    OBJECT_REF_ID,
+    UNIQUE_ID,
+    parse_extrinsic_object,
+    parse_object_ref,
+)
 from xca.iti38.models import (
     DocumentEntry,
     Iti38Request,
@@ -26,18 +34,24 @@ from xca.iti38.models import (
 )
 from xca.iti38.params import ParamReader
 from xca.iti38.slots import read_slots
+from xca.iti55._payload import payload_root
 from xca.ns import q
 from xca.registry import RegistryError, XdsErrorCode, parse_registry_error_list, parse_status
-from xca.safexml import parse_xml
 
 __all__ = ["parse_iti38_request", "parse_iti38_response"]
 
 _OBJECTS = frozenset({"ExtrinsicObject", "ObjectRef"})
+_RIM_OBJECTS = frozenset(q(ns.RIM, local) for local in _OBJECTS)
+_SKIPPED = {
+    ENTRY_ID: Quirk.ENTRY_WITHOUT_ID_SKIPPED,
+    UNIQUE_ID: Quirk.ENTRY_WITHOUT_UNIQUE_ID_SKIPPED,
+    OBJECT_REF_ID: Quirk.OBJECT_REF_WITHOUT_ID_SKIPPED,
+}
 
 
 def parse_iti38_request(data: bytes | etree._Element) -> ParsedIti38Request:
     """Read an AdhocQueryRequest as a Responding Gateway: the request, or the registry errors to send."""
-    root = _root(data)
+    root = payload_root(data)
     if root.tag != q(ns.QUERY, "AdhocQueryRequest"):
         raise UnexpectedMessageError(
             "not a query:AdhocQueryRequest", detail={"root": etree.QName(root).localname}
@@ -85,7 +99,7 @@ def parse_iti38_request(data: bytes | etree._Element) -> ParsedIti38Request:
 
 def parse_iti38_response(data: bytes | etree._Element) -> QueryResponse:
     """Read an AdhocQueryResponse (or a bare rs:RegistryResponse some peers send instead) as sent."""
-    root = _root(data)
+    root = payload_root(data)
     quirks: list[Quirk] = []
     if root.tag == q(ns.RS, "RegistryResponse"):
         quirks.append(Quirk.REGISTRY_RESPONSE_ROOT)
@@ -101,12 +115,8 @@ def parse_iti38_response(data: bytes | etree._Element) -> QueryResponse:
     refs: list[ObjectRef] = []
     object_list = root.find(q(ns.RIM, "RegistryObjectList"))
     for child in object_list if object_list is not None else ():
-        if child.tag == q(ns.RIM, "ExtrinsicObject"):
-            documents.append(parse_extrinsic_object(child))
-        elif child.tag == q(ns.RIM, "ObjectRef"):
-            ref, ref_quirks = parse_object_ref(child)
-            refs.append(ref)
-            quirks.extend(ref_quirks)
+        if child.tag in _RIM_OBJECTS:
+            _read_object(child, documents, refs, quirks)
         elif isinstance(child.tag, str) and etree.QName(child).localname in _OBJECTS:
             # e.g. an ebRIM 2.1 ExtrinsicObject: not silently "no documents".
             quirks.append(Quirk.OBJECT_IN_OTHER_NAMESPACE)
@@ -119,10 +129,19 @@ def parse_iti38_response(data: bytes | etree._Element) -> QueryResponse:
     )
 
 
-def _root(data: bytes | etree._Element) -> etree._Element:
-    if isinstance(data, bytes | bytearray | memoryview):
-        return parse_xml(bytes(data))
-    return data
+def _read_object(
+    element: etree._Element, documents: list[DocumentEntry], refs: list[ObjectRef], quirks: list[Quirk]
+) -> None:
+    """One rim:ExtrinsicObject or rim:ObjectRef; an unusable one is skipped with a quirk."""
+    try:
+        if element.tag == q(ns.RIM, "ExtrinsicObject"):
+            documents.append(parse_extrinsic_object(element))
+        else:
+            ref, ref_quirks = parse_object_ref(element)
+            refs.append(ref)
+            quirks.extend(ref_quirks)
+    except WireFormatError as exc:
+        quirks.append(_SKIPPED.get(str(exc.detail.get("element")), Quirk.ENTRY_UNUSABLE_SKIPPED))
 
 
 def _required(parent: etree._Element, tag: str, name: str) -> etree._Element:

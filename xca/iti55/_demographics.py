@@ -31,6 +31,7 @@ from xca.iti55.models import (
     AdministrativeGender,
     Demographics,
     Ii,
+    PartialDate,
     PersonName,
     Telecom,
 )
@@ -50,8 +51,10 @@ _SEMANTICS: Final = {
 
 def check_demographics(demo: Demographics, *, query: bool) -> None:
     """Strict checks before building; ``query`` adds the ITI-55 minimum (id, or name + birth time)."""
-    if demo.birth_date_raw is not None and demo.birth_date is None:
+    if demo.birth_date_raw is not None and not demo.has_birth_time:
         raise InvalidValueError("birth date must be a date; raw text is only recorded when parsing")
+    if demo.birth_date is not None and demo.birth_date_partial is not None:
+        raise InvalidValueError("give a birth date or a partial birth date, not both")
     for name in demo.names:
         if not (name.given or name.family or name.text):
             raise InvalidValueError("a person name needs at least a given or family name")
@@ -114,6 +117,8 @@ def _gender(parent: etree._Element, local: str, gender: AdministrativeGender) ->
 def _birth_value(demo: Demographics) -> str | None:
     if demo.birth_date is not None:
         return format_date(demo.birth_date)
+    if demo.birth_date_partial is not None:
+        return demo.birth_date_partial.to_ts()
     # Echoing a peer's query: keep its text when it is still a schema-valid TS.
     if demo.birth_date_raw and _TS_DATE.match(demo.birth_date_raw):
         return demo.birth_date_raw
@@ -219,18 +224,25 @@ def read_gender(element: etree._Element | None, reader: Reader) -> Administrativ
     return gender
 
 
-def read_birth(value: str | None, reader: Reader) -> tuple[date | None, str | None]:
-    """A birth time as a date; unreadable text is kept raw (and recorded as a quirk, not the value)."""
+_Birth = tuple[date | None, PartialDate | None, str | None]
+
+
+def read_birth(value: str | None, reader: Reader) -> _Birth:
+    """A birth time as (day, partial, raw): a calendar day, or a year / year-month :class:`PartialDate`;
+    anything else is kept raw (and recorded as a quirk, not the value)."""
     if value is None:
-        return None, None
+        return None, None, None
     digits = value.strip()
-    if len(digits) >= 8 and digits[:8].isdigit():
-        try:
-            return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])), None
-        except ValueError:
-            pass
+    try:
+        if len(digits) >= 8 and digits[:8].isascii() and digits[:8].isdigit():
+            return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])), None, None
+        if len(digits) in (4, 6) and digits.isascii() and digits.isdigit():
+            month = int(digits[4:]) if len(digits) == 6 else None
+            return None, PartialDate(int(digits[:4]), month), None
+    except ValueError:  # also InvalidValueError from PartialDate
+        pass
     reader.quirk("unreadable birth date")
-    return None, value
+    return None, None, value
 
 
 def read_ids(elements: list[etree._Element], reader: Reader, where: str) -> tuple[Ii, ...]:
@@ -254,13 +266,14 @@ def read_parameter_list(parameter_list: etree._Element, reader: Reader) -> Demog
         if g
     ]
     births = [attr(v, "value") for v in _values(parameter_list, "livingSubjectBirthTime")]
-    birth_date, birth_raw = read_birth(next((b for b in births if b), None), reader)
+    birth_date, birth_partial, birth_raw = read_birth(next((b for b in births if b), None), reader)
     telecoms = (read_telecom(v) for v in _values(parameter_list, "patientTelecom"))
     return Demographics(
         names=tuple(read_name(v, reader) for v in _values(parameter_list, "livingSubjectName")),
         gender=genders[0] if genders else None,
         birth_date=birth_date,
         birth_date_raw=birth_raw,
+        birth_date_partial=birth_partial,
         addresses=tuple(read_addr(v) for v in _values(parameter_list, "patientAddress")),
         telecoms=tuple(t for t in telecoms if t is not None),
         identifiers=read_ids(_values(parameter_list, "livingSubjectId"), reader, "livingSubjectId"),
@@ -272,7 +285,7 @@ def read_parameter_list(parameter_list: etree._Element, reader: Reader) -> Demog
 
 def read_person(person: etree._Element, reader: Reader) -> Demographics:
     """A match's ``patientPerson``: several names and addresses are normal; asOtherIDs become identifiers."""
-    birth_date, birth_raw = read_birth(attr(child(person, "birthTime"), "value"), reader)
+    birth_date, birth_partial, birth_raw = read_birth(attr(child(person, "birthTime"), "value"), reader)
     telecoms = (read_telecom(t) for t in children(person, "telecom"))
     other_ids = [i for other in children(person, "asOtherIDs") for i in children(other, "id")]
     return Demographics(
@@ -280,6 +293,7 @@ def read_person(person: etree._Element, reader: Reader) -> Demographics:
         gender=read_gender(child(person, "administrativeGenderCode"), reader),
         birth_date=birth_date,
         birth_date_raw=birth_raw,
+        birth_date_partial=birth_partial,
         addresses=tuple(read_addr(a) for a in children(person, "addr")),
         telecoms=tuple(t for t in telecoms if t is not None),
         identifiers=read_ids(other_ids, reader, "asOtherIDs"),

@@ -20,6 +20,10 @@ from xca.ns import q
 
 _UUID: Final = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TS: Final = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d+)?([+-]\d{4})?$")
+# ISO 8601 / xs:dateTime, which some peers put in a TS: 2024-05-01T12:00:00Z, 2024-05-01T12:00:00.5+02:00.
+_ISO: Final = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
 XSI_TYPE: Final = q(ns.XSI, "type")
 
 
@@ -135,6 +139,11 @@ class Reader:
         if text not in self._quirks:
             self._quirks.append(text)
 
+    def absorb(self, other: Reader) -> None:
+        """Record ``other``'s quirks here too (a part read with its own reader, to see what it hit)."""
+        for text in other.quirks:
+            self.quirk(text)
+
     def oid(self, value: str | None, where: str) -> str | None:
         """A tolerant OID: repairs stray characters and ``urn:oid:``; ``None`` when absent or unusable."""
         if value is None:
@@ -164,12 +173,15 @@ class Reader:
         return None if oid is None else Ii(oid, extension)
 
     def ts(self, value: str | None, where: str) -> datetime | None:
+        """An HL7 TS; an ISO 8601 date/time is read too (with a quirk), anything else is ``None``."""
         if value is None:
             return None
-        match = _TS.match(value.strip())
+        text = value.strip()
+        match = _TS.match(text)
         if match is None:
-            self.quirk(f"unreadable time in {where}")
-            return None
+            iso = _iso(text)
+            self.quirk(f"ISO 8601 time in {where}" if iso else f"unreadable time in {where}")
+            return iso
         year, month, day, hour, minute, second, fraction, offset = match.groups()
         try:
             tz = None
@@ -193,3 +205,13 @@ class Reader:
         if system is not None:
             system = self.oid(system, "codeSystem") or system
         return Code(code, system, attr(element, "displayName"))
+
+
+def _iso(text: str) -> datetime | None:
+    if not _ISO.match(text):
+        return None
+    try:
+        # Python 3.11 reads "Z", "+hh:mm", "+hhmm", "+hh" and a space separator.
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None

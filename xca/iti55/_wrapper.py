@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
@@ -28,8 +29,29 @@ from xca.iti55._hl7 import (
     sub_text,
 )
 from xca.iti55.models import Device, Ii, Iti55Query, ProcessingCode, ResponsePriority
+from xca.safexml import parse_xml
 
 INTERACTION_ROOT: Final = "2.16.840.1.113883.1.6"
+# Children the schema allows (PRPA_MT201306UV02.QueryByParameter / .ParameterList, with the infrastructure
+# elements): a received query holding anything else is echoed from the model, so the response stays valid.
+_INFRASTRUCTURE: Final = "realmCode typeId templateId "
+_QUERY_CHILDREN: Final = frozenset(
+    hl7(name)
+    for name in (
+        _INFRASTRUCTURE + "queryId statusCode modifyCode responseElementGroupId responseModalityCode "
+        "responsePriorityCode initialQuantity initialQuantityCode executionAndDeliveryTime "
+        "matchCriterionList parameterList sortControl"
+    ).split()
+)
+_PARAMETERS: Final = frozenset(
+    hl7(name)
+    for name in (
+        _INFRASTRUCTURE + "id livingSubjectAdministrativeGender livingSubjectBirthPlaceAddress "
+        "livingSubjectBirthPlaceName livingSubjectBirthTime livingSubjectDeceasedTime livingSubjectId "
+        "livingSubjectName mothersMaidenName otherIDsScopingOrganization patientAddress patientStatusCode "
+        "patientTelecom principalCareProviderId principalCareProvisionId"
+    ).split()
+)
 
 
 def new_root(interaction: str) -> etree._Element:
@@ -41,11 +63,13 @@ def build_header(
     *,
     interaction: str,
     message_id: Ii,
-    creation_time: datetime,
+    creation_time: datetime | None,
     processing_code: ProcessingCode,
     accept_ack: str,
 ) -> None:
     """``id`` through ``acceptAckCode`` of the message wrapper."""
+    if creation_time is None:
+        raise InvalidValueError("a message needs a creation time (creationTime)")
     sub_ii(root, "id", require_ii(message_id, "message id", uuid_ok=True))
     sub(root, "creationTime", {"value": format_ts(creation_time)})
     sub(root, "interactionId", {"root": INTERACTION_ROOT, "extension": interaction})
@@ -72,10 +96,14 @@ def build_device(
 
 
 def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> None:
-    """``queryByParameter``; ``strict`` is off for the response's echo of a peer's query."""
+    """``queryByParameter``; ``strict`` is off for the response's echo of a peer's query, which copies
+    the received element (``query.raw``) verbatim when there is one."""
     if strict:
         check_demographics(query.demographics, query=True)
         require_ii(query.query_id, "query id", uuid_ok=True)
+    elif query.raw is not None:
+        parent.append(_echo(query.raw))
+        return
     element = sub(parent, "queryByParameter")
     sub_ii(element, "queryId", query.query_id)
     sub(element, "statusCode", {"code": "new"})
@@ -91,6 +119,13 @@ def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> N
     build_parameter_list(element, query.demographics)
 
 
+def _echo(raw: bytes) -> etree._Element:
+    element = parse_xml(raw)
+    if element.tag != hl7("queryByParameter"):
+        raise InvalidValueError("the raw query to echo is not an HL7 v3 queryByParameter")
+    return element
+
+
 # --- reading --------------------------------------------------------------------------------------------
 
 
@@ -103,13 +138,15 @@ def check_root(element: etree._Element, interaction: str) -> None:
         )
 
 
-def read_header(root: etree._Element, reader: Reader) -> tuple[Ii, datetime, ProcessingCode]:
+def read_header(root: etree._Element, reader: Reader) -> tuple[Ii, datetime | None, ProcessingCode]:
+    """Message id (required), creation time (``None`` with a quirk when absent or unreadable), processing."""
     message_id = reader.ii(child(root, "id"), "message id", uuid_ok=True)
     if message_id is None:
         raise MissingElementError("message has no id", detail={"element": "id"})
-    created = reader.ts(attr(child(root, "creationTime"), "value"), "creationTime")
-    if created is None:
-        raise MissingElementError("message has no readable creationTime", detail={"element": "creationTime"})
+    created_text = attr(child(root, "creationTime"), "value")
+    if created_text is None:
+        reader.quirk("message without creationTime")
+    created = reader.ts(created_text, "creationTime")
     code = attr(child(root, "processingCode"), "code")
     try:
         processing = ProcessingCode(code or "P")
@@ -135,6 +172,32 @@ def read_device(root: etree._Element, local: str, reader: Reader) -> Device:
 
 
 def read_query(element: etree._Element, reader: Reader) -> Iti55Query:
+    """The query model, with the element kept verbatim in ``raw`` when the read was clean.
+
+    A query whose reading needed a repair (see the quirks), or holding elements the schema does not allow,
+    gets ``raw=None``: it is echoed from the model, valid but without what the model does not carry.
+    """
+    own = Reader()
+    query = _read_query(element, own)
+    reader.absorb(own)
+    if own.quirks:
+        return query
+    if not _schema_shaped(element):
+        reader.quirk("queryByParameter with elements outside the schema; not kept verbatim")
+        return query
+    return replace(query, raw=etree.tostring(element, with_tail=False))
+
+
+def _schema_shaped(element: etree._Element) -> bool:
+    parameters = child(element, "parameterList")
+    return parameters is not None and _known(element, _QUERY_CHILDREN) and _known(parameters, _PARAMETERS)
+
+
+def _known(parent: etree._Element, tags: frozenset[str]) -> bool:
+    return all(c.tag in tags for c in parent if isinstance(c.tag, str))
+
+
+def _read_query(element: etree._Element, reader: Reader) -> Iti55Query:
     query_id = reader.ii(child(element, "queryId"), "queryId", uuid_ok=True)
     if query_id is None:
         raise MissingElementError("queryByParameter has no queryId", detail={"element": "queryId"})

@@ -2,7 +2,8 @@
 
 :func:`build_iti55_request` writes PRPA_IN201305UV02 for the initiating gateway; :func:`build_iti55_response`
 writes PRPA_IN201306UV02 for the responding gateway, including the no-match (NF), "more attributes
-requested" and error (AE) forms and the echo of ``queryByParameter``. :func:`iti55_response_for` derives
+requested" and error (AE) forms and the echo of ``queryByParameter`` (the received element verbatim when the
+parsed request kept it, else rebuilt from the model). :func:`iti55_response_for` derives
 the response model from a parsed request. Building is strict: inputs that would produce a message the
 schema or the profile rejects raise :class:`~xca.errors.InvalidValueError`.
 """

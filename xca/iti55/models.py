@@ -4,15 +4,20 @@ PRPA_IN201305UV02 (the query) becomes :class:`Iti55Request`; PRPA_IN201306UV02 (
 :class:`Iti55Response`. Coded values are ``StrEnum`` members where the standard fixes them; codes read
 from the wire are kept as plain strings (a ``StrEnum`` member compares equal to its value), so a peer's
 unknown code never makes a message unreadable. ``quirks`` lists what a parser had to repair, without PHI.
+
+Parsed messages may lack what builders require: ``creation_time`` is ``None`` when a peer's creationTime
+could not be read, and a parsed :class:`Iti55Query` keeps the received ``queryByParameter`` bytes
+(:attr:`Iti55Query.raw`) so the response can echo it exactly (IHE ITI TF-2b 3.55.4.2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Final
 
+from xca.errors import InvalidValueError
 from xca.ids import Cx
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "Iti55Query",
     "Iti55Request",
     "Iti55Response",
+    "PartialDate",
     "PatientMatch",
     "PersonName",
     "ProcessingCode",
@@ -159,10 +165,38 @@ class Telecom:
 
 
 @dataclass(frozen=True)
+class PartialDate:
+    """A birth time stated to the year (``1965``) or to the month (``196503``), never a calendar day.
+
+    Kept apart from ``Demographics.birth_date`` on purpose: code that compares ``birth_date`` for equality
+    never mistakes "some time in 1965" for 1 January 1965. Matching compares at the stated precision with
+    :meth:`contains`.
+    """
+
+    year: int
+    month: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.year <= 9999:
+            raise InvalidValueError("a partial date needs a year between 1 and 9999")
+        if self.month is not None and not 1 <= self.month <= 12:
+            raise InvalidValueError("a partial date's month must be between 1 and 12")
+
+    def contains(self, day: date) -> bool:
+        """Whether ``day`` lies in the stated year (and month): compatible, not proof of identity."""
+        return day.year == self.year and (self.month is None or day.month == self.month)
+
+    def to_ts(self) -> str:
+        """HL7 TS text at the stated precision: ``YYYY`` or ``YYYYMM``."""
+        return f"{self.year:04d}" if self.month is None else f"{self.year:04d}{self.month:02d}"
+
+
+@dataclass(frozen=True)
 class Demographics:
     """What a query asks for, or what a responder knows about a matched patient.
 
-    ``birth_date_raw`` keeps the wire text when it is not a readable calendar date (``19849711``).
+    ``birth_date`` is only ever a full calendar day. A birth time stated to the year or month is
+    ``birth_date_partial``; ``birth_date_raw`` keeps the wire text when it is neither (``19849711``).
     ``identifiers`` are livingSubjectId (request) or asOtherIDs (response); ``principal_care_provider_ids``
     only exist in a request.
     """
@@ -171,6 +205,7 @@ class Demographics:
     gender: AdministrativeGender | None = None
     birth_date: date | None = None
     birth_date_raw: str | None = None
+    birth_date_partial: PartialDate | None = None
     addresses: tuple[Address, ...] = ()
     telecoms: tuple[Telecom, ...] = ()
     identifiers: tuple[Ii, ...] = ()
@@ -185,9 +220,14 @@ class Demographics:
         return next((i.extension for i in self.principal_care_provider_ids if i.root == NPI_ROOT), None)
 
     @property
+    def has_birth_time(self) -> bool:
+        """A readable birth time, to the day or partial."""
+        return self.birth_date is not None or self.birth_date_partial is not None
+
+    @property
     def has_minimum_criteria(self) -> bool:
-        """ITI-55 needs a livingSubjectId, or a name together with a birth time."""
-        return bool(self.identifiers) or (bool(self.names) and self.birth_date is not None)
+        """ITI-55 needs a livingSubjectId, or a name together with a birth time (any TS precision)."""
+        return bool(self.identifiers) or (bool(self.names) and self.has_birth_time)
 
 
 @dataclass(frozen=True)
@@ -201,20 +241,31 @@ class Device:
 
 @dataclass(frozen=True)
 class Iti55Query:
-    """``queryByParameter``: sent in the request and echoed in the response."""
+    """``queryByParameter``: sent in the request and echoed in the response.
+
+    ``raw`` is the received element serialized as sent (parsers set it when the query read cleanly): a
+    response built for it echoes these bytes verbatim, parameters the model does not carry included
+    (mothersMaidenName, birth place, matchAlgorithm...). It is left out of equality and repr, and it wins
+    over the other fields when echoing: clear it (``replace(query, raw=None)``) after changing a parsed
+    query. Requests are always built from the fields.
+    """
 
     query_id: Ii
     demographics: Demographics
     priority: ResponsePriority = ResponsePriority.IMMEDIATE
     minimum_degree_match: int | None = None
+    raw: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Iti55Request:
-    """PRPA_IN201305UV02. ``respond_to`` is the deferred-response endpoint (priority D only)."""
+    """PRPA_IN201305UV02. ``respond_to`` is the deferred-response endpoint (priority D only).
+
+    ``creation_time`` is ``None`` only on a parsed request whose creationTime was absent or unreadable.
+    """
 
     message_id: Ii
-    creation_time: datetime
+    creation_time: datetime | None
     sender: Device
     receiver: Device
     query: Iti55Query
@@ -260,10 +311,13 @@ class DetectedIssue:
 
 @dataclass(frozen=True)
 class Iti55Response:
-    """PRPA_IN201306UV02. ``query`` is the echoed queryByParameter; ``target_message_id`` the request id."""
+    """PRPA_IN201306UV02. ``query`` is the echoed queryByParameter; ``target_message_id`` the request id.
+
+    ``creation_time`` is ``None`` only on a parsed response whose creationTime was absent or unreadable.
+    """
 
     message_id: Ii
-    creation_time: datetime
+    creation_time: datetime | None
     sender: Device
     receiver: Device
     ack_code: AckCode | None

@@ -5,11 +5,16 @@ reads PRPA_IN201306UV02 on the initiating side. Both take the SOAP body element 
 :func:`xca.soap.parse_envelope`) or raw bytes, which go through :func:`xca.safexml.parse_xml`.
 
 Parsing is tolerant of what real peers send (several names and addresses, several matches, impossible
-dates, stray characters in OIDs, a missing custodian) and records each repair in ``quirks``. A message that
-cannot be used raises a :class:`~xca.errors.WireFormatError` subclass: the wrong root element
-(:class:`~xca.errors.UnexpectedMessageError`), a missing required part such as a match's patient id
-(:class:`~xca.errors.MissingElementError`), or an uninterpretable code
+dates, ISO 8601 or unreadable creation times, stray characters in OIDs, a missing custodian) and records each
+repair in ``quirks``. One bad match costs that match, not the others: a match without patientPerson or
+without a usable patient id is skipped with a quirk. A message that cannot be used raises a
+:class:`~xca.errors.WireFormatError` subclass: the wrong root element
+(:class:`~xca.errors.UnexpectedMessageError`), a missing required part such as the message id or the
+queryAck (:class:`~xca.errors.MissingElementError`), or an uninterpretable code
 (:class:`~xca.errors.InvalidValueError`).
+
+A request's ``queryByParameter`` is kept verbatim on the model (:attr:`~xca.iti55.models.Iti55Query.raw`)
+when it read cleanly, so the response can echo it exactly.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from lxml import etree
 from xca.errors import InvalidValueError, MissingElementError, WireFormatError
 from xca.iti55._demographics import read_person
 from xca.iti55._hl7 import Reader, attr, child, children, path, require, text_of
+from xca.iti55._payload import payload_root
 from xca.iti55._wrapper import check_root, read_device, read_header, read_query
 from xca.iti55.models import (
     AckCode,
@@ -36,7 +42,6 @@ from xca.iti55.models import (
     QueryResponseCode,
     ResponsePriority,
 )
-from xca.safexml import parse_xml
 
 __all__ = ["parse_iti55_request", "parse_iti55_response"]
 
@@ -44,20 +49,16 @@ _ACK_CODES: Final = frozenset(AckCode)
 _ACK_ALIASES: Final = {"AR": AckCode.AE, "CA": AckCode.AA, "CE": AckCode.AE, "CR": AckCode.AE}
 
 
-def _root(data: bytes | etree._Element) -> etree._Element:
-    if isinstance(data, bytes | bytearray | memoryview):
-        return parse_xml(bytes(data))
-    return data
-
-
 def parse_iti55_request(data: bytes | etree._Element) -> Iti55Request:
     """Read a PRPA_IN201305UV02 query (responding side)."""
-    root = _root(data)
+    root = payload_root(data)
     check_root(root, "PRPA_IN201305UV02")
     reader = Reader()
     message_id, created, processing = read_header(root, reader)
     receiver = read_device(root, "receiver", reader)
     sender = read_device(root, "sender", reader)
+    if sender.home_community_id is None:
+        reader.quirk("request sender without homeCommunityId")
     control = require(root, "controlActProcess", "PRPA_IN201305UV02")
     query = read_query(require(control, "queryByParameter", "controlActProcess"), reader)
     if not query.demographics.has_minimum_criteria:
@@ -77,27 +78,40 @@ def parse_iti55_request(data: bytes | etree._Element) -> Iti55Request:
     )
 
 
-def _match(event: etree._Element, sender: Device, reader: Reader) -> PatientMatch:
+def _matches(control: etree._Element, sender: Device, reader: Reader) -> tuple[PatientMatch, ...]:
+    """Every usable match; a bad one is skipped with a quirk and costs nothing else."""
+    found: list[PatientMatch] = []
+    for event in (e for s in children(control, "subject") for e in children(s, "registrationEvent")):
+        try:
+            match = _match(event, sender, reader)
+        except WireFormatError:
+            reader.quirk("unreadable match skipped")
+            continue
+        if match is not None:
+            found.append(match)
+    return tuple(found)
+
+
+def _match(event: etree._Element, sender: Device, reader: Reader) -> PatientMatch | None:
     patient = path(event, "subject1", "patient")
     if patient is None:
-        raise MissingElementError(
-            "a registrationEvent has no subject1/patient", detail={"element": "patient"}
-        )
+        reader.quirk("match without subject1/patient skipped")
+        return None
     ids = children(patient, "id")
     usable = [i for i in (reader.ii(e, "patient id") for e in ids) if i is not None and i.extension]
     if not usable:
-        raise MissingElementError(
-            "a match has no patient id (root and extension)", detail={"element": "patient/id"}
-        )
+        reader.quirk("match without a usable patient id (root and extension) skipped")
+        return None
+    person = child(patient, "patientPerson")
+    if person is None:
+        reader.quirk("match without patientPerson skipped")
+        return None
     if len(ids) > 1:
         reader.quirk("match with several patient ids; the first usable one was used")
     home = reader.oid(attr(path(event, "custodian", "assignedEntity", "id"), "root"), "custodian id")
     if home is None:
         reader.quirk("match without custodian homeCommunityId; used the sender's")
         home = sender.home_community_id
-    person = child(patient, "patientPerson")
-    if person is None:
-        raise MissingElementError("a match has no patientPerson", detail={"element": "patientPerson"})
     return PatientMatch(
         patient_id=usable[0],
         home_community_id=home,
@@ -184,7 +198,7 @@ def _echoed_query(element: etree._Element | None, reader: Reader) -> Iti55Query 
 
 def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
     """Read a PRPA_IN201306UV02 answer (initiating side); no match and errors are values, not exceptions."""
-    root = _root(data)
+    root = payload_root(data)
     check_root(root, "PRPA_IN201306UV02")
     reader = Reader()
     message_id, created, processing = read_header(root, reader)
@@ -208,10 +222,11 @@ def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
         raise InvalidValueError("unknown queryResponseCode", detail={"code": code_text}) from None
     if response_code != code_text:
         reader.quirk("lower-case queryResponseCode")
-    events = [e for s in children(control, "subject") for e in children(s, "registrationEvent")]
-    matches = tuple(_match(e, sender, reader) for e in events)
+    matches = _matches(control, sender, reader)
     if response_code != QueryResponseCode.OK and matches:
         reader.quirk(f"matches with queryResponseCode {response_code}")
+    if response_code == QueryResponseCode.OK and not matches:
+        reader.quirk("queryResponseCode OK without a usable match")
     return Iti55Response(
         message_id=message_id,
         creation_time=created,

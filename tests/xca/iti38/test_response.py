@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from xca.iti38 import (
     build_iti38_response,
     parse_iti38_response,
 )
+from xca.iti38.metadata_parse import parse_extrinsic_object
 from xca.ns import q
 from xca.registry import ErrorSeverity, RegistryError, ResponseStatus, XdsErrorCode
 from xca.soap import Action, Addressing, build_envelope, parse_envelope, to_bytes
@@ -64,18 +66,29 @@ RESPONSES = {
             ObjectRef("urn:uuid:0f1e2d3c-4b5a-4697-8a8b-000000000002", HOME),
         ),
     ),
-    "minimal-entry": QueryResponse(
-        ResponseStatus.SUCCESS,
-        documents=(
-            DocumentEntry(
-                entry_uuid="urn:uuid:0f1e2d3c-4b5a-4697-8a8b-00000000000a",
-                unique_id="1.2.3.4",
-                patient_id=PATIENT,
-                home_community_id=HOME,
-            ),
-        ),
-    ),
 }
+
+# What a sloppy peer sends: only the id, the patient, the uniqueId and the community. We never build this.
+MINIMAL = DocumentEntry(
+    entry_uuid="urn:uuid:0f1e2d3c-4b5a-4697-8a8b-00000000000a",
+    unique_id="1.2.3.4",
+    patient_id=PATIENT,
+    home_community_id=HOME,
+)
+
+
+def _minimal_response() -> etree._Element:
+    """A response holding :data:`MINIMAL` on the wire: a full entry built, then stripped like a peer would."""
+    full = dataclasses.replace(
+        full_entry(), entry_uuid=MINIMAL.entry_uuid, unique_id=MINIMAL.unique_id, mime_type=MINIMAL.mime_type
+    )
+    root = build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(full,)))
+    entry = root.find(f"{q(ns.RIM, 'RegistryObjectList')}/{q(ns.RIM, 'ExtrinsicObject')}")
+    assert entry is not None
+    for child in list(entry):
+        if child.tag != q(ns.RIM, "ExternalIdentifier"):
+            entry.remove(child)
+    return root
 
 
 @pytest.mark.parametrize("name", sorted(RESPONSES))
@@ -182,7 +195,7 @@ def test_nist_success_response(shared_dir: Path) -> None:
     assert first.authors[1].specialties == ("Orthopedic",)
     # sourcePatientId "...&3.4.5&ISO": 3.4.5 is no OID (first arc must be 0-2): dropped and noted.
     assert first.source_patient_id is None
-    assert first.quirks == (Quirk.PATIENT_ID_NOT_CX,)
+    assert first.quirks == (Quirk.PATIENT_ID_NOT_CX, Quirk.MISSING_ENTRY_METADATA)
     assert response.documents[1].title == "DocF"
 
 
@@ -214,9 +227,17 @@ def test_registry_response_failure_without_errors(shared_dir: Path) -> None:
 # --- tolerance of real-world quirks -------------------------------------------------------------------------
 
 
+def test_minimal_entry_from_a_peer_is_read_with_a_quirk() -> None:
+    response = parse_iti38_response(to_bytes(_minimal_response()))
+    assert response == QueryResponse(
+        ResponseStatus.SUCCESS,
+        documents=(dataclasses.replace(MINIMAL, quirks=(Quirk.MISSING_ENTRY_METADATA,)),),
+    )
+
+
 def _quirky(**attributes: str) -> tuple[etree._Element, etree._Element]:
-    """A built minimal response and its entry, with ``attributes`` overwritten on the entry."""
-    element = build_iti38_response(RESPONSES["minimal-entry"])
+    """A minimal response and its entry, with ``attributes`` overwritten on the entry."""
+    element = _minimal_response()
     entry = element.find(f"{q(ns.RIM, 'RegistryObjectList')}/{q(ns.RIM, 'ExtrinsicObject')}")
     assert entry is not None
     for key, value in attributes.items():
@@ -260,6 +281,7 @@ def test_quirks_are_repaired_and_recorded() -> None:
         Quirk.IMPOSSIBLE_DATE,
         Quirk.DATE_WITH_ZONE_OR_FRACTION,
         Quirk.SIZE_NOT_INTEGER,
+        Quirk.MISSING_ENTRY_METADATA,
     }
 
 
@@ -286,6 +308,7 @@ def test_unusable_metadata_is_dropped_with_a_quirk_not_raised() -> None:
         Quirk.SIZE_NOT_INTEGER,
         Quirk.REPOSITORY_ID_NOT_AN_OID,
         Quirk.CODE_INCOMPLETE,
+        Quirk.MISSING_ENTRY_METADATA,
     }
     assert response.quirks == (Quirk.OBJECT_IN_OTHER_NAMESPACE,)
 
@@ -321,6 +344,7 @@ def test_partial_success_under_ebrs_prefix_and_lowercase_object_ref() -> None:
     ("changes", "message"),
     [
         ({"home_community_id": None}, "homeCommunityId"),
+        ({"home_community_id": ""}, "homeCommunityId"),
         ({"home_community_id": "urn:oid:1.2.3"}, "OID"),
         ({"entry_uuid": "Document01"}, "urn:uuid:"),
         ({"patient_id": None}, "patientId"),
@@ -335,6 +359,52 @@ def test_partial_success_under_ebrs_prefix_and_lowercase_object_ref() -> None:
 def test_bad_entries_raise(changes: dict[str, object], message: str) -> None:
     entry = dataclasses.replace(full_entry(), **changes)  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match=message):
+        build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(entry,)))
+
+
+REQUIRED: dict[str, dict[str, object]] = {
+    "classCode": {"class_code": None},
+    "confidentialityCode": {"confidentiality_codes": ()},
+    "creationTime": {"creation_time": None},
+    "formatCode": {"format_code": None},
+    "healthcareFacilityTypeCode": {"healthcare_facility_type_code": None},
+    "homeCommunityId": {"home_community_id": None},
+    "languageCode": {"language_code": None},
+    "mimeType": {"mime_type": ""},
+    "patientId": {"patient_id": None},
+    "practiceSettingCode": {"practice_setting_code": None},
+    "repositoryUniqueId": {"repository_unique_id": None},
+    "sourcePatientId": {"source_patient_id": None},
+    "typeCode": {"type_code": None},
+    "uniqueId": {"unique_id": ""},
+    "hash": {"hash": None},
+    "size": {"size": None},
+}
+
+
+@pytest.mark.parametrize(("attribute", "changes"), REQUIRED.items(), ids=REQUIRED.keys())
+def test_entry_without_a_required_attribute_is_refused_by_name(
+    attribute: str, changes: dict[str, object]
+) -> None:
+    entry = dataclasses.replace(full_entry(), **changes)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match=f"lacks {attribute}$") as caught:
+        build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(entry,)))
+    assert caught.value.detail == {"attributes": [attribute]}
+
+
+def test_on_demand_entries_need_no_hash_or_size_and_carry_none() -> None:
+    on_demand = full_entry(3, entry_type=EntryType.ON_DEMAND)
+    assert (on_demand.hash, on_demand.size) == (None, None)
+    build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(on_demand,)))
+    with_hash = dataclasses.replace(on_demand, hash="da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    for entry, name in ((with_hash, "hash"), (dataclasses.replace(on_demand, size=5), "size")):
+        with pytest.raises(InvalidValueError, match=f"on-demand DocumentEntry carries no {name}"):
+            build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(entry,)))
+
+
+def test_several_missing_attributes_are_all_named() -> None:
+    entry = dataclasses.replace(full_entry(), class_code=None, type_code=None, hash=None)
+    with pytest.raises(InvalidValueError, match="lacks classCode, typeCode, hash"):
         build_iti38_response(QueryResponse(ResponseStatus.SUCCESS, documents=(entry,)))
 
 
@@ -353,10 +423,66 @@ def test_missing_status_raises() -> None:
         parse_iti38_response(f'<q:AdhocQueryResponse xmlns:q="{ns.QUERY}"/>'.encode())
 
 
-def test_extrinsic_object_without_id_raises() -> None:
+def test_extrinsic_object_without_id_is_skipped_not_raised() -> None:
     data = (
         f'<q:AdhocQueryResponse xmlns:q="{ns.QUERY}" xmlns:r="{ns.RIM}" status="Success">'
         "<r:RegistryObjectList><r:ExtrinsicObject/></r:RegistryObjectList></q:AdhocQueryResponse>"
     )
+    response = parse_iti38_response(data.encode())
+    assert response.documents == ()
+    assert response.quirks == (Quirk.ENTRY_WITHOUT_ID_SKIPPED,)
+
+
+def test_parsing_one_entry_alone_still_refuses_one_without_id() -> None:
     with pytest.raises(MissingElementError, match="id"):
-        parse_iti38_response(data.encode())
+        parse_extrinsic_object(etree.Element(q(ns.RIM, "ExtrinsicObject")))
+
+
+def _spoil_id(entry: etree._Element) -> None:
+    del entry.attrib["id"]
+
+
+def _spoil_unique_id(entry: etree._Element) -> None:
+    for identifier in entry.findall(q(ns.RIM, "ExternalIdentifier")):
+        if identifier.get("identificationScheme") == ExternalIdentifierScheme.UNIQUE_ID.value:
+            entry.remove(identifier)
+
+
+def _blank_unique_id(entry: etree._Element) -> None:
+    for identifier in entry.findall(q(ns.RIM, "ExternalIdentifier")):
+        if identifier.get("identificationScheme") == ExternalIdentifierScheme.UNIQUE_ID.value:
+            identifier.set("value", "  ")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "quirk"),
+    [
+        (_spoil_id, Quirk.ENTRY_WITHOUT_ID_SKIPPED),
+        (_spoil_unique_id, Quirk.ENTRY_WITHOUT_UNIQUE_ID_SKIPPED),
+        (_blank_unique_id, Quirk.ENTRY_WITHOUT_UNIQUE_ID_SKIPPED),
+    ],
+)
+def test_one_bad_entry_among_good_ones_is_skipped(
+    spoil: Callable[[etree._Element], None], quirk: Quirk
+) -> None:
+    sent = QueryResponse(ResponseStatus.SUCCESS, documents=(full_entry(1), full_entry(2), full_entry(3)))
+    root = build_iti38_response(sent)
+    entries = root.findall(f"{q(ns.RIM, 'RegistryObjectList')}/{q(ns.RIM, 'ExtrinsicObject')}")
+    spoil(entries[1])
+    response = parse_iti38_response(to_bytes(root))
+    assert response.documents == (full_entry(1), full_entry(3))
+    assert response.quirks == (quirk,)
+    assert response.status is ResponseStatus.SUCCESS
+
+
+def test_object_ref_without_id_is_skipped_and_the_others_kept() -> None:
+    data = (
+        f'<q:AdhocQueryResponse xmlns:q="{ns.QUERY}" xmlns:r="{ns.RIM}" '
+        f'status="{ResponseStatus.SUCCESS.value}">'
+        '<r:RegistryObjectList><r:ObjectRef home="urn:oid:1.2.3"/>'
+        '<r:ObjectRef id="urn:uuid:0f1e2d3c-4b5a-4697-8a8b-000000000001" home="urn:oid:1.2.3"/>'
+        "</r:RegistryObjectList></q:AdhocQueryResponse>"
+    )
+    response = parse_iti38_response(data.encode())
+    assert response.object_refs == (ObjectRef("urn:uuid:0f1e2d3c-4b5a-4697-8a8b-000000000001", "1.2.3"),)
+    assert response.quirks == (Quirk.OBJECT_REF_WITHOUT_ID_SKIPPED,)

@@ -20,6 +20,7 @@ from xca.iti55 import (
     ErrorCode,
     Ii,
     Iti55Response,
+    PartialDate,
     PersonName,
     QueryResponseCode,
     RequestedAttribute,
@@ -45,6 +46,9 @@ REQUESTS: dict[str, Callable[[], etree._Element]] = {
     "minimum degree of match": lambda: build_iti55_request(
         f.request(query=replace(f.request().query, minimum_degree_match=85))
     ),
+    "name and birth year-month": lambda: build_iti55_request(
+        f.request(Demographics(names=f.FULL.names[:1], birth_date_partial=PartialDate(1971, 2)))
+    ),
 }
 RESPONSES: dict[str, Callable[[], etree._Element]] = {
     "one match": lambda: build_iti55_response(f.response(matches=(f.match(),))),
@@ -62,6 +66,17 @@ RESPONSES: dict[str, Callable[[], etree._Element]] = {
         )
     ),
     "error (AE)": lambda: build_iti55_response(f.response(error=ErrorCode.INTERNAL_ERROR)),
+    "match born in a known year only": lambda: build_iti55_response(
+        f.response(
+            matches=(
+                f.match(
+                    demographics=replace(
+                        f.MATCH_DEMOGRAPHICS, birth_date=None, birth_date_partial=PartialDate(1971)
+                    )
+                ),
+            )
+        )
+    ),
     "answer not available": lambda: build_iti55_response(f.response(error=ErrorCode.ANSWER_NOT_AVAILABLE)),
     "query error (QE)": lambda: build_iti55_response(
         replace(f.response(error=ErrorCode.INTERNAL_ERROR), query_response_code=QueryResponseCode.QE)
@@ -201,6 +216,11 @@ BAD_REQUESTS: dict[str, tuple[Callable[[], object], str]] = {
         lambda: build_iti55_request(f.request(message_id=Ii("msg-1"))),
         "message id root",
     ),
+    "no creation time": (lambda: build_iti55_request(f.request(creation_time=None)), "creation time"),
+    "birth date and partial birth date": (
+        lambda: build_iti55_request(f.request(replace(f.FULL, birth_date_partial=PartialDate(1971)))),
+        "not both",
+    ),
 }
 
 
@@ -247,6 +267,7 @@ BAD_RESPONSES: dict[str, tuple[Callable[[], object], str]] = {
         "query parameters",
     ),
     "sender without homeCommunityId": (_bad_response(sender=Device("1.2.3")), "homeCommunityId"),
+    "no creation time": (_bad_response(creation_time=None), "creation time"),
 }
 
 

@@ -3,7 +3,8 @@ messages raise a specific WireFormatError subclass."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from xca.iti55 import (
     AdministrativeGender,
     Code,
     Ii,
+    PartialDate,
     PersonName,
     ProcessingCode,
     QueryResponseCode,
@@ -145,7 +147,8 @@ def test_quirky_peer_response_is_repaired_and_recorded() -> None:
     assert first.demographics.gender == AdministrativeGender.MALE
     assert second.patient_id == Ii("1.3.6.1.4.1.77777.2", "PX-200")
     assert second.demographics.gender == AdministrativeGender.UNDIFFERENTIATED
-    assert second.demographics.birth_date_raw == "1965"
+    assert (second.demographics.birth_date, second.demographics.birth_date_raw) == (None, None)
+    assert second.demographics.birth_date_partial == PartialDate(1965)
     assert response.query is None
     assert set(response.quirks) == {
         "urn:uuid: prefix in message id root",
@@ -155,7 +158,6 @@ def test_quirky_peer_response_is_repaired_and_recorded() -> None:
         "lower-case administrative gender code",
         "fractional match score scaled to 0-100",
         "match with several patient ids; the first usable one was used",
-        "unreadable birth date",
         "response without the echoed queryByParameter",
     }
 
@@ -262,16 +264,6 @@ BAD: dict[str, tuple[bytes, type[WireFormatError] | type[XmlRefusedError]]] = {
     ),
     "root without namespace": (b'<PRPA_IN201306UV02 ITSVersion="XML_1.0"/>', UnexpectedMessageError),
     "other HL7 message": (b'<MCCI_IN000002UV01 xmlns="urn:hl7-org:v3"/>', UnexpectedMessageError),
-    "missing patient id": (
-        _fixture_with({'<id root="1.3.6.1.4.1.77777.2.9621}" extension="PX-100"/>': ""}),
-        MissingElementError,
-    ),
-    "patient id without extension": (
-        _fixture_with(
-            {'<id root="1.3.6.1.4.1.77777.2.9621}" extension="PX-100"/>': '<id nullFlavor="UNK"/>'}
-        ),
-        MissingElementError,
-    ),
     "missing queryAck": (
         _fixture_with({'<queryResponseCode code="OK"/>': "", "<queryAck>": "<!--", "</queryAck>": "-->"}),
         MissingElementError,
@@ -321,3 +313,176 @@ def test_unusable_requests_raise_specific_errors(shared_dir: Path) -> None:
         parse_iti55_request(etree.tostring(root))
     with pytest.raises(XmlSyntaxError):
         parse_iti55_request(b"<PRPA_IN201305UV02")
+
+
+# --- one bad item costs that item -------------------------------------------------------------------------
+
+_H = "{urn:hl7-org:v3}"
+_FIRST_ID = '<id root="1.3.6.1.4.1.77777.2.9621}" extension="PX-100"/>'
+
+
+def _first_patient(root: etree._Element) -> etree._Element:
+    patient = root.find(f".//{_H}registrationEvent/{_H}subject1/{_H}patient")
+    assert patient is not None
+    return patient
+
+
+def _drop(element: etree._Element | None) -> None:
+    assert element is not None
+    parent = element.getparent()
+    assert parent is not None
+    parent.remove(element)
+
+
+def _set_first_id(message: etree._Element, **attrs: str) -> None:
+    element = _first_patient(message).find(f"{_H}id")
+    assert element is not None
+    element.attrib.clear()
+    element.attrib.update(attrs)
+
+
+BAD_MATCHES: dict[str, tuple[Callable[[etree._Element], None], str]] = {
+    "no patient id": (
+        lambda root: _drop(_first_patient(root).find(f"{_H}id")),
+        "match without a usable patient id (root and extension) skipped",
+    ),
+    "patient id without extension": (
+        lambda root: _set_first_id(root, nullFlavor="UNK"),
+        "match without a usable patient id (root and extension) skipped",
+    ),
+    "patient id without a usable root": (
+        lambda message: _set_first_id(message, root="not an oid", extension="PX-100"),
+        "match without a usable patient id (root and extension) skipped",
+    ),
+    "no patientPerson": (
+        lambda root: _drop(_first_patient(root).find(f"{_H}patientPerson")),
+        "match without patientPerson skipped",
+    ),
+    "no subject1/patient": (
+        lambda root: _drop(_first_patient(root)),
+        "match without subject1/patient skipped",
+    ),
+}
+
+
+@pytest.mark.parametrize(("spoil", "quirk"), BAD_MATCHES.values(), ids=BAD_MATCHES.keys())
+def test_a_bad_match_is_skipped_and_the_good_one_kept(
+    spoil: Callable[[etree._Element], None], quirk: str
+) -> None:
+    root = parse_xml((FIXTURES / "quirky_match.xml").read_bytes())
+    spoil(root)
+    response = parse_iti55_response(root)
+    (kept,) = response.matches
+    assert kept.patient_id == Ii("1.3.6.1.4.1.77777.2", "PX-200")
+    assert kept.score == 61
+    assert response.query_response_code == QueryResponseCode.OK
+    assert quirk in response.quirks
+    assert "queryResponseCode OK without a usable match" not in response.quirks
+
+
+def test_only_bad_matches_leave_an_ok_response_without_matches() -> None:
+    response = parse_iti55_response(
+        _fixture_with(
+            {
+                _FIRST_ID: "",
+                '<id root="1.3.6.1.4.1.77777.2" extension="PX-200"/>\n'
+                '            <id root="1.3.6.1.4.1.77777.3" extension="ALT-200"/>': "",
+            }
+        )
+    )
+    assert response.matches == ()
+    assert response.query_response_code == QueryResponseCode.OK
+    assert "queryResponseCode OK without a usable match" in response.quirks
+    assert all("PX-" not in quirk for quirk in response.quirks)
+
+
+# --- creation times, partial birth dates, sender community ------------------------------------------------
+
+_CREATED = '<creationTime value="20230102030405.123-0500"/>'
+
+
+@pytest.mark.parametrize(
+    ("sent", "read", "quirk"),
+    [
+        ("2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=UTC), "ISO 8601 time in creationTime"),
+        (
+            "2024-05-01T12:00:00.5+02:00",
+            datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=timezone(timedelta(hours=2))),
+            "ISO 8601 time in creationTime",
+        ),
+        ("2024-05-01", datetime(2024, 5, 1), "ISO 8601 time in creationTime"),
+        ("garbage", None, "unreadable time in creationTime"),
+        ("20241301", None, "unreadable time in creationTime"),
+        ("2024-02-30T00:00:00Z", None, "unreadable time in creationTime"),
+    ],
+)
+def test_odd_creation_time_costs_at_most_the_time(sent: str, read: datetime | None, quirk: str) -> None:
+    response = parse_iti55_response(_fixture_with({_CREATED: f'<creationTime value="{sent}"/>'}))
+    assert response.creation_time == read
+    assert quirk in response.quirks
+    assert len(response.matches) == 2
+
+
+def test_missing_creation_time_is_a_quirk_not_an_error() -> None:
+    response = parse_iti55_response(_fixture_with({_CREATED: ""}))
+    assert response.creation_time is None
+    assert "message without creationTime" in response.quirks
+    assert len(response.matches) == 2
+
+
+def _request_text(shared_dir: Path) -> str:
+    return _sample(shared_dir, "ipf__iti55_request_body__iti55-sample-request.xml").decode()
+
+
+def test_request_with_iso_or_unreadable_creation_time_is_still_read(shared_dir: Path) -> None:
+    text = _request_text(shared_dir)
+    assert '<creationTime value="20090417150301"/>' in text
+    iso = parse_iti55_request(text.replace('"20090417150301"', '"2009-04-17T15:03:01Z"').encode())
+    assert iso.creation_time == datetime(2009, 4, 17, 15, 3, 1, tzinfo=UTC)
+    assert iso.quirks == ("ISO 8601 time in creationTime",)
+    garbage = parse_iti55_request(text.replace('"20090417150301"', '"yesterday"').encode())
+    assert garbage.creation_time is None
+    assert garbage.quirks == ("unreadable time in creationTime",)
+    assert garbage.query.query_id.extension == "18204"
+
+
+def test_request_sender_without_home_community_id_gets_a_quirk(shared_dir: Path) -> None:
+    root = parse_xml(_sample(shared_dir, "ipf__iti55_request_body__iti55-sample-request.xml"))
+    agent = root.find("{urn:hl7-org:v3}sender/{urn:hl7-org:v3}device/{urn:hl7-org:v3}asAgent")
+    assert agent is not None
+    agent.getparent().remove(agent)  # type: ignore[union-attr]
+    request = parse_iti55_request(root)
+    assert request.sender.home_community_id is None
+    assert request.quirks == ("request sender without homeCommunityId",)
+
+
+@pytest.mark.parametrize(
+    ("sent", "partial", "raw"),
+    [
+        ("1965", PartialDate(1965), None),
+        ("196503", PartialDate(1965, 3), None),
+        ("196513", None, "196513"),
+        ("0000", None, "0000"),
+        ("19650", None, "19650"),
+    ],
+)
+def test_year_and_year_month_birth_times_are_partial_dates(
+    sent: str, partial: PartialDate | None, raw: str | None
+) -> None:
+    response = parse_iti55_response(
+        _fixture_with({'<birthTime value="1965"/>': f'<birthTime value="{sent}"/>'})
+    )
+    demographics = response.matches[1].demographics
+    assert demographics.birth_date is None
+    assert (demographics.birth_date_partial, demographics.birth_date_raw) == (partial, raw)
+    assert ("unreadable birth date" in response.quirks) == (raw is not None)
+
+
+def test_partial_date_compares_at_its_precision() -> None:
+    assert PartialDate(1965).contains(date(1965, 12, 31))
+    assert PartialDate(1965, 3).contains(date(1965, 3, 1))
+    assert not PartialDate(1965, 3).contains(date(1965, 4, 1))
+    assert not PartialDate(1965).contains(date(1966, 1, 1))
+    assert (PartialDate(1965).to_ts(), PartialDate(1965, 3).to_ts()) == ("1965", "196503")
+    with pytest.raises(InvalidValueError):
+        PartialDate(1965, 13)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from tests.xca.iti55 import factories as f
 from tests.xca.schemas import assert_valid
@@ -18,6 +19,7 @@ from xca.iti55 import (
     Ii,
     Iti55Request,
     Iti55Response,
+    PartialDate,
     PersonName,
     ProcessingCode,
     RequestedAttribute,
@@ -41,6 +43,9 @@ REQUESTS: dict[str, Callable[[], Iti55Request]] = {
         processing_code=ProcessingCode.TRAINING,
     ),
     "naive creation time": lambda: f.request(creation_time=datetime(2024, 1, 31, 23, 59, 59)),
+    "partial birth date": lambda: f.request(
+        Demographics(names=f.FULL.names[:1], birth_date_partial=PartialDate(1971, 2))
+    ),
 }
 RESPONSES: dict[str, Callable[[], Iti55Response]] = {
     "one match": lambda: f.response(matches=(f.match(),)),
@@ -50,6 +55,15 @@ RESPONSES: dict[str, Callable[[], Iti55Response]] = {
     "no match": lambda: f.response(),
     "more attributes": lambda: f.response(requested=tuple(RequestedAttribute)),
     "error": lambda: f.response(error=ErrorCode.INTERNAL_ERROR),
+    "match born in a known year": lambda: f.response(
+        matches=(
+            f.match(
+                demographics=replace(
+                    f.MATCH_DEMOGRAPHICS, birth_date=None, birth_date_partial=PartialDate(1971)
+                )
+            ),
+        )
+    ),
 }
 
 
@@ -152,6 +166,7 @@ def test_answering_a_query_with_odd_parameters_still_echoes_validly() -> None:
         assert old in text, old
         text = text.replace(old, new, 1)
     received = parse_iti55_request(text.encode())
+    assert received.query.raw is None  # repaired on reading: echoed from the model, so it stays valid
     assert received.query.minimum_degree_match is None
     assert received.query.demographics.identifiers == original.query.demographics.identifiers[1:]
     assert set(received.quirks) == {
@@ -165,3 +180,94 @@ def test_answering_a_query_with_odd_parameters_still_echoes_validly() -> None:
         responder=f.RESPONDER,
     )
     assert_valid(build_iti55_response(answer), "PRPA_IN201306UV02")
+
+
+# --- the echo is the received queryByParameter, verbatim ------------------------------------------------
+
+_UNKNOWN_TO_THE_MODEL = {
+    "<minimumDegreeMatch>": (
+        '<matchAlgorithm><value xsi:type="ST">Soundex-DOB</value>'
+        "<semanticsText>LivingSubject.MatchAlgorithm</semanticsText></matchAlgorithm><minimumDegreeMatch>"
+    ),
+    "<livingSubjectBirthTime>": (
+        "<livingSubjectBirthPlaceName><value>Springfield</value>"
+        "<semanticsText>LivingSubject.BirthPlace.Place.Name</semanticsText></livingSubjectBirthPlaceName>"
+        "<livingSubjectBirthTime>"
+    ),
+    "<patientAddress>": (
+        "<mothersMaidenName><value><family>Mothersfamily</family></value>"
+        "<semanticsText>Person.MothersMaidenName</semanticsText></mothersMaidenName><patientAddress>"
+    ),
+}
+
+
+def _peer_query(replacements: dict[str, str]) -> bytes:
+    original = f.request()
+    original = replace(original, query=replace(original.query, minimum_degree_match=70))
+    text = to_bytes(build_iti55_request(original)).decode()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text.encode()
+
+
+def _query_element(body: etree._Element) -> etree._Element:
+    found = body.find("{urn:hl7-org:v3}controlActProcess/{urn:hl7-org:v3}queryByParameter")
+    assert found is not None
+    return found
+
+
+def test_the_echo_is_the_received_query_verbatim_with_parameters_the_model_does_not_know() -> None:
+    wire = _peer_query(_UNKNOWN_TO_THE_MODEL)
+    assert_valid(parse_xml(wire), "PRPA_IN201305UV02")
+    received = parse_iti55_request(wire)
+    assert received.quirks == ()
+    assert received.query.raw is not None
+    assert ", raw=" not in repr(received.query)
+    for kwargs in ({}, {"matches": (f.match(),)}, {"error": ErrorCode.INTERNAL_ERROR}):
+        answer = iti55_response_for(
+            received,
+            message_id=Ii("1.3.6.1.4.1.88888.4", "R-5"),
+            creation_time=datetime(2024, 5, 1, 12, 32),
+            responder=f.RESPONDER,
+            **kwargs,
+        )
+        body = build_iti55_response(answer)
+        assert_valid(body, "PRPA_IN201306UV02")
+        echo = _query_element(parse_xml(to_bytes(body)))
+        sent = _query_element(parse_xml(wire))
+        assert etree.tostring(echo, method="c14n") == etree.tostring(sent, method="c14n")
+        text = etree.tostring(echo).decode()
+        for marker in (
+            "Soundex-DOB",
+            "Springfield",
+            "Maidenname",
+            "semanticsText>LivingSubject.MatchAlgorithm",
+        ):
+            assert marker in text
+        assert parse_iti55_response(to_bytes(body)).query == received.query
+
+
+def test_raw_is_left_out_of_equality_and_our_own_requests_echo_the_model() -> None:
+    received = parse_iti55_request(_peer_query(_UNKNOWN_TO_THE_MODEL))
+    assert received.query == replace(received.query, raw=None)
+    # Building a request ignores raw: the wire carries only what the model holds.
+    rebuilt = to_bytes(build_iti55_request(replace(f.request(), query=received.query)))
+    assert b"Mothersfamily" not in rebuilt
+    assert b"Soundex-DOB" not in rebuilt
+
+
+def test_a_query_with_elements_outside_the_schema_is_echoed_from_the_model() -> None:
+    wire = _peer_query({"<livingSubjectBirthTime>": "<vendorExtension/><livingSubjectBirthTime>"})
+    received = parse_iti55_request(wire)
+    assert received.query.raw is None
+    assert received.quirks == ("queryByParameter with elements outside the schema; not kept verbatim",)
+    answer = iti55_response_for(
+        received,
+        message_id=Ii("1.3.6.1.4.1.88888.4", "R-6"),
+        creation_time=datetime(2024, 5, 1),
+        responder=f.RESPONDER,
+    )
+    body = build_iti55_response(answer)
+    assert_valid(body, "PRPA_IN201306UV02")
+    assert b"vendorExtension" not in to_bytes(body)
