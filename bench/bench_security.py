@@ -1,0 +1,258 @@
+"""Sign and verify cost per message: gateway.security against python-xmlsec doing the same signatures.
+
+Run: ``.venv/bin/python bench/bench_security.py [--runs 200]``. For typical ITI-55, ITI-38 and ITI-39
+requests (synthetic data from the xca builders) it prints the median wall time of ``--runs`` runs of:
+
+* ``ours sign``: assertion built, signed (enveloped, RSA-SHA256, exc-c14n, signxml), Timestamp added and the
+  holder-of-key signature over Timestamp + Body made, serialized: one complete secured request;
+* ``ours verify``: :class:`MessageVerifier` from bytes (hardened parse, structure, duplicate IDs, both
+  signatures with signxml, chain to the trust bundle (cached), conditions, attributes, Timestamp, replay);
+* ``xmlsec sign`` / ``xmlsec verify``: the python-xmlsec binding (libxmlsec1) making and checking the same two
+  signatures on the same templates: the reference point for the cryptographic work alone (no policy checks);
+* ``2×RSA``: two raw RSA-2048 PKCS#1 v1.5 signatures, the floor any two-signature message costs here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import xmlsec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+
+from certs import CertificatePurpose, DevPkiLayout, init_dev_pki, load_identity
+from gateway.security import (
+    InMemoryReplayCache,
+    IssuerConfig,
+    MessageVerifier,
+    NhinPurpose,
+    Organization,
+    OutboundSecurity,
+    RequestingUser,
+    Role,
+    SigningIdentity,
+    TrustStore,
+    VerificationPolicy,
+    secure_request,
+)
+from gateway.security.saml import AssertionInput, build_assertion
+from gateway.security.wss import SAMLID_VALUE_TYPE, add_timestamp, ensure_security_header
+from xca import ns
+from xca.ids import Cx
+from xca.iti38 import FindDocumentsQuery, Iti38Request, build_iti38_request
+from xca.iti39 import DocumentRequest, build_iti39_request
+from xca.iti55 import (
+    NPI_ROOT,
+    SSN_ROOT,
+    Address,
+    AdministrativeGender,
+    Demographics,
+    Device,
+    Ii,
+    Iti55Query,
+    Iti55Request,
+    PersonName,
+    build_iti55_request,
+)
+from xca.ns import q
+from xca.soap import Action, Addressing, build_envelope, to_bytes
+
+AUDIENCE = "https://responder.example/xca"
+HOME = "1.3.6.1.4.1.99999.1"
+
+
+def _bodies() -> dict[str, tuple[Action, Callable[[], etree._Element]]]:
+    demographics = Demographics(
+        names=(PersonName(given=("Avery",), family="Testperson"),),
+        gender=AdministrativeGender.FEMALE,
+        birth_date=date(1971, 2, 28),
+        addresses=(Address(("100 Example Way",), "Springfield", "IL", "62701", "US"),),
+        identifiers=(Ii(SSN_ROOT, "999001234"),),
+        principal_care_provider_ids=(Ii(NPI_ROOT, "1234567893"),),
+    )
+    iti55 = Iti55Request(
+        message_id=Ii("0b7f6d0e-6a44-4c2e-9d47-3f1b2d6c8a10"),
+        creation_time=datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
+        sender=Device("1.3.6.1.4.1.99999.1.1", HOME),
+        receiver=Device("1.3.6.1.4.1.88888.1.1", "1.3.6.1.4.1.88888.1"),
+        query=Iti55Query(Ii("1.3.6.1.4.1.99999.3", "Q-1"), demographics),
+    )
+    iti38 = Iti38Request(
+        FindDocumentsQuery(patient_id=Cx("P-1", "1.3.6.1.4.1.88888.2")), "1.3.6.1.4.1.88888.1"
+    )
+    documents = [
+        DocumentRequest("1.3.6.1.4.1.88888.1", "1.3.6.1.4.1.88888.3", f"1.3.6.1.4.1.88888.4.{n}")
+        for n in (1, 2)
+    ]
+    return {
+        "ITI-55": (Action.ITI55_REQUEST, lambda: build_iti55_request(iti55)),
+        "ITI-38": (Action.ITI38_REQUEST, lambda: build_iti38_request(iti38)),
+        "ITI-39": (Action.ITI39_REQUEST, lambda: build_iti39_request(documents)),
+    }
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+class XmlsecReference:
+    """The same two signatures with python-xmlsec, on templates from the same builders."""
+
+    def __init__(self, layout: DevPkiLayout, identity: SigningIdentity) -> None:
+        key_pem = layout.key(CertificatePurpose.SIGNING).read_bytes()
+        self.cert_pem = layout.certificate(CertificatePurpose.SIGNING).read_bytes()
+        self.key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
+        self.key.load_cert_from_memory(self.cert_pem, xmlsec.KeyFormat.CERT_PEM)
+        self.manager = xmlsec.KeysManager()
+        self.manager.load_cert(str(layout.ca_certificate), xmlsec.KeyFormat.PEM, xmlsec.KeyDataType.TRUSTED)
+        self.identity = identity
+        self.user = _user()
+
+    def sign(self, action: Action, body: etree._Element) -> bytes:
+        now = dt.datetime.now(dt.UTC)
+        spec = AssertionInput(
+            IssuerConfig("CN=hie-gateway-dev", HOME),
+            AUDIENCE,
+            now,
+            dt.timedelta(minutes=5),
+            self.identity.certificate.public_bytes(serialization.Encoding.DER),
+        )
+        assertion = build_assertion(self.user, spec)
+        placeholder = assertion.find(q(ns.DS, "Signature"))
+        template = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+        reference = xmlsec.template.add_reference(
+            template, xmlsec.Transform.SHA256, uri=f"#{assertion.get('ID')}"
+        )
+        xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
+        xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
+        xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(template))
+        assertion.replace(placeholder, template)  # type: ignore[arg-type]
+        envelope = build_envelope(body, Addressing.request(action, to=AUDIENCE))
+        etree.cleanup_namespaces(envelope, top_nsmap={"wsu": ns.WSU}, keep_ns_prefixes=["wsu"])
+        soap_body = envelope.find(q(ns.SOAP12, "Body"))
+        soap_body.set(q(ns.WSU, "Id"), "Body-1")  # type: ignore[union-attr]
+        security = ensure_security_header(envelope)
+        timestamp = add_timestamp(security, created=now, lifetime=dt.timedelta(minutes=5))
+        security.append(assertion)
+        message = xmlsec.template.create(envelope, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+        for uri in (f"#{timestamp.get(q(ns.WSU, 'Id'))}", "#Body-1"):
+            ref = xmlsec.template.add_reference(message, xmlsec.Transform.SHA256, uri=uri)
+            xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        str_ = etree.SubElement(
+            xmlsec.template.ensure_key_info(message), q(ns.WSSE, "SecurityTokenReference")
+        )
+        etree.SubElement(str_, q(ns.WSSE, "KeyIdentifier"), ValueType=SAMLID_VALUE_TYPE).text = assertion.get(
+            "ID"
+        )
+        security.append(message)
+        xmlsec.tree.add_ids(assertion, ["ID"])
+        xmlsec.tree.add_ids(envelope, ["Id"])
+        for node in (template, message):
+            context = xmlsec.SignatureContext()  # a context signs once
+            context.key = self.key
+            context.sign(node)
+        return to_bytes(envelope)
+
+    def verify(self, data: bytes) -> None:
+        root = etree.fromstring(data)
+        assertion = root.find(f".//{q(ns.SAML2, 'Assertion')}")
+        xmlsec.tree.add_ids(assertion, ["ID"])
+        xmlsec.tree.add_ids(root, ["Id"])
+        xmlsec.SignatureContext(self.manager).verify(assertion.find(q(ns.DS, "Signature")))  # type: ignore[union-attr,arg-type]
+        context = xmlsec.SignatureContext()
+        context.key = xmlsec.Key.from_memory(self.cert_pem, xmlsec.KeyFormat.CERT_PEM)
+        context.verify(
+            root.find(f"{q(ns.SOAP12, 'Header')}/{q(ns.WSSE, 'Security')}/{q(ns.DS, 'Signature')}")
+        )  # type: ignore[arg-type]
+
+
+def _user() -> RequestingUser:
+    return RequestingUser(
+        "jdoe@clinic.example",
+        "Dr. Jane Testdoctor",
+        Role.physician(),
+        Organization("Example Clinic", HOME),
+        NhinPurpose.TREATMENT,
+        npi="1234567893",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        init_dev_pki(Path(tmp))
+        layout = DevPkiLayout(Path(tmp))
+        loaded = load_identity(
+            layout.certificate(CertificatePurpose.SIGNING), layout.key(CertificatePurpose.SIGNING)
+        )
+        identity = SigningIdentity.of(loaded.certificate, loaded.private_key)
+        security = OutboundSecurity(IssuerConfig("CN=hie-gateway-dev", HOME), identity)
+        trust = TrustStore.from_pem_file(layout.trust_bundle)
+        reference = XmlsecReference(layout, identity)
+        user = _user()
+        rows = []
+        for name, (action, build) in _bodies().items():
+            sign_times, verify_times, xs_sign, xs_verify, floor = [], [], [], [], []
+            verifier = MessageVerifier(
+                trust=trust,
+                policy=VerificationPolicy(audiences=frozenset({AUDIENCE})),
+                replay_cache=InMemoryReplayCache(),
+            )
+            messages = []
+            for _ in range(args.runs):
+                body = build()
+                start = time.perf_counter()
+                secured = secure_request(
+                    body,
+                    Addressing.request(action, to=AUDIENCE),
+                    security=security,
+                    user=user,
+                    resource_id=Cx("P-1", "1.3.6.1.4.1.88888.2"),
+                )
+                sign_times.append(time.perf_counter() - start)
+                messages.append(secured.data)
+            for data in messages:
+                start = time.perf_counter()
+                verifier.verify(data)
+                verify_times.append(time.perf_counter() - start)
+            xs_messages = []
+            for _ in range(args.runs):
+                body = build()
+                start = time.perf_counter()
+                xs_messages.append(reference.sign(action, body))
+                xs_sign.append(time.perf_counter() - start)
+            for data in xs_messages:
+                start = time.perf_counter()
+                reference.verify(data)
+                xs_verify.append(time.perf_counter() - start)
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                for _ in range(2):
+                    identity.private_key.sign(b"x" * 600, padding.PKCS1v15(), hashes.SHA256())
+                floor.append(time.perf_counter() - start)
+            rows.append((name, len(messages[0]), sign_times, verify_times, xs_sign, xs_verify, floor))
+    print(f"median of {args.runs} runs, milliseconds per message (goal: sign < 1.5, verify < 3)")
+    headings = ("ours sign", "ours verify", "xmlsec sign", "xmlsec verify", "2×RSA")
+    print(
+        f"{'message':<8} {'bytes':>6} "
+        + " ".join(f"{h:>{w}}" for h, w in zip(headings, (10, 12, 12, 14, 7), strict=True))
+    )
+    for name, size, *samples in rows:
+        values = " ".join(
+            f"{_median_ms(s):>{w}.3f}" for s, w in zip(samples, (10, 12, 12, 14, 7), strict=True)
+        )
+        print(f"{name:<8} {size:>6} {values}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Building the XUA SAML 2.0 assertion (IHE ITI TF-2b 3.40.4.1 XUA; OASIS SAML 2.0 core §2; WSS SAML Token
+Profile 1.1 §3.5 holder-of-key).
+
+:func:`build_assertion` returns the unsigned ``saml2:Assertion`` with a ``ds:Signature`` placeholder right
+after ``Issuer`` (SAML core §2.3.3 fixes that position); :mod:`gateway.security.wss` signs it in place.
+Element order
+follows the schema: Issuer, Signature, Subject, Conditions, AuthnStatement, AttributeStatement.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from lxml import etree
+
+from gateway.security.options import IssuerConfig
+from gateway.security.user import RequestingUser
+from gateway.security.vocab import AuthnContext, CodedValue, ConfirmationMethod, XuaAttribute
+from xca import ns
+from xca.errors import XuaValueError
+from xca.ids import Cx, format_cx, oid_urn
+from xca.ns import q
+
+__all__ = ["ATTRIBUTE_NAME_FORMAT", "AssertionInput", "build_assertion", "new_assertion_id", "xml_datetime"]
+
+ATTRIBUTE_NAME_FORMAT: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+_SAML_NSMAP: Final = {"saml2": ns.SAML2, "ds": ns.DS, "xsi": ns.XSI}
+_XSI_TYPE: Final = q(ns.XSI, "type")
+
+
+def new_assertion_id() -> str:
+    """A fresh assertion ID: an NCName (SAML core §1.3.4), unguessable."""
+    return f"_{uuid.uuid4().hex}"
+
+
+def xml_datetime(value: dt.datetime) -> str:
+    """xs:dateTime in UTC with millisecond precision and ``Z`` (SAML core §1.3.3)."""
+    if value.tzinfo is None:
+        raise ValueError("datetimes on the wire must be timezone-aware")
+    utc = value.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class AssertionInput:
+    """What one assertion states besides the user: who issues it, for whom, when, about which patient."""
+
+    issuer: IssuerConfig
+    audience: str
+    issue_instant: dt.datetime
+    lifetime: dt.timedelta
+    holder_certificate_der: bytes
+    resource_id: Cx | None = None
+    assertion_id: str | None = None
+
+
+def _sub(parent: etree._Element, local: str, text: str | None = None, **attrib: str) -> etree._Element:
+    element = etree.SubElement(parent, q(ns.SAML2, local), attrib)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _attribute(statement: etree._Element, name: XuaAttribute) -> etree._Element:
+    return _sub(statement, "Attribute", Name=name.value, NameFormat=ATTRIBUTE_NAME_FORMAT)
+
+
+def _text_attribute(statement: etree._Element, name: XuaAttribute, value: str) -> None:
+    _sub(_attribute(statement, name), "AttributeValue", value)
+
+
+def _coded_attribute(statement: etree._Element, name: XuaAttribute, local: str, value: CodedValue) -> None:
+    holder = _sub(_attribute(statement, name), "AttributeValue")
+    coded = etree.SubElement(holder, q(ns.HL7V3, local), nsmap={"hl7": ns.HL7V3})
+    coded.set(_XSI_TYPE, "hl7:CE")
+    coded.set("code", value.code)
+    coded.set("codeSystem", value.code_system)
+    if value.code_system_name:
+        coded.set("codeSystemName", value.code_system_name)
+    if value.display_name:
+        coded.set("displayName", value.display_name)
+
+
+def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Element:
+    """The unsigned holder-of-key XUA assertion for ``user`` (see the module docstring for its layout)."""
+    if not spec.audience.strip():
+        raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
+    if spec.lifetime <= dt.timedelta(0):
+        raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
+    resource = format_cx(spec.resource_id) if spec.resource_id is not None else None
+    issued = spec.issue_instant
+    assertion = etree.Element(q(ns.SAML2, "Assertion"), nsmap=_SAML_NSMAP)
+    assertion.set("ID", spec.assertion_id or new_assertion_id())
+    assertion.set("IssueInstant", xml_datetime(issued))
+    assertion.set("Version", "2.0")
+    _sub(assertion, "Issuer", spec.issuer.issuer, Format=spec.issuer.issuer_format)
+    etree.SubElement(assertion, q(ns.DS, "Signature"), Id="placeholder")
+
+    subject = _sub(assertion, "Subject")
+    _sub(subject, "NameID", user.user_id, Format=user.name_id_format.value)
+    confirmation = _sub(subject, "SubjectConfirmation", Method=ConfirmationMethod.HOLDER_OF_KEY.value)
+    data = _sub(confirmation, "SubjectConfirmationData")
+    data.set(_XSI_TYPE, "saml2:KeyInfoConfirmationDataType")
+    x509_data = etree.SubElement(etree.SubElement(data, q(ns.DS, "KeyInfo")), q(ns.DS, "X509Data"))
+    etree.SubElement(x509_data, q(ns.DS, "X509Certificate")).text = base64.b64encode(
+        spec.holder_certificate_der
+    ).decode("ascii")
+
+    conditions = _sub(
+        assertion,
+        "Conditions",
+        NotBefore=xml_datetime(issued),
+        NotOnOrAfter=xml_datetime(issued + spec.lifetime),
+    )
+    _sub(_sub(conditions, "AudienceRestriction"), "Audience", spec.audience)
+
+    authn = _sub(assertion, "AuthnStatement", AuthnInstant=xml_datetime(issued))
+    _sub(_sub(authn, "AuthnContext"), "AuthnContextClassRef", AuthnContext.X509.value)
+
+    statement = _sub(assertion, "AttributeStatement")
+    _text_attribute(statement, XuaAttribute.SUBJECT_ID, user.name)
+    _text_attribute(statement, XuaAttribute.ORGANIZATION, user.organization.name)
+    _text_attribute(statement, XuaAttribute.ORGANIZATION_ID, oid_urn(user.organization.oid))
+    _text_attribute(statement, XuaAttribute.HOME_COMMUNITY_ID, oid_urn(spec.issuer.home_community_id))
+    _coded_attribute(statement, XuaAttribute.ROLE, "Role", user.role.coded)
+    _coded_attribute(statement, XuaAttribute.PURPOSE_OF_USE, "PurposeOfUse", user.purpose_of_use.coded)
+    if user.npi is not None:
+        _text_attribute(statement, XuaAttribute.NPI, user.npi)
+    if resource is not None:
+        _text_attribute(statement, XuaAttribute.RESOURCE_ID, resource)
+    if user.grantor is not None:
+        _text_attribute(statement, XuaAttribute.GRANTOR, oid_urn(user.grantor))
+    return assertion
