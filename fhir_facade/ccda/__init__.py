@@ -1,0 +1,3 @@
+"""C-CDA documents: conversion to FHIR and the CCD writer."""
+
+__all__: list[str] = []

@@ -1,0 +1,97 @@
+"""``hiegate convert FILE... [--out DIR] [--consolidate] [--stats] [--strict]``.
+
+One Bundle per input: with ``--out`` each input gets its own file, ``<out>/<path relative to the inputs'
+common folder>.json`` (so ``a/ccd.xml`` and ``b/ccd.xml`` never overwrite each other); without it the
+Bundles go to stdout, one compact JSON per line. ``--stats`` writes one JSON line per input
+(``{"file","ok","resources","ms","issues"}``) to stdout, or to stderr when stdout carries the Bundles.
+Inputs are converted one at a time, so thousands in one call take memory for one document.
+
+Exit status: 0 when every input was read (issues inside a document do not change it), 1 when at least one
+could not be read or is not a ClinicalDocument, 2 for ``--consolidate`` until consolidation exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import orjson
+
+from xca.errors import HieGatewayError
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+__all__ = ["add_convert_commands", "output_paths"]
+
+
+def add_convert_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``convert`` on the ``hiegate`` command line."""
+    convert = commands.add_parser("convert", help="convert C-CDA documents to FHIR R4 Bundles")
+    convert.add_argument("files", nargs="+", type=Path, metavar="FILE", help="C-CDA XML documents")
+    convert.add_argument("--out", type=Path, help="write one <name>.json per input under this folder")
+    convert.add_argument(
+        "--consolidate",
+        action="store_true",
+        help="one de-duplicated Bundle for all inputs (not available yet)",
+    )
+    convert.add_argument("--stats", action="store_true", help="one JSON line of statistics per input")
+    convert.add_argument(
+        "--strict", action="store_true", help="validate each Bundle with the FHIR R4B models"
+    )
+    convert.set_defaults(handler=_convert)
+
+
+def output_paths(files: list[Path], out: Path) -> dict[Path, Path]:
+    """Output file per input: the input's path below the inputs' common folder, ``.json`` appended."""
+    absolute = [f.absolute() for f in files]
+    common = Path(os.path.commonpath([str(a.parent) for a in absolute]))
+    return {f: out / (str(a.relative_to(common)) + ".json") for f, a in zip(files, absolute, strict=True)}
+
+
+def _convert(args: argparse.Namespace, settings: Settings) -> int:
+    if args.consolidate:
+        print("hiegate: consolidation not available yet; convert without --consolidate", file=sys.stderr)
+        return 2
+    from fhir_facade.ccda.convert import convert_ccda
+
+    files: list[Path] = list(dict.fromkeys(args.files))
+    targets = output_paths(files, args.out) if args.out else {}
+    stats_stream: IO[str] = sys.stdout if args.out else sys.stderr
+    failed = 0
+    for path in files:
+        line: dict[str, object] = {"file": str(path), "ok": False, "resources": 0, "ms": 0.0, "issues": 0}
+        try:
+            result = convert_ccda(
+                path.read_bytes(),
+                source_name=path.name,
+                strict=args.strict,
+                source_url=path.absolute().as_uri(),
+                max_bytes=settings.xml_max_bytes,
+            )
+        except (OSError, HieGatewayError) as exc:
+            failed += 1
+            message = str(exc) if isinstance(exc, HieGatewayError) else f"cannot read: {exc.strerror}"
+            print(f"hiegate: {path}: {message}", file=sys.stderr)
+            line["error"] = message
+        else:
+            payload = result.json()
+            if args.out:
+                target = targets[path]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(payload)
+            else:
+                sys.stdout.buffer.write(payload + b"\n")
+                sys.stdout.flush()
+            line.update(
+                ok=True,
+                resources=result.stats.resources,
+                ms=round(result.stats.ms, 3),
+                issues=len(result.issues),
+            )
+        if args.stats:
+            print(orjson.dumps(line).decode(), file=stats_stream, flush=True)
+    return 1 if failed else 0
