@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fhir_facade.ccda.cli import add_convert_commands
+from gateway.audit.cli import add_audit_commands
 from gateway.config import Settings, load_settings, masked_settings
 from xca.errors import ConfigError, HieGatewayError
 
@@ -84,7 +86,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # Feature packages contribute their own command groups: a function that adds parsers to ``commands``.
-_FEATURE_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = ()
+_FEATURE_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    add_audit_commands,
+    add_convert_commands,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="run the most complete flow that exists end to end").set_defaults(
         handler=_demo
     )
+    for add_commands in _FEATURE_COMMANDS:
+        add_commands(commands)
     return parser
 
 

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     tenant: str = Field(default="default", description="tenant slug")
     xml_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="largest inbound XML message")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    audit_retention_days: int = Field(
+        default=2190, ge=1, description="days `hiegate audit purge` keeps when --before is not given"
+    )
+    audit_syslog_host: str | None = Field(
+        default=None, description="ATNA collector for syslog over TLS (RFC 5425); unset: no forwarding"
+    )
+    audit_syslog_port: int = Field(default=6514, ge=1, le=65535, description="syslog-over-TLS port")
+    audit_syslog_ca: Path | None = Field(
+        default=None, description="CA bundle that verifies the collector (default: the dev trust bundle)"
+    )
 
     @field_validator("home_community_id")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import gateway.audit.tables  # noqa: F401  (feature tables join Base.metadata for autogenerate)
 from gateway.store.models import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,216 @@
+"""``hiegate audit ...``: verify, search, export, disclosures, purge.
+
+Search and export print patient identifiers: they are the audit log's answer to an authorized operator,
+written to stdout or a file, never to the application log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeAlias
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import report
+from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
+from gateway.audit.disclosures import accounting_of_disclosures
+from gateway.audit.export import ExportFormat, export_records
+from gateway.audit.model import AuditSource, EventKind, Outcome, Transaction
+from gateway.audit.retention import purge_before
+from gateway.audit.search import AuditFilter, iter_records, search
+from gateway.audit.tables import AuditChainHead
+from gateway.audit.verify import verify_chain
+from gateway.config import Settings
+from gateway.store import Database, Tenant
+from xca.errors import AuditChainError, AuditCheckpointError, AuditQueryError
+
+__all__ = ["add_audit_commands", "parse_time"]
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def parse_time(text: str) -> dt.datetime:
+    """``2026-01-31`` or an ISO 8601 timestamp; without an offset it is UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise AuditQueryError(f"not a date or ISO 8601 time: {text!r}", detail={"field": "time"}) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session, session.begin():
+            yield session
+    finally:
+        db.dispose()
+
+
+def _tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise AuditQueryError(f"no tenant {slug!r} in this database", detail={"field": "tenant"})
+    return tenant
+
+
+def _source(settings: Settings) -> AuditSource:
+    return AuditSource(
+        source_id=settings.home_community_id,
+        site=settings.organization_name,
+        home_community_id=settings.home_community_id,
+    )
+
+
+def _verifier(settings: Settings) -> CheckpointVerifier | None:
+    certificate = settings.certs_dir / "signing.pem"
+    return CheckpointVerifier.from_file(certificate) if certificate.is_file() else None
+
+
+def _filter(args: argparse.Namespace) -> AuditFilter:
+    return AuditFilter(
+        patient=args.patient,
+        user=args.user,
+        organization=args.organization,
+        community=args.community,
+        transaction=Transaction(args.transaction) if args.transaction else None,
+        kind=EventKind(args.kind) if args.kind else None,
+        outcome=Outcome(args.outcome) if args.outcome is not None else None,
+        since=args.since,
+        until=args.until,
+    )
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    with _session(settings) as session:
+        if args.tenant:
+            tenants = [_tenant(session, args.tenant)]
+        else:
+            heads = select(AuditChainHead.tenant_id)
+            tenants = list(session.scalars(select(Tenant).where(Tenant.id.in_(heads)).order_by(Tenant.slug)))
+        verifier = _verifier(settings)
+        broken = []
+        for tenant in tenants:
+            started = time.perf_counter()
+            result = verify_chain(session, tenant, checkpoints=verifier)
+            print(report.verification_line(result, time.perf_counter() - started))
+            if not result.ok:
+                broken.append(result)
+    if not tenants:
+        print("no audit records yet")
+    if broken:
+        first = broken[0]
+        assert first.broken is not None
+        raise AuditChainError(
+            f"audit chain of tenant {first.tenant} broken at record {first.broken.seq} ({first.broken.kind})",
+            detail={"tenant": first.tenant, "seq": first.broken.seq, "kind": first.broken.kind.value},
+        )
+    return 0
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    with _session(settings) as session:
+        tenant = _tenant(session, args.tenant or settings.tenant)
+        page = search(session, tenant, _filter(args), limit=args.limit, cursor=args.cursor)
+    report.print_page(page, as_json=args.json)
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    export_format = ExportFormat(args.format)
+    with _session(settings) as session:
+        tenant = _tenant(session, args.tenant or settings.tenant)
+        records = iter_records(session, tenant, _filter(args))
+        if args.out is None:
+            try:
+                count = export_records(records, sys.stdout.buffer, export_format, _source(settings))
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:  # `... | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
+        else:
+            with Path(args.out).open("wb") as out:
+                count = export_records(records, out, export_format, _source(settings))
+    print(f"exported {count} audit records as {export_format.value}", file=sys.stderr)
+    return 0
+
+
+def _disclosures(args: argparse.Namespace, settings: Settings) -> int:
+    with _session(settings) as session:
+        tenant = _tenant(session, args.tenant or settings.tenant)
+        found = accounting_of_disclosures(session, tenant, args.patient, since=args.since, until=args.until)
+    report.print_disclosures(args.patient, found, as_json=args.json)
+    return 0
+
+
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    before = args.before or dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.audit_retention_days)
+    certificate, key = settings.certs_dir / "signing.pem", settings.certs_dir / "signing-key.pem"
+    if not (certificate.is_file() and key.is_file()):
+        raise AuditCheckpointError(
+            f"purge signs a checkpoint with {certificate}: run `hiegate certs init` or set certs_dir",
+            detail={"path": str(certificate)},
+        )
+    password = settings.key_password.get_secret_value() if settings.key_password else None
+    signer = CheckpointSigner.from_files(certificate, key, password=password)
+    with _session(settings) as session:
+        tenant = _tenant(session, args.tenant or settings.tenant)
+        result = purge_before(session, tenant, before=before, signer=signer, verifier=_verifier(settings))
+    print(report.purge_line(result, before))
+    return 0
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
+    parser.add_argument("--patient", help="patient identifier: VALUE or AUTHORITY_OID|VALUE")
+    parser.add_argument("--user", help="requesting user id (SAML NameID)")
+    parser.add_argument("--organization", help="requesting organization OID")
+    parser.add_argument("--community", help="remote homeCommunityId")
+    parser.add_argument("--transaction", choices=[t.value for t in Transaction])
+    parser.add_argument("--kind", choices=[k.value for k in EventKind])
+    parser.add_argument("--outcome", type=int, choices=[int(o) for o in Outcome])
+    parser.add_argument("--since", type=parse_time, help="from this time (inclusive), e.g. 2026-01-01")
+    parser.add_argument("--until", type=parse_time, help="up to this time (exclusive)")
+
+
+def _command(
+    sub: Commands, name: str, text: str, handler: Callable[[argparse.Namespace, Settings], int]
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=text, description=text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_audit_commands(commands: Commands) -> None:
+    """Register ``hiegate audit`` and its actions on the main parser's sub-commands."""
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    sub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = _command(sub, "verify", "re-hash every audit chain and report the first break", _verify)
+    verify.add_argument("--tenant", help="only this tenant (default: every tenant with records)")
+    found = _command(sub, "search", "find audit records, newest first", _search)
+    _add_filters(found)
+    found.add_argument("--limit", type=int, default=50, help="records per page (1-1000)")
+    found.add_argument("--cursor", help="the next-page cursor printed by the previous page")
+    found.add_argument("--json", action="store_true", help="print JSON")
+    export = _command(sub, "export", "write matching records as FHIR NDJSON, ATNA XML or CSV", _export)
+    _add_filters(export)
+    export.add_argument("--format", required=True, choices=[f.value for f in ExportFormat])
+    export.add_argument("--out", type=Path, help="output file (default: stdout)")
+    disclosures = _command(sub, "disclosures", "accounting of disclosures for one patient", _disclosures)
+    disclosures.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
+    disclosures.add_argument("--patient", required=True, help="VALUE or AUTHORITY_OID|VALUE")
+    disclosures.add_argument("--since", type=parse_time)
+    disclosures.add_argument("--until", type=parse_time)
+    disclosures.add_argument("--json", action="store_true", help="print JSON")
+    purge = _command(sub, "purge", "delete records older than a date behind a signed checkpoint", _purge)
+    purge.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
+    purge.add_argument("--before", type=parse_time, help="cutoff (default: now minus audit_retention_days)")
