@@ -6,8 +6,15 @@ Bundles go to stdout, one compact JSON per line. ``--stats`` writes one JSON lin
 (``{"file","ok","resources","ms","issues"}``) to stdout, or to stderr when stdout carries the Bundles.
 Inputs are converted one at a time, so thousands in one call take memory for one document.
 
+``--consolidate`` converts every input (same per-input ``--stats`` lines), then writes one consolidated
+Bundle of all the readable ones (the inputs are about one patient; see ``fhir_facade.ccda.consolidate``): to
+stdout, or to ``<out>/consolidated.json`` with the report in ``<out>/consolidation-report.json``. ``--stats``
+adds one summary line (``{"consolidated": true, "documents", "resources_in", "resources", "merged",
+"conflicts", "possible_duplicates", "ms"}``); ``--strict`` also validates the consolidated Bundle.
+
 Exit status: 0 when every input was read (issues inside a document do not change it), 1 when at least one
-could not be read or is not a ClinicalDocument, 2 for ``--consolidate`` until consolidation exists.
+could not be read or is not a ClinicalDocument (or, with ``--consolidate``, none could, or the consolidated
+Bundle fails ``--strict``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import orjson
 from xca.errors import HieGatewayError
 
 if TYPE_CHECKING:
+    from fhir_facade.ccda.convert import ConversionResult
     from gateway.config import Settings
 
 __all__ = ["add_convert_commands", "output_paths"]
@@ -36,7 +44,7 @@ def add_convert_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     convert.add_argument(
         "--consolidate",
         action="store_true",
-        help="one de-duplicated Bundle for all inputs (not available yet)",
+        help="one de-duplicated Bundle for all inputs (one patient): stdout or <out>/consolidated.json",
     )
     convert.add_argument("--stats", action="store_true", help="one JSON line of statistics per input")
     convert.add_argument(
@@ -53,13 +61,11 @@ def output_paths(files: list[Path], out: Path) -> dict[Path, Path]:
 
 
 def _convert(args: argparse.Namespace, settings: Settings) -> int:
-    if args.consolidate:
-        print("hiegate: consolidation not available yet; convert without --consolidate", file=sys.stderr)
-        return 2
     from fhir_facade.ccda.convert import convert_ccda
 
     files: list[Path] = list(dict.fromkeys(args.files))
-    targets = output_paths(files, args.out) if args.out else {}
+    targets = output_paths(files, args.out) if args.out and not args.consolidate else {}
+    converted: list[ConversionResult] = []
     stats_stream: IO[str] = sys.stdout if args.out else sys.stderr
     failed = 0
     for path in files:
@@ -79,7 +85,9 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
             line["error"] = message
         else:
             payload = result.json()
-            if args.out:
+            if args.consolidate:
+                converted.append(result)
+            elif args.out:
                 target = targets[path]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(payload)
@@ -94,4 +102,33 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
             )
         if args.stats:
             print(orjson.dumps(line).decode(), file=stats_stream, flush=True)
+    if args.consolidate:
+        return _consolidate(args, converted, stats_stream) or (1 if failed else 0)
     return 1 if failed else 0
+
+
+def _consolidate(args: argparse.Namespace, converted: list[ConversionResult], stats_stream: IO[str]) -> int:
+    """Write the consolidated Bundle (and report); a non-zero status when there is nothing to write."""
+    from fhir_facade.ccda.consolidate import consolidate
+
+    if not converted:
+        print("hiegate: no readable input to consolidate", file=sys.stderr)
+        return 1
+    try:
+        result = consolidate(converted, strict=args.strict)
+    except HieGatewayError as exc:
+        print(f"hiegate: consolidated Bundle: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "consolidated.json").write_bytes(result.json())
+        (args.out / "consolidation-report.json").write_bytes(
+            orjson.dumps(result.report.to_json(), option=orjson.OPT_INDENT_2)
+        )
+    else:
+        sys.stdout.buffer.write(result.json() + b"\n")
+        sys.stdout.flush()
+    if args.stats:
+        summary = {"consolidated": True, **result.report.summary(), "ms": round(result.ms, 3)}
+        print(orjson.dumps(summary).decode(), file=stats_stream, flush=True)
+    return 0

@@ -62,11 +62,6 @@ def test_bundles_to_stdout_and_unreadable_inputs(
     assert "cannot read" in captured.err
 
 
-def test_consolidate_is_not_available_yet(inputs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["convert", str(inputs[0]), "--consolidate"]) == 2
-    assert "consolidation not available yet" in capsys.readouterr().err
-
-
 def test_output_paths_mirror_the_common_folder(tmp_path: Path) -> None:
     files = [tmp_path / "x" / "1.xml", tmp_path / "y" / "z" / "1.xml"]
     assert output_paths(files, tmp_path / "o") == {
