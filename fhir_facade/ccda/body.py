@@ -18,6 +18,7 @@ from fhir_facade.ccda.context import ConversionContext, Json
 from fhir_facade.ccda.datatypes import concept, narrative_div
 from fhir_facade.ccda.sections import Section, find_spec
 from fhir_facade.ccda.sections.base import entry_statement
+from fhir_facade.ccda.sections.notes import narrative_fallback
 from fhir_facade.ccda.sections.unstructured import convert_nonxml_body
 
 __all__ = ["UNCONVERTED", "convert_body"]
@@ -58,7 +59,7 @@ def _section(element: etree._Element | None, ctx: ConversionContext) -> Json | N
     div = narrative_div(child(element, "text"))
     if div:
         result["text"] = {"status": "generated", "div": div}
-    entries = _entries(info, ctx)
+    entries = _entries(info, ctx) or narrative_fallback(info, div, result, ctx)
     if entries:
         result["entry"] = entries
     nested = [

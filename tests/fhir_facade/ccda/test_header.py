@@ -125,7 +125,9 @@ def test_composition(bundle: Json) -> None:
 
 def test_source_document_reference_and_provenance(bundle: Json) -> None:
     data = fixture_bytes("synthetic_ccd.xml")
-    source = only(bundle, "DocumentReference")
+    # Narrative-only sections yield DocumentReferences too; the source document is the one with the
+    # document's identifier.
+    (source,) = [r for r in resources(bundle, "DocumentReference") if "masterIdentifier" in r]
     assert source["masterIdentifier"] == {"system": "urn:oid:2.25.1111", "value": "doc-1"}
     attachment = source["content"][0]["attachment"]
     assert attachment["size"] == len(data)
