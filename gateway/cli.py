@@ -16,6 +16,7 @@ from pathlib import Path
 from fhir_facade.ccda.cli import add_convert_commands
 from gateway.audit.cli import add_audit_commands
 from gateway.config import Settings, load_settings, masked_settings
+from gateway.respond_cli import add_responding_commands
 from xca.errors import ConfigError, HieGatewayError
 
 __all__ = ["main"]
@@ -89,6 +90,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 _FEATURE_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     add_audit_commands,
     add_convert_commands,
+    add_responding_commands,
 )
 
 

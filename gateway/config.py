@@ -72,11 +72,39 @@ class Settings(BaseSettings):
     audit_syslog_ca: Path | None = Field(
         default=None, description="CA bundle that verifies the collector (default: the dev trust bundle)"
     )
+    responding_host: str = Field(default="127.0.0.1", description="address `hiegate respond` listens on")
+    responding_port: int = Field(
+        default=8443, ge=1, le=65535, description="port `hiegate respond` listens on"
+    )
+    responding_public_url: str | None = Field(
+        default=None,
+        description="base URL peers call (audience of their assertions); default https://HOST:PORT",
+    )
+    assigning_authority: str | None = Field(
+        default=None, description="OID of the clinic's patient ids (default: home_community_id + '.2')"
+    )
+    repository_unique_id: str | None = Field(
+        default=None,
+        description="OID of the clinic's document repository (default: home_community_id + '.3')",
+    )
+    matching_threshold: int = Field(
+        default=85, ge=50, le=100, description="lowest patient-matching score (0-100) answered as a match"
+    )
+    clock_skew_seconds: int = Field(
+        default=300, ge=0, le=1800, description="tolerance for peers' clocks on assertion and timestamp times"
+    )
 
     @field_validator("home_community_id")
     @classmethod
     def _oid(cls, value: str) -> str:
         if not is_oid(value):
+            raise ValueError("expected a bare dotted OID such as 2.16.840.1.113883.3.1 (no urn:oid: prefix)")
+        return value
+
+    @field_validator("assigning_authority", "repository_unique_id")
+    @classmethod
+    def _optional_oid(cls, value: str | None) -> str | None:
+        if value is not None and not is_oid(value):
             raise ValueError("expected a bare dotted OID such as 2.16.840.1.113883.3.1 (no urn:oid: prefix)")
         return value
 

@@ -1,0 +1,249 @@
+"""``hiegate respond``, ``hiegate patients ...`` and ``hiegate documents ...``: the responding gateway and the
+clinic's own data it answers from.
+
+Light at import (argparse only): every handler imports what it needs when it runs, so ``hiegate --help``
+stays fast. ``patients list`` prints demographics to stdout for the operator; nothing here logs PHI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from gateway.config import Settings
+from xca.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.store import Database, Tenant
+
+__all__ = ["add_responding_commands"]
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _database(settings: Settings) -> Database:
+    from gateway.store import Database
+
+    db = Database(settings.database_url)
+    db.upgrade()
+    return db
+
+
+def _tenant(session: object, settings: Settings) -> Tenant:
+    from sqlalchemy.orm import Session
+
+    from gateway.store.documents import ensure_tenant
+
+    assert isinstance(session, Session)
+    return ensure_tenant(session, settings.tenant, settings.organization_name)
+
+
+def _respond(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from gateway.config import load_settings
+    from gateway.responding import create_responding_app, gateway_from_settings, responder_ssl_context
+    from gateway.security import uvicorn_config
+
+    overrides = {k: v for k, v in (("responding_host", args.host), ("responding_port", args.port)) if v}
+    if overrides:
+        settings = load_settings(args.config, **overrides)
+    db = _database(settings)  # the server applies migrations on start
+    try:
+        gateway = gateway_from_settings(settings, db)
+        app = create_responding_app(gateway)
+        context = responder_ssl_context(settings)
+        config = gateway.config
+        print(
+            f"responding gateway {config.home_community_id} ({config.organization_name}) "
+            f"on {config.public_base_url}"
+        )
+        for name, path in (
+            ("ITI-55", config.paths.iti55),
+            ("ITI-38", config.paths.iti38),
+            ("ITI-39", config.paths.iti39),
+        ):
+            print(f"  {name}  POST {path}")
+        server = uvicorn.Server(
+            uvicorn_config(
+                app,
+                ssl_context=context,
+                host=settings.responding_host,
+                port=settings.responding_port,
+                log_level=settings.log_level.lower(),
+            )
+        )
+        server.run()
+    finally:
+        db.dispose()
+    return 0
+
+
+def _demographics(args: argparse.Namespace) -> object:
+    from xca.iti55 import Address, AdministrativeGender, Demographics, PersonName, Telecom
+
+    if args.from_ccda:
+        from gateway.responding import demographics_from_ccda
+
+        return demographics_from_ccda(args.from_ccda.read_bytes())
+    if not (args.family and args.given and args.birth_date):
+        raise ConfigError(
+            "give --family, --given and --birth-date, or --from-ccda FILE", detail={"setting": "patient"}
+        )
+    try:
+        birth = dt.date.fromisoformat(args.birth_date)
+    except ValueError:
+        raise ConfigError("--birth-date must be YYYY-MM-DD", detail={"setting": "birth-date"}) from None
+    address = Address((args.street,), args.city, args.state, args.zip, "US", "H") if args.street else None
+    return Demographics(
+        names=(PersonName(given=tuple(args.given.split()), family=args.family, use="L"),),
+        gender=AdministrativeGender(args.gender) if args.gender else None,
+        birth_date=birth,
+        addresses=(address,) if address else (),
+        telecoms=(Telecom(f"tel:{args.phone}", "HP"),) if args.phone else (),
+    )
+
+
+def _patients_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.responding import config_from_settings, register_patient
+    from xca.iti55 import Demographics
+
+    demographics = _demographics(args)
+    assert isinstance(demographics, Demographics)
+    config = config_from_settings(settings)
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            patient = register_patient(
+                session,
+                _tenant(session, settings),
+                demographics,
+                assigning_authority=config.assigning_authority,
+                mrn=args.mrn,
+            )
+    finally:
+        db.dispose()
+    print(f"patient {patient.cx.id}^^^&{patient.cx.root}&ISO registered")
+    return 0
+
+
+def _patients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.responding import config_from_settings, list_patients
+
+    config = config_from_settings(settings)
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            patients = list_patients(
+                session,
+                _tenant(session, settings),
+                assigning_authority=config.assigning_authority,
+                limit=args.limit,
+            )
+    finally:
+        db.dispose()
+    for patient in patients:
+        demo = patient.demographics
+        name = demo.names[0] if demo.names else None
+        shown = f"{name.family or ''}, {' '.join(name.given)}" if name else "?"
+        gender = demo.gender.value if demo.gender else "-"
+        print(f"{patient.cx.id:<16} {shown:<32} {demo.birth_date or '-'} {gender}")
+    print(f"{len(patients)} patient(s)")
+    return 0
+
+
+def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.responding import (
+        DocumentDefaults,
+        add_document,
+        config_from_settings,
+        entry_from_ccda,
+        patient_by_id,
+    )
+    from xca.errors import InvalidValueError
+    from xca.ids import Cx
+
+    config = config_from_settings(settings)
+    content = args.file.read_bytes()
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            tenant = _tenant(session, settings)
+            patient = patient_by_id(session, tenant, Cx(args.patient, config.assigning_authority))
+            if patient is None:
+                raise InvalidValueError("no patient with this id; add it with `hiegate patients add`")
+            defaults = DocumentDefaults(config.home_community_id, config.repository_unique_id)
+            entry = entry_from_ccda(content, patient.cx, defaults)
+            created = add_document(session, tenant, patient, entry, content)
+    finally:
+        db.dispose()
+    state = "added" if created else "already present"
+    print(
+        f"document {entry.unique_id} {state}: {entry.title} "
+        f"(type {entry.type_code.code if entry.type_code else '?'}, {entry.size} bytes, "
+        f"format {entry.format_code.code if entry.format_code else '?'})"
+    )
+    return 0
+
+
+def _documents_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.responding import config_from_settings, list_documents, patient_by_id
+    from xca.errors import InvalidValueError
+    from xca.ids import Cx
+
+    config = config_from_settings(settings)
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            tenant = _tenant(session, settings)
+            patient = patient_by_id(session, tenant, Cx(args.patient, config.assigning_authority))
+            if patient is None:
+                raise InvalidValueError("no patient with this id")
+            entries = list_documents(session, tenant, patient)
+    finally:
+        db.dispose()
+    for entry in entries:
+        print(f"{entry.unique_id:<40} {entry.creation_time or '-'}  {entry.title}")
+    print(f"{len(entries)} document(s)")
+    return 0
+
+
+def add_responding_commands(commands: Commands) -> None:
+    """``respond``, ``patients add|list`` and ``documents add|list``."""
+    respond = commands.add_parser(
+        "respond", help="serve the responding gateway (ITI-55/38/39) over mutual TLS"
+    )
+    respond.add_argument("--host", help="listen address (default: the responding_host setting)")
+    respond.add_argument("--port", type=int, help="listen port (default: the responding_port setting)")
+    respond.set_defaults(handler=_respond)
+
+    patients = commands.add_parser("patients", help="the clinic's own patients")
+    patients_sub = patients.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = patients_sub.add_parser("add", help="register a patient")
+    add.add_argument("--from-ccda", type=Path, metavar="FILE", help="take the demographics from a C-CDA")
+    add.add_argument("--family")
+    add.add_argument("--given", help="given names, space separated")
+    add.add_argument("--birth-date", metavar="YYYY-MM-DD")
+    add.add_argument("--gender", choices=("F", "M", "UN"))
+    add.add_argument("--street")
+    add.add_argument("--city")
+    add.add_argument("--state")
+    add.add_argument("--zip")
+    add.add_argument("--phone", help="e.g. +1-555-555-0100")
+    add.add_argument("--mrn", help="patient id to use (default: generated)")
+    add.set_defaults(handler=_patients_add)
+    listing = patients_sub.add_parser("list", help="list patients")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=_patients_list)
+
+    documents = commands.add_parser("documents", help="the clinic's own documents")
+    documents_sub = documents.add_subparsers(dest="action", required=True, metavar="ACTION")
+    doc_add = documents_sub.add_parser("add", help="add a C-CDA with XDS metadata read from its header")
+    doc_add.add_argument("file", type=Path, metavar="FILE")
+    doc_add.add_argument("--patient", required=True, help="the patient id (as `patients add` printed)")
+    doc_add.set_defaults(handler=_documents_add)
+    doc_list = documents_sub.add_parser("list", help="list a patient's documents")
+    doc_list.add_argument("--patient", required=True)
+    doc_list.set_defaults(handler=_documents_list)

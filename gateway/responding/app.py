@@ -1,0 +1,84 @@
+"""The ASGI app of one responding gateway: three POST endpoints, one :class:`RespondingGateway` behind them.
+
+:func:`create_responding_app` builds a FastAPI app without docs routes. The seam for everything around the
+exchange that is not the gateway's business (latency and fault injection in the sandbox, metrics) is ASGI
+middleware: pass Starlette ``Middleware`` entries, or call ``app.add_middleware`` before serving. The
+gateway itself is ``app.state.gateway``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from gateway.audit import Transaction
+from gateway.responding.context import InboundRequest
+from gateway.responding.gateway import RespondingGateway
+from gateway.security import peer_certificate
+
+__all__ = ["create_responding_app"]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough to know the body is too large without holding all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[: limit + 1]
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _endpoint(
+    gateway: RespondingGateway, transaction: Transaction
+) -> Callable[[Request], Awaitable[Response]]:
+    config = gateway.config
+
+    async def endpoint(request: Request) -> Response:
+        declared = _declared_length(request)
+        too_large = declared is not None and declared > config.max_request_bytes
+        body = b"" if too_large else await _read_body(request, config.max_request_bytes)
+        inbound = InboundRequest(
+            transaction=transaction,
+            body=body,
+            content_type=request.headers.get("content-type"),
+            endpoint=config.endpoint_url(transaction),
+            peer_certificate=peer_certificate(request.scope),
+            client_address=request.client.host if request.client else None,
+            declared_length=declared,
+        )
+        reply = await run_in_threadpool(gateway.handle, inbound)
+        return Response(reply.body, status_code=reply.status, headers={"content-type": reply.content_type})
+
+    endpoint.__name__ = f"{transaction.value.lower().replace('-', '_')}_endpoint"
+    return endpoint
+
+
+def create_responding_app(gateway: RespondingGateway, *, middleware: Sequence[Middleware] = ()) -> FastAPI:
+    """The ASGI app serving ``gateway``'s ITI-55, ITI-38 and ITI-39 endpoints (POST only)."""
+    app = FastAPI(
+        title=f"hie-gateway responding gateway {gateway.config.home_community_id}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        middleware=list(middleware),
+    )
+    app.state.gateway = gateway
+    for transaction in Transaction:
+        app.add_api_route(
+            gateway.config.paths.for_transaction(transaction),
+            _endpoint(gateway, transaction),
+            methods=["POST"],
+            include_in_schema=False,
+        )
+    return app

@@ -1,0 +1,185 @@
+"""The clinic's own patients: registering them, finding them by id, and listing match candidates.
+
+A patient is a ``patient`` row whose ``demographics`` JSON is the :class:`~xca.iti55.Demographics` model
+(codec below), an identifier under the gateway's assigning authority (the id ITI-55 answers with and ITI-38
+queries by), and its blocking keys in ``patient_match_key``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.matching import (
+    Candidate,
+    NormalizedPerson,
+    candidate_ids,
+    match_key_rows,
+    normalize_demographics,
+)
+from gateway.store.models import Patient, PatientIdentifier, Tenant
+from xca.errors import InvalidValueError
+from xca.ids import Cx, require_oid
+from xca.iti55 import Address, AdministrativeGender, Demographics, Ii, PartialDate, PersonName, Telecom
+
+__all__ = [
+    "LocalPatient",
+    "demographics_from_json",
+    "demographics_to_json",
+    "list_patients",
+    "match_candidates",
+    "patient_by_id",
+    "register_patient",
+]
+
+
+@dataclass(frozen=True)
+class LocalPatient:
+    """A patient of the clinic: internal id, the id under our assigning authority, demographics."""
+
+    id: uuid.UUID
+    cx: Cx
+    demographics: Demographics
+
+
+def demographics_to_json(demo: Demographics) -> dict[str, Any]:
+    return {
+        "names": [
+            {"given": list(n.given), "family": n.family, "prefix": list(n.prefix), "suffix": list(n.suffix),
+             "use": n.use, "text": n.text}
+            for n in demo.names
+        ],
+        "gender": demo.gender.value if demo.gender else None,
+        "birth_date": demo.birth_date.isoformat() if demo.birth_date else None,
+        "birth_partial": [demo.birth_date_partial.year, demo.birth_date_partial.month]
+        if demo.birth_date_partial
+        else None,
+        "addresses": [
+            {"street_lines": list(a.street_lines), "city": a.city, "state": a.state,
+             "postal_code": a.postal_code, "country": a.country, "use": a.use}
+            for a in demo.addresses
+        ],
+        "telecoms": [{"value": t.value, "use": t.use} for t in demo.telecoms],
+        "identifiers": [{"root": i.root, "extension": i.extension} for i in demo.identifiers],
+    }  # fmt: skip
+
+
+def demographics_from_json(data: Mapping[str, Any]) -> Demographics:
+    partial = data.get("birth_partial")
+    return Demographics(
+        names=tuple(
+            PersonName(
+                given=tuple(n.get("given") or ()),
+                family=n.get("family"),
+                prefix=tuple(n.get("prefix") or ()),
+                suffix=tuple(n.get("suffix") or ()),
+                use=n.get("use"),
+                text=n.get("text"),
+            )
+            for n in data.get("names") or ()
+        ),
+        gender=AdministrativeGender(data["gender"]) if data.get("gender") else None,
+        birth_date=dt.date.fromisoformat(data["birth_date"]) if data.get("birth_date") else None,
+        birth_date_partial=PartialDate(partial[0], partial[1]) if partial else None,
+        addresses=tuple(
+            Address(
+                street_lines=tuple(a.get("street_lines") or ()),
+                city=a.get("city"),
+                state=a.get("state"),
+                postal_code=a.get("postal_code"),
+                country=a.get("country"),
+                use=a.get("use"),
+            )
+            for a in data.get("addresses") or ()
+        ),
+        telecoms=tuple(Telecom(t["value"], t.get("use")) for t in data.get("telecoms") or ()),
+        identifiers=tuple(Ii(i["root"], i.get("extension")) for i in data.get("identifiers") or ()),
+    )
+
+
+def _local(patient: Patient, assigning_authority: str) -> LocalPatient:
+    mrn = next((i.value for i in patient.identifiers if i.system == assigning_authority), None)
+    if mrn is None:
+        raise InvalidValueError("patient has no identifier under this gateway's assigning authority")
+    return LocalPatient(
+        patient.id, Cx(mrn, assigning_authority), demographics_from_json(patient.demographics)
+    )
+
+
+def register_patient(
+    session: Session,
+    tenant: Tenant,
+    demographics: Demographics,
+    *,
+    assigning_authority: str,
+    mrn: str | None = None,
+) -> LocalPatient:
+    """Add a patient with ``mrn`` (generated when absent) under ``assigning_authority``; flushes."""
+    require_oid(assigning_authority, what="assigning authority")
+    if not demographics.names or demographics.birth_date is None:
+        raise InvalidValueError("a local patient needs at least one name and a full birth date")
+    value = mrn or f"P{uuid.uuid4().hex[:12].upper()}"
+    if any(ch in value for ch in "^&~\\|' ") or not value:
+        raise InvalidValueError("a patient id must be non-empty, without spaces or CX delimiters")
+    patient = Patient(tenant_id=tenant.id, demographics=demographics_to_json(demographics))
+    patient.identifiers.append(
+        PatientIdentifier(tenant_id=tenant.id, system=assigning_authority, value=value)
+    )
+    session.add(patient)
+    session.flush()
+    session.add_all(match_key_rows(tenant, patient.id, normalize_demographics(demographics)))
+    session.flush()
+    return LocalPatient(patient.id, Cx(value, assigning_authority), demographics)
+
+
+def patient_by_id(session: Session, tenant: Tenant, cx: Cx) -> LocalPatient | None:
+    """The local patient whose identifier is ``cx`` (value under its assigning authority), if any."""
+    patient = session.scalar(
+        select(Patient)
+        .join(PatientIdentifier, PatientIdentifier.patient_id == Patient.id)
+        .where(
+            PatientIdentifier.tenant_id == tenant.id,
+            PatientIdentifier.system == cx.root,
+            PatientIdentifier.value == cx.id,
+        )
+    )
+    return _local(patient, cx.root) if patient is not None else None
+
+
+def list_patients(
+    session: Session, tenant: Tenant, *, assigning_authority: str, limit: int = 100
+) -> list[LocalPatient]:
+    patients = session.scalars(
+        select(Patient).where(Patient.tenant_id == tenant.id).order_by(Patient.created_at).limit(limit)
+    )
+    return [_local(p, assigning_authority) for p in patients]
+
+
+def match_candidates(
+    session: Session,
+    tenant: Tenant,
+    query: NormalizedPerson,
+    *,
+    assigning_authority: str,
+    identifiers: Sequence[tuple[str, str]] = (),
+    limit: int = 200,
+) -> list[Candidate[LocalPatient]]:
+    """The blocked candidates for ``query``, loaded and normalized for the scorer."""
+    ids = candidate_ids(session, tenant, query, identifiers=identifiers, limit=limit)
+    if not ids:
+        return []
+    patients = session.scalars(select(Patient).where(Patient.tenant_id == tenant.id, Patient.id.in_(ids)))
+    found: list[Candidate[LocalPatient]] = []
+    for patient in patients:
+        local = _local(patient, assigning_authority)
+        person = normalize_demographics(local.demographics)
+        # The id under our own assigning authority is evidence too (a query naming it by livingSubjectId).
+        own = person.identifiers | {(local.cx.root, local.cx.id)}
+        found.append(Candidate(local, replace(person, identifiers=own)))
+    return found
