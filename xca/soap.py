@@ -137,17 +137,9 @@ def build_fault_envelope(fault: SoapFault, *, relates_to: str | None) -> etree._
     fault_el = etree.Element(q(ns.SOAP12, "Fault"))
     code_el = etree.SubElement(fault_el, q(ns.SOAP12, "Code"))
     etree.SubElement(code_el, q(ns.SOAP12, "Value")).text = f"soap:{fault.code.value}"
-    parent = code_el
-    for index, subcode in enumerate(fault.subcodes):
-        sub_el = etree.SubElement(parent, q(ns.SOAP12, "Subcode"))
-        qname = etree.QName(subcode)
-        prefix = f"sc{index}"
-        value = etree.SubElement(sub_el, q(ns.SOAP12, "Value"), nsmap={prefix: qname.namespace or ""})
-        value.text = f"{prefix}:{qname.localname}" if qname.namespace else qname.localname
-        parent = sub_el
     reason = etree.SubElement(fault_el, q(ns.SOAP12, "Reason"))
     text = etree.SubElement(reason, q(ns.SOAP12, "Text"))
-    text.set("{http://www.w3.org/XML/1998/namespace}lang", fault.lang)
+    text.set(q(ns.XML, "lang"), fault.lang)
     text.text = fault.reason
     if fault.role:
         etree.SubElement(fault_el, q(ns.SOAP12, "Role")).text = fault.role
@@ -155,7 +147,22 @@ def build_fault_envelope(fault: SoapFault, *, relates_to: str | None) -> etree._
         # SOAP 1.2 Detail holds elements only; the text goes in one element of the project's namespace.
         detail = etree.SubElement(fault_el, q(ns.SOAP12, "Detail"))
         etree.SubElement(detail, q(ns.HIEGATE, "Error"), nsmap={"hg": ns.HIEGATE}).text = fault.detail
-    return build_envelope(fault_el, Addressing.response(Action.FAULT, relates_to=relates_to))
+    envelope = build_envelope(fault_el, Addressing.response(Action.FAULT, relates_to=relates_to))
+    # Subcodes are QNames in text: written once the Fault sits in the envelope, with the prefix in scope
+    # there (the envelope already declares wsa), declaring a new one only for namespaces it lacks.
+    parent = code_el
+    for index, subcode in enumerate(fault.subcodes):
+        sub_el = etree.SubElement(parent, q(ns.SOAP12, "Subcode"))
+        parent = sub_el
+        qname = etree.QName(subcode)
+        if not qname.namespace:
+            etree.SubElement(sub_el, q(ns.SOAP12, "Value")).text = qname.localname
+            continue
+        prefix = next((p for p, uri in sub_el.nsmap.items() if p and uri == qname.namespace), None)
+        nsmap = {} if prefix else {f"sc{index}": qname.namespace}
+        value = etree.SubElement(sub_el, q(ns.SOAP12, "Value"), nsmap=nsmap)
+        value.text = f"{prefix or f'sc{index}'}:{qname.localname}"
+    return envelope
 
 
 def to_bytes(element: etree._Element) -> bytes:

@@ -42,7 +42,6 @@ from gateway.responding.iti39 import handle_iti39
 from gateway.responding.iti55 import handle_iti55
 from gateway.responding.refusals import (
     ActionNotSupportedError,
-    fault_envelope,
     http_status,
     internal_fault,
     refusal_for,
@@ -61,7 +60,7 @@ from xca.errors import (
 )
 from xca.iti39 import Transport, to_http
 from xca.mtom import SoapMessage, read_soap_message
-from xca.soap import CONTENT_TYPE, Addressing, build_envelope, parse_envelope, to_bytes
+from xca.soap import CONTENT_TYPE, Addressing, build_envelope, build_fault_envelope, parse_envelope, to_bytes
 
 __all__ = ["Handler", "RespondingGateway"]
 
@@ -225,7 +224,7 @@ class RespondingGateway:
         )
         with self.database.session() as session, session.begin():
             self.audit.record(session, self.tenant(session), event)
-        envelope = fault_envelope(refusal.fault, relates_to=refused.relates_to)
+        envelope = build_fault_envelope(refusal.fault, relates_to=refused.relates_to)
         return HttpReply(http_status(refusal.fault), to_bytes(envelope), CONTENT_TYPE)
 
     def _internal_error(
@@ -267,5 +266,5 @@ class RespondingGateway:
         fault = internal_fault(code)
         relates_to = verified.addressing.message_id if verified is not None else None
         return HttpReply(
-            http_status(fault), to_bytes(fault_envelope(fault, relates_to=relates_to)), CONTENT_TYPE
+            http_status(fault), to_bytes(build_fault_envelope(fault, relates_to=relates_to)), CONTENT_TYPE
         )

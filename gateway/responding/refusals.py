@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from lxml import etree
-
 from gateway.audit import RefusalReason
 from gateway.security import security_fault
 from xca import ns
@@ -29,13 +27,12 @@ from xca.errors import (
     WireFormatError,
     XmlRefusedError,
 )
-from xca.soap import FaultCode, SoapFault, build_fault_envelope
+from xca.soap import FaultCode, SoapFault
 
 __all__ = [
     "ACTION_NOT_SUPPORTED",
     "ActionNotSupportedError",
     "Refusal",
-    "fault_envelope",
     "http_status",
     "internal_fault",
     "refusal_for",
@@ -102,20 +99,6 @@ def refusal_for(error: HieGatewayError) -> Refusal:
     else:
         fault = internal_fault(error.code)
     return Refusal(fault=fault, reason=_reason(error), error=error)
-
-
-def fault_envelope(fault: SoapFault, *, relates_to: str | None) -> etree._Element:
-    """:func:`xca.soap.build_fault_envelope`, with subcode QNames whose namespace the envelope already
-    declares (wsa) written with that in-scope prefix: lxml does not redeclare a namespace under a second
-    prefix, so the builder's ``sc0:`` text would not resolve."""
-    envelope = build_fault_envelope(fault, relates_to=relates_to)
-    values = envelope.iterfind(f".//{{{ns.SOAP12}}}Subcode/{{{ns.SOAP12}}}Value")
-    for value, subcode in zip(values, fault.subcodes, strict=False):
-        qname = etree.QName(subcode)
-        prefix = next((p for p, uri in value.nsmap.items() if uri == qname.namespace and p), None)
-        if qname.namespace and prefix:
-            value.text = f"{prefix}:{qname.localname}"
-    return envelope
 
 
 def internal_fault(code: str = "HG-0000") -> SoapFault:

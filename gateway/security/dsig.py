@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Final
@@ -44,6 +45,10 @@ from xca.errors import (
     UnsupportedKeyInfoError,
 )
 from xca.ns import q
+
+# signxml logs whole canonicalized messages at DEBUG: names, birth dates and patient ids (PHI) would
+# reach ordinary logs whenever someone turns DEBUG on. Keep that logger at WARNING whatever the root says.
+logging.getLogger("signxml").setLevel(logging.WARNING)
 
 __all__ = ["CheckedSignature", "check_signature_algorithms", "key_info_certificates", "run_verifier"]
 

@@ -130,3 +130,12 @@ def test_schema_helper_rejects_invalid_envelope() -> None:
     etree.SubElement(broken, q(ns.SOAP12, "Bogus"))
     with pytest.raises(AssertionError):
         assert_valid(broken, "xds")
+
+
+def test_fault_subcode_in_a_namespace_the_envelope_already_declares() -> None:
+    fault = SoapFault(
+        code=FaultCode.SENDER, reason="no such action", subcodes=(q(ns.WSA, "ActionNotSupported"),)
+    )
+    parsed = parse_envelope(to_bytes(build_fault_envelope(fault, relates_to=None)))
+    assert parsed.fault is not None
+    assert parsed.fault.subcodes == (q(ns.WSA, "ActionNotSupported"),)

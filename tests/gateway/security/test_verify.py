@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 
@@ -83,3 +84,18 @@ def test_policy_needs_an_audience() -> None:
 
     with pytest.raises(errors.ConfigError):
         VerificationPolicy(audiences=frozenset())
+
+
+def test_no_phi_in_logs_even_at_debug(
+    sign: Signer, verifier: Callable[..., object], caplog: pytest.LogCaptureFixture
+) -> None:
+    """signxml logs canonicalized XML at DEBUG; the patient id inside must not reach ordinary logs."""
+    caplog.set_level(logging.DEBUG)
+    data = sign()
+    assert b"PAT-1" in data
+    verifier().verify(data)  # type: ignore[attr-defined]
+    assert not any("PAT-1" in record.getMessage() for record in caplog.records)
+    # The hazard is real: with the pin lifted, signxml's DEBUG output carries the patient id.
+    caplog.set_level(logging.DEBUG, logger="signxml")
+    verifier().verify(sign())  # type: ignore[attr-defined]
+    assert any("PAT-1" in record.getMessage() for record in caplog.records)
