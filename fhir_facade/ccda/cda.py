@@ -7,6 +7,7 @@ namespace unless a helper says otherwise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Final
 
@@ -77,7 +78,8 @@ def text_of(element: etree._Element | None) -> str | None:
     """All text inside an element (mixed content included), whitespace collapsed; ``None`` when empty."""
     if element is None:
         return None
-    text = " ".join("".join(element.itertext()).split())
+    raw = "".join(element.itertext()) if len(element) else element.text or ""
+    text = " ".join(raw.split())
     return text or None
 
 
@@ -103,24 +105,30 @@ def path_of(element: etree._Element) -> str:
 
     Positions are among siblings with the same name and are given only where a name repeats.
     """
-    steps: list[str] = []
     node: etree._Element | None = element
-    while node is not None:
-        tag = node.tag
-        if not isinstance(tag, str):  # a comment or processing instruction
-            node = node.getparent()
-            continue
-        local = etree.QName(tag).localname
-        name = local if tag.startswith(V3) or not tag.startswith("{") else f"{_prefix(tag)}:{local}"
-        parent = node.getparent()
-        if parent is not None:
-            same = list(parent.iterchildren(tag))
-            if len(same) > 1:
-                name += f"[{same.index(node) + 1}]"
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    while node is not None and not isinstance(node.tag, str):  # a comment or processing instruction
+        node = node.getparent()
+    if node is None:
+        return "/"
+    tree = node.getroottree()
+    root = tree.getroot()
+    steps = _local_path(str(root.tag))
+    if node is not root:
+        # libxml2 builds the path (``{ns}name[n]`` steps, positions as above); only the names need rewriting.
+        steps += "/" + _local_path(tree.getelementpath(node))
+    return "/" + steps
 
 
-def _prefix(tag: str) -> str:
-    return "sdtc" if tag.startswith(_SDTC) else "ns"
+def _local_path(path: str) -> str:
+    """Clark names in ``path`` as local names (HL7 v3 or no namespace), ``sdtc:name``, or ``ns:name``."""
+    return _NAMESPACE.sub(_prefix, path) if "{" in path else path
+
+
+_NAMESPACE: Final = re.compile(r"\{([^}]*)\}")
+
+
+def _prefix(match: re.Match[str]) -> str:
+    namespace = match[1]
+    if namespace == HL7V3:
+        return ""
+    return "sdtc:" if namespace == SDTC else "ns:"

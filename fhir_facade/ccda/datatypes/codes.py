@@ -50,16 +50,22 @@ def concept(element: etree._Element | None, ctx: ConversionContext) -> Json | No
     """CodeableConcept of a coded element, or ``None`` when it carries neither a code nor any text."""
     if element is None:
         return None
-    codings: list[Json] = []
-    seen: set[tuple[str | None, str]] = set()
-    for candidate in (element, *children(element, "translation")):
-        found = coding(candidate)
-        if found is not None:
-            key = (found.get("system"), found["code"])
-            if key not in seen:
-                seen.add(key)
-                codings.append(found)
-    text = original_text(child(element, "originalText"), ctx) or _clean(element.get("displayName"))
+    own = coding(element)
+    codings: list[Json] = [own] if own is not None else []
+    # Most coded elements are empty: only look for translations and originalText in those that are not.
+    nested = len(element) > 0
+    if nested:
+        seen = {(own.get("system"), own["code"])} if own is not None else set()
+        for candidate in children(element, "translation"):
+            found = coding(candidate)
+            if found is not None:
+                key = (found.get("system"), found["code"])
+                if key not in seen:
+                    seen.add(key)
+                    codings.append(found)
+    text = (original_text(child(element, "originalText"), ctx) if nested else None) or _clean(
+        element.get("displayName")
+    )
     if not codings and not text:
         return None
     result: Json = {}

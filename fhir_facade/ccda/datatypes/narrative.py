@@ -11,23 +11,20 @@ handlers):
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, cast
 
 from lxml import etree
 
-from fhir_facade.ccda.cda import V3, child, text_of
+from fhir_facade.ccda.cda import HL7V3, child, text_of
 from fhir_facade.ccda.context import ConversionContext
 
 __all__ = ["XHTML", "narrative_div", "original_text", "resolve_reference"]
 
 XHTML: Final = "http://www.w3.org/1999/xhtml"
 _DIV_OPEN: Final = f'<div xmlns="{XHTML}">'
-# A start or end tag (any prefix; lxml writes attributes with double quotes), a comment, or a PI.
-_MARKUP: Final = re.compile(
-    r"<(/?)(?:[\w.-]+:)?([\w.-]+)((?:\s+[^\s=/>]+=\"[^\"]*\")*)\s*(/?)>|<!--.*?-->|<\?.*?\?>", re.DOTALL
-)
 _ATTRIBUTE: Final = re.compile(r'([^\s=]+)="([^"]*)"')
-_TAGS_ONLY: Final = re.compile(r"<[^>]*>")
+# Only tags and whitespace: the rendered narrative has no text (checked without building the stripped text).
+_NO_TEXT: Final = re.compile(r"(?:<[^>]*>|\s+)*+")
 _TAGS: Final[dict[str, str]] = {
     "paragraph": "p",
     "content": "span",
@@ -38,10 +35,6 @@ _TAGS: Final[dict[str, str]] = {
 }
 _CELL_ATTRIBUTES: Final = ("colspan", "rowspan", "align", "valign")
 _DYNAMIC: Final = frozenset({"list", "table", "caption", "linkHtml", "renderMultiMedia"})
-# Renderings of tags with attributes but no ID and no context (``<content styleCode="Bold">``, ``<td
-# colspan="2">``): they repeat across documents, so they are remembered, up to a bound.
-_SEEN: dict[str, str] = {}
-_SEEN_LIMIT: Final = 4096
 # Attribute-less tags whose rendering never depends on context: a lookup instead of a function call.
 _STATIC: Final[dict[str, str]] = {
     **{f"<{name}>": f"<{tag}>" for name, tag in _TAGS.items() if name not in _DYNAMIC},
@@ -55,17 +48,31 @@ _STATIC: Final[dict[str, str]] = {
     "<col/>": "<col/>",
 }
 _STYLE_CLASSES: Final[dict[str, str]] = {"Bold": "bold", "Italics": "italics", "Underline": "underline"}
+# Renderings of tags that never depend on context: the static ones above, then, remembered as met (up to a
+# bound), tags with attributes but no ID (``<content styleCode="Bold">``, ``<td colspan="2">``), which repeat
+# across documents.
+_KNOWN: dict[str, str] = dict(_STATIC)
+_KNOWN_LIMIT: Final = len(_STATIC) + 4096
+# A start or end tag (any prefix; lxml writes attributes with double quotes), a comment, or a PI, except the
+# tags whose rendering is the tag itself (``<td>``, ``</tr>``, ``<br/>``): most of a table-heavy narrative,
+# left in place by not matching them at all.
+_UNCHANGED: Final = sorted(tag[1:] for tag, rendered in _STATIC.items() if tag == rendered)
+# Elements with an ``ID`` in section narratives (the section's ``text`` included), in document order.
+_IDENTIFIED: Final = etree.XPath("//v3:section/v3:text/descendant-or-self::*[@ID]", namespaces={"v3": HL7V3})
+_MARKUP: Final = re.compile(
+    r"<(?!" + "|".join(map(re.escape, _UNCHANGED)) + r")"
+    r"(?:(/?)(?:[\w.-]++:)?([\w.-]+)((?:\s+[^\s=/>]+=\"[^\"]*\")*)\s*(/?)>|!--.*?-->|\?.*?\?>)",
+    re.DOTALL,
+)
 
 
 def _index(ctx: ConversionContext) -> dict[str, etree._Element]:
     if ctx.narrative_ids is None:
         ids: dict[str, etree._Element] = {}
-        for text in ctx.root.iter(V3 + "text"):
-            if text.getparent() is not None and text.getparent().tag == V3 + "section":  # type: ignore[union-attr]
-                for element in text.iter():
-                    ident = element.get("ID")
-                    if ident:
-                        ids.setdefault(ident.strip(), element)
+        for element in cast("list[etree._Element]", _IDENTIFIED(ctx.root)):
+            ident = element.get("ID")
+            if ident:
+                ids.setdefault(ident.strip(), element)
         ctx.narrative_ids = ids
     return ctx.narrative_ids
 
@@ -111,9 +118,9 @@ def narrative_div(text: etree._Element | None) -> str | None:
     tail = serialized.rfind("<")
     state = _State()
     body = _MARKUP.sub(
-        lambda match: _STATIC.get(match.group(0)) or _rewrite(match, state), serialized[head + 1 : tail]
+        lambda match: _KNOWN.get(match[0]) or _rewrite(match, state), serialized[head + 1 : tail]
     )
-    if not _TAGS_ONLY.sub("", body).strip():
+    if _NO_TEXT.fullmatch(body):
         return None
     return _DIV_OPEN + body + "</div>"
 
@@ -130,13 +137,10 @@ class _State:
 
 
 def _rewrite(match: re.Match[str], state: _State) -> str:
-    whole = match.group(0)
-    cached = _SEEN.get(whole)
-    if cached is not None:
-        return cached
+    """A tag not in :data:`_KNOWN`: rendered, and remembered when its rendering cannot depend on context."""
     closing, local, attributes, empty = match.group(1, 2, 3, 4)
-    if local is not None and local not in _DYNAMIC and ' ID="' not in whole and len(_SEEN) < _SEEN_LIMIT:
-        _SEEN[whole] = rendered = _render_tag(closing, local, attributes, empty, state)
+    if local is not None and local not in _DYNAMIC and ' ID="' not in match[0] and len(_KNOWN) < _KNOWN_LIMIT:
+        _KNOWN[match[0]] = rendered = _render_tag(closing, local, attributes, empty, state)
         return rendered
     return _render_tag(closing, local, attributes, empty, state)
 

@@ -16,6 +16,7 @@ and a timezone whenever there is a time. What real documents send and what happe
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -52,8 +53,13 @@ class Ts:
     """Seconds and a timezone are present: usable as a FHIR ``instant``."""
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ts(raw: str) -> Ts:
-    """Parse an HL7 v3 TS value; never raises (see the module docstring for every outcome)."""
+    """Parse an HL7 v3 TS value; never raises (see the module docstring for every outcome).
+
+    Memoized: a document repeats its timestamps (the document time on every entry, the same onset), and the
+    result is immutable.
+    """
     match = _SHAPE.match(raw.strip())
     if match is None:
         return Ts(None)

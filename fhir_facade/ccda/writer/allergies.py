@@ -43,6 +43,8 @@ _ALLERGY_TYPE = {
     ("", "medication"): ("419511003", "Propensity to adverse reactions to drug (disorder)"),
     ("", "food"): ("418471000", "Propensity to adverse reactions to food (disorder)"),
     ("", ""): ("420134006", "Propensity to adverse reactions (disorder)"),
+    ("allergy", "environment"): ("426232007", "Environmental allergy (disorder)"),
+    ("intolerance", ""): ("782197009", "Intolerance to substance (disorder)"),
 }
 # "No known ..." situations → the type the negated Allergy-Intolerance Observation carries.
 NO_KNOWN = {
@@ -68,8 +70,13 @@ def _no_known(resource: dict[str, Any]) -> tuple[str, str] | None:
 def _allergy_type(resource: dict[str, Any]) -> tuple[str, str]:
     kind = str(resource.get("type") or "")
     categories = resource.get("category") or []
-    category = str(categories[0]) if len(categories) == 1 and categories[0] in ("medication", "food") else ""
-    return _ALLERGY_TYPE.get((kind, category)) or _ALLERGY_TYPE[("", category)]
+    single = len(categories) == 1 and categories[0] in ("medication", "food", "environment")
+    category = str(categories[0]) if single else ""
+    # The most specific code the value set has: type and category, else the type, else the category.
+    for key in ((kind, category), (kind, ""), ("", category)):
+        if key in _ALLERGY_TYPE:
+            return _ALLERGY_TYPE[key]
+    return _ALLERGY_TYPE[("", "")]
 
 
 def _allergy_cells(resource: dict[str, Any]) -> Sequence[str]:
