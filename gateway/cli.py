@@ -13,10 +13,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fhir_facade.api.cli import add_serve_commands
 from fhir_facade.ccda.cli import add_convert_commands
 from gateway.audit.cli import add_audit_commands
 from gateway.config import Settings, load_settings, masked_settings
+from gateway.directory_cli import add_directory_commands
+from gateway.pull_cli import add_pull_commands
 from gateway.respond_cli import add_responding_commands
+from gateway.sandbox_cli import add_sandbox_commands
 from xca.errors import ConfigError, HieGatewayError
 
 __all__ = ["main"]
@@ -90,7 +94,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 _FEATURE_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     add_audit_commands,
     add_convert_commands,
+    add_directory_commands,
+    add_pull_commands,
     add_responding_commands,
+    add_sandbox_commands,
+    add_serve_commands,
 )
 
 

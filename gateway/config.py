@@ -34,6 +34,30 @@ __all__ = ["DEFAULT_CONFIG_FILE", "ENV_PREFIX", "Settings", "load_settings", "ma
 ENV_PREFIX = "HIEGATE_"
 DEFAULT_CONFIG_FILE = Path("hiegate.toml")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# nhin-purpose (2.16.840.1.113883.3.18.7.1) and TEFCA exchange purposes; gateway.security holds the enums.
+_PURPOSES = frozenset(
+    [
+        "TREATMENT",
+        "PAYMENT",
+        "OPERATIONS",
+        "SYSADMIN",
+        "FRAUD",
+        "PSYCHOTHERAPY",
+        "WORKERSCOMP",
+        "PUBLICHEALTH",
+        "LAWENFORCEMENT",
+        "DISABILITY",
+        "REQUEST",
+        "COVERAGE",
+        "EMERGENCY",
+        "T-TREAT",
+        "T-PYMNT",
+        "T-HCO",
+        "T-PH",
+        "T-IAS",
+        "T-GOVDTRM",
+    ]
+)
 _toml_file: ContextVar[Path | None] = ContextVar("hiegate_toml_file", default=None)
 
 # A development homeCommunityId under the 2.25 (UUID-derived) arc: valid, and clearly nobody's production OID.
@@ -93,6 +117,69 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(
         default=300, ge=0, le=1800, description="tolerance for peers' clocks on assertion and timestamp times"
     )
+    directory_file: Path = Field(
+        default=Path("var/sandbox/directory.json"),
+        description="FHIR directory `hiegate directory import` reads when no file is given (JSON or XML)",
+    )
+    partners_file: Path = Field(
+        default=Path("partners.toml"), description="per-partner settings (TOML); missing: defaults for all"
+    )
+    pull_max_concurrency: int = Field(
+        default=256, ge=1, le=10000, description="requests in flight at once across all remote gateways"
+    )
+    pull_match_threshold: int = Field(
+        default=85, ge=50, le=100, description="lowest score (0-100) of a remote match the pull accepts"
+    )
+    pull_breaker_failures: int = Field(
+        default=5, ge=1, le=100, description="consecutive failed attempts that open a gateway's circuit"
+    )
+    pull_breaker_recovery_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds an open circuit waits before one trial call"
+    )
+    default_purpose_of_use: str = Field(
+        default="TREATMENT", description="purpose of use of pulls (nhin-purpose code or TEFCA, e.g. T-TREAT)"
+    )
+    requesting_user_id: str = Field(
+        default="clinician@hie-gateway.invalid",
+        min_length=1,
+        max_length=256,
+        description="the CLI's requesting user (SAML NameID)",
+    )
+    requesting_user_name: str = Field(
+        default="Development Clinician",
+        min_length=1,
+        max_length=256,
+        description="the CLI's requesting user's name (XSPA subject-id)",
+    )
+    requesting_user_npi: str | None = Field(default=None, description="the CLI's requesting user's NPI")
+    requesting_user_role: str = Field(
+        default="112247003", description="SNOMED CT role code of the CLI's requesting user (physician)"
+    )
+    api_host: str = Field(
+        default="127.0.0.1", description="address `hiegate serve` (the FHIR API) listens on"
+    )
+    api_port: int = Field(default=8080, ge=1, le=65535, description="port `hiegate serve` listens on")
+    api_public_url: str | None = Field(
+        default=None,
+        description="FHIR base URL clients use (behind a proxy: the proxy's https URL); default http://HOST:PORT",
+    )
+    api_token_lifetime_seconds: int = Field(
+        default=300, ge=30, le=3600, description="lifetime of the API's access tokens (SMART: at most 300)"
+    )
+    api_token_key: Path = Field(
+        default=Path("var/api/token-signing-key.pem"),
+        description="EC P-256 key that signs access tokens (ES256); generated on first start when absent",
+    )
+    api_user_source: Literal["client", "headers"] = Field(
+        default="client",
+        description="requesting user: from the client registration only, or also X-Requesting-User-* headers "
+        "(for clients registered with --user-headers)",
+    )
+    api_keys_enabled: bool = Field(
+        default=True, description="accept development API keys (hgk_...); turn off in production"
+    )
+    api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain: serve HTTPS directly")
+    api_tls_key: Path | None = Field(default=None, description="PEM private key of api_tls_cert")
 
     @field_validator("home_community_id")
     @classmethod
@@ -107,6 +194,36 @@ class Settings(BaseSettings):
         if value is not None and not is_oid(value):
             raise ValueError("expected a bare dotted OID such as 2.16.840.1.113883.3.1 (no urn:oid: prefix)")
         return value
+
+    @field_validator("default_purpose_of_use")
+    @classmethod
+    def _purpose(cls, value: str) -> str:
+        if value.strip().upper() not in _PURPOSES:
+            raise ValueError(
+                "expected an nhin-purpose code such as TREATMENT or a TEFCA code such as T-TREAT"
+            )
+        return value.strip().upper()
+
+    @field_validator("requesting_user_npi")
+    @classmethod
+    def _npi(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{10}", value):
+            raise ValueError("expected a ten-digit NPI")
+        return value
+
+    @field_validator("requesting_user_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9]{6,18}", value):
+            raise ValueError("expected a SNOMED CT code such as 112247003 (physician)")
+        return value
+
+    @field_validator("api_public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("expected an http(s) base URL without query or fragment")
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("tenant")
     @classmethod

@@ -1,68 +1,55 @@
-"""``hiegate demo`` (``make demo``): the most complete flow that exists today, and what it did.
+"""``hiegate demo`` (``make demo``): the whole pull over a real (simulated) network, and what it did.
 
 1. the development PKI is created (or kept) and checked against its trust bundle;
 2. the database is migrated;
-3. one patient's exchange runs between the project's initiating-side and responding-side wire code, through
-   serialized bytes, the hardened parser and the MTOM reader: ITI-55 discovery, ITI-38 FindDocuments,
-   ITI-39 retrieve; the retrieved document's size and SHA-1 are checked against its XDS metadata;
-4. the document is kept in the raw document store, once (a second run finds it already there).
+3. a sandbox of five responding gateways starts in this process on 127.0.0.1 over mutual TLS, one of them
+   faulty (HTTP 500), each its own community with synthetic patients and C-CDA documents;
+4. its FHIR directory is imported, and one of its patients is pulled through the real network path: ITI-55 to
+   every gateway (signed SAML XUA + WS-Security), match evaluation, ITI-38, ITI-39, conversion to FHIR and
+   consolidation, every exchange audited;
+5. the summary table is printed, and the consolidated FHIR Bundle and the audit export (FHIR AuditEvent
+   NDJSON) are written under ``var/demo/``.
 
-Signatures, mutual TLS, the network, patient matching, conversion and audit are later milestones; the demo
-says so at the end instead of pretending. Output shows only synthetic data.
+A second run keeps the PKI, reuses the links and finds the documents already stored. Output shows only
+synthetic data.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import datetime as dt
 import time
-import uuid
-from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any
 
 from certs import check_dev_pki, init_dev_pki
 from gateway.config import Settings, masked_settings
-from gateway.demo_peer import DemoPeer, demo_demographics, utc_now
-from gateway.store import Database
-from gateway.store.documents import ensure_tenant, store_raw_document
-from xca import iti38, iti39, iti55
-from xca.errors import HieGatewayError, WireFormatError
-from xca.ids import format_cx
-from xca.soap import Action, Addressing, build_envelope, parse_envelope, to_bytes
+from gateway.store import Database, Tenant
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_FOLDER", "run_demo"]
 
-T = TypeVar("T")
-_DEMO_PEER_COMMUNITY = "2.25.4242424242"
-
-
-def _step(action: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = action()
-    return result, (time.perf_counter() - started) * 1000
+DEMO_FOLDER = Path("var/demo")
 
 
 def _say(label: str, text: str, ms: float | None = None) -> None:
-    timing = f"  ({ms:.1f} ms)" if ms is not None else ""
+    timing = f"  ({ms:.0f} ms)" if ms is not None else ""
     print(f"  {label:<10} {text}{timing}")
 
 
-def _request(body: object, action: Action, to: str) -> bytes:
-    from lxml import etree
-
-    assert isinstance(body, etree._Element)
-    return to_bytes(build_envelope(body, Addressing.request(action, to=to)))
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def run_demo(settings: Settings) -> int:
     shown = masked_settings(settings)
-    print("hie-gateway demo: the most complete flow that exists today, end to end\n")
+    print("hie-gateway demo: pull one patient's records from a sandbox network of five gateways\n")
     print(
         f"  settings   database {shown['database_url']}, certs {settings.certs_dir}, "
         f"homeCommunityId {settings.home_community_id}"
     )
-
     password = settings.key_password.get_secret_value() if settings.key_password else None
-    pki, ms = _step(lambda: init_dev_pki(settings.certs_dir, key_password=password))
+    started = time.perf_counter()
+    pki = init_dev_pki(settings.certs_dir, key_password=password)
     created = sum(1 for f in pki.files if f.status.value != "kept")
     report = check_dev_pki(settings.certs_dir, key_password=password)
     _say(
@@ -70,131 +57,108 @@ def run_demo(settings: Settings) -> int:
         f"{len(pki.files)} files in {settings.certs_dir} ({created} created, "
         f"{len(pki.files) - created} kept); {len(report.checks)} certificates "
         f"{'valid against the trust bundle' if report.ok else 'FAILED validation'}",
-        ms,
+        _since(started),
     )
     for warning in report.warnings:
         _say("", f"warning: {warning}")
     if not report.ok:
         print(report)
         return 1
-
     db = Database(settings.database_url)
     try:
-        revision, ms = _step(db.upgrade)
-        _say("database", f"schema at revision {revision}", ms)
-        return _exchange(settings, db)
+        started = time.perf_counter()
+        _say("database", f"schema at revision {db.upgrade()}", _since(started))
+        return _pull(settings, db, password)
     finally:
         db.dispose()
 
 
-def _exchange(settings: Settings, db: Database) -> int:
-    now = utc_now()
-    peer = DemoPeer(home_community_id=_DEMO_PEER_COMMUNITY, now=now)
-    me = iti55.Device(f"{settings.home_community_id}.1", settings.home_community_id)
-    wanted = demo_demographics()
-    name = wanted.names[0]
-    print(
-        f"\n  asking community {peer.home} for {' '.join(name.given)} {name.family}, "
-        f"born {wanted.birth_date} (synthetic)"
+def _demographics(person: dict[str, Any]) -> Any:
+    from xca.iti55 import Address, AdministrativeGender, Demographics, PersonName, Telecom
+
+    address = person.get("address") or {}
+    return Demographics(
+        names=(PersonName(given=tuple(str(person["given"]).split()), family=person["family"], use="L"),),
+        gender=AdministrativeGender(person["gender"]),
+        birth_date=dt.date.fromisoformat(person["birth_date"]),
+        addresses=(
+            Address(
+                tuple(address.get("line") or ()),
+                address.get("city"),
+                address.get("state"),
+                address.get("postalCode"),
+                address.get("country"),
+                "H",
+            ),
+        ),
+        telecoms=(Telecom(f"tel:{person['phone']}", "HP"),) if person.get("phone") else (),
     )
 
-    request = iti55.Iti55Request(
-        message_id=iti55.Ii(str(uuid.uuid4())),
-        creation_time=now,
-        sender=me,
-        receiver=peer.device,
-        query=iti55.Iti55Query(iti55.Ii(f"{settings.home_community_id}.9", uuid.uuid4().hex), wanted),
-    )
-    wire = _request(iti55.build_iti55_request(request), Action.ITI55_REQUEST, peer.device.telecom or "")
-    answer, ms = _step(lambda: peer.answer_iti55(wire))
-    envelope = parse_envelope(answer)
-    if envelope.body is None:
-        raise WireFormatError("ITI-55 answer carried no payload")
-    discovery = iti55.parse_iti55_response(envelope.body)
-    if not discovery.matches:
-        _say("ITI-55", f"{discovery.query_response_code.value}: no match")
-        return 1
-    match = discovery.matches[0]
-    patient = match.cx
-    _say(
-        "ITI-55",
-        f"request {len(wire):,} B -> {discovery.query_response_code.value}, {len(discovery.matches)} "
-        f"match: {format_cx(patient)} at {match.home_community_id}, score {match.score}; "
-        f"response {len(answer):,} B",
-        ms,
-    )
 
-    query = iti38.Iti38Request(iti38.FindDocumentsQuery(patient_id=patient), home_community_id=peer.home)
-    wire = _request(iti38.build_iti38_request(query), Action.ITI38_REQUEST, "https://peer.demo.invalid/xca")
-    answer, ms = _step(lambda: peer.answer_iti38(wire))
-    envelope = parse_envelope(answer)
-    if envelope.body is None:
-        raise WireFormatError("ITI-38 answer carried no payload")
-    found = iti38.parse_iti38_response(envelope.body)
-    _say(
-        "ITI-38",
-        f"FindDocuments -> {found.status.name}, {len(found.documents)} document(s); "
-        f"response {len(answer):,} B",
-        ms,
-    )
-    for entry in found.documents:
-        _say("", f'  {entry.unique_id}  {entry.mime_type}  {entry.size} B  "{entry.title}"')
+def _pull(settings: Settings, db: Database, password: str | None) -> int:
+    from gateway.audit import AuditFilter, ExportFormat, export_records, iter_records
+    from gateway.directory import import_communities, parse_directory
+    from gateway.initiating import PullRequest, PullService, default_user
+    from gateway.initiating.display import console as make_console
+    from gateway.initiating.display import summary_table, totals_line
+    from gateway.sandbox import SandboxConfig, run_sandbox
 
-    requests = [
-        iti39.DocumentRequest(e.home_community_id, e.repository_unique_id or "", e.unique_id)
-        for e in found.documents
-    ]
-    wire = _request(
-        iti39.build_iti39_request(requests), Action.ITI39_REQUEST, "https://peer.demo.invalid/xca"
+    console = make_console()
+    folder = DEMO_FOLDER
+    config = SandboxConfig(
+        gateways=5,
+        patients=3,
+        seed=7,
+        faults="http500:gw3",
+        latency="uniform:40ms-250ms",
+        folder=folder / "sandbox",
+        certs_dir=settings.certs_dir,
+        key_password=password,
     )
-    (body, content_type), ms = _step(lambda: peer.answer_iti39(wire))
-    retrieved = iti39.parse_iti39_response(body, content_type)
-    _say(
-        "ITI-39",
-        f"retrieve {len(requests)} -> {retrieved.status.name}, {len(retrieved.documents)} document(s) "
-        f"as {retrieved.transport.value} ({len(body):,} B multipart/related)",
-        ms,
-    )
-    return _verify_and_store(settings, db, found.documents, retrieved)
+    started = time.perf_counter()
+    with run_sandbox(config) as sandbox:
+        faulty = [g.label for g in sandbox.gateways if not g.healthy]
+        _say(
+            "sandbox",
+            f"{len(sandbox.gateways)} gateways on 127.0.0.1 over mutual TLS ({', '.join(faulty)} faulty), "
+            f"directory {sandbox.directory_path}",
+            _since(started),
+        )
+        parsed = parse_directory(sandbox.directory_path.read_bytes())
+        with db.session() as session, session.begin():
+            imported = import_communities(session, parsed.communities, source=sandbox.directory_path.name)
+        _say("directory", f"{len(parsed.communities)} communities imported ({imported.added} new)")
+        person = sandbox.patients[0]
+        expected = person["expected"]
+        _say(
+            "patient",
+            f"{person['given']} {person['family']}, born {person['birth_date']} (synthetic): expected at "
+            f"{len(expected['gateways'])} gateways, {expected['documents']} documents at healthy ones",
+        )
+        service = PullService.from_settings(settings, db)
+        request = PullRequest(demographics=_demographics(person), user=default_user(settings))
+        summary = asyncio.run(service.pull(request))
+    console.print(summary_table(summary))
+    print(f"  {totals_line(summary.counters)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle_path, audit_path = folder / "bundle.json", folder / "audit.ndjson"
+    if summary.bundle is not None:
+        import orjson
 
+        bundle_path.write_bytes(orjson.dumps(summary.bundle, option=orjson.OPT_INDENT_2))
+    with db.session() as session, audit_path.open("wb") as out:
+        from sqlalchemy import select
 
-def _verify_and_store(
-    settings: Settings,
-    db: Database,
-    entries: tuple[iti38.DocumentEntry, ...],
-    retrieved: iti39.RetrieveResponse,
-) -> int:
-    metadata = {e.unique_id: e for e in entries}
-    with db.session() as session, session.begin():
-        tenant = ensure_tenant(session, settings.tenant, settings.organization_name)
-        for document in retrieved.documents:
-            entry = metadata.get(document.document_unique_id)
-            content = bytes(document.content)
-            sha1 = hashlib.sha1(content, usedforsecurity=False).hexdigest()
-            if entry is None or entry.size != len(content) or entry.hash != sha1:
-                _say("check", f"document {document.document_unique_id} does not match its metadata")
-                return 1
-            _say("check", f"{document.document_unique_id}: size and SHA-1 match the ITI-38 metadata")
-            try:
-                stored = store_raw_document(
-                    session,
-                    tenant,
-                    home_community_id=document.home_community_id or "",
-                    repository_id=document.repository_unique_id,
-                    unique_id=document.document_unique_id,
-                    mime_type=document.mime_type,
-                    content=content,
-                )
-            except HieGatewayError as exc:
-                _say("store", str(exc))
-                return 1
-            state = "stored" if stored.created else "already stored (kept once)"
-            _say("store", f"{state} in tenant '{settings.tenant}', sha256 {stored.sha256[:16]}..")
-    print(
-        "\n  not yet: SAML/WS-Security signatures, mutual TLS and the network (this exchange ran in one "
-        "process),"
-    )
-    print(
-        "  patient matching, the sandbox network, C-CDA -> FHIR conversion, the audit log and the FHIR API."
-    )
-    return 0
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == settings.tenant))
+        assert tenant is not None
+        written = export_records(
+            iter_records(session, tenant, AuditFilter()),
+            out,
+            ExportFormat.FHIR,
+            service.store.audit.source,
+        )
+    _say("written", f"{bundle_path} (consolidated FHIR Bundle), {audit_path} ({written} AuditEvents)")
+    held = summary.counters.documents_retrieved + summary.counters.documents_reused
+    ok = summary.state.value == "done" and held == expected["documents"]
+    _say("check", f"{held} of {expected['documents']} reachable documents held: {'OK' if ok else 'MISSING'}")
+    return 0 if ok else 1

@@ -54,6 +54,10 @@ class RespondingConfig:
     of its document repository; ``public_base_url`` the scheme, host and port peers call, which with the
     paths gives the endpoint URLs (and the audiences peers' assertions must name, beside
     ``urn:oid:<home_community_id>``).
+
+    Two switches for simulated communities (the sandbox's fault modes): ``patient_discovery=False`` answers
+    every ITI-55 query NF without matching; ``unavailable_documents`` (document unique ids) stay listed by
+    ITI-38 while ITI-39 reports their content missing (``XDSMissingDocument``).
     """
 
     home_community_id: str
@@ -66,6 +70,8 @@ class RespondingConfig:
     max_request_bytes: int = DEFAULT_MAX_BYTES
     max_documents_per_retrieve: int = 100
     matching: MatchConfig = field(default_factory=MatchConfig)
+    patient_discovery: bool = True
+    unavailable_documents: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("home_community_id", "assigning_authority", "repository_unique_id"):

@@ -33,6 +33,8 @@ def _one(x: Exchange, wanted: DocumentRequest) -> tuple[RetrievedDocument, Docum
         return RegistryError(XdsErrorCode.UNKNOWN_COMMUNITY.value, "HomeCommunityId is not this community")
     if wanted.repository_unique_id != config.repository_unique_id:
         return RegistryError(XdsErrorCode.UNKNOWN_REPOSITORY_ID.value, "RepositoryUniqueId is not known here")
+    if wanted.document_unique_id in config.unavailable_documents:
+        return RegistryError(XdsErrorCode.MISSING_DOCUMENT.value, "the document's content is not available")
     stored = retrieve(x.session, x.tenant, wanted.repository_unique_id, wanted.document_unique_id)
     if stored is None:
         return RegistryError(

@@ -116,13 +116,17 @@ def handle_iti55(x: Exchange) -> Handled:
     else:
         person = normalize_demographics(demo)
         identifiers = [(i.root, i.extension) for i in demo.identifiers if i.extension]
-        candidates = match_candidates(
-            x.session,
-            x.tenant,
-            person,
-            assigning_authority=config.assigning_authority,
-            identifiers=identifiers,
-            limit=config.matching.max_candidates,
+        candidates = (
+            match_candidates(
+                x.session,
+                x.tenant,
+                person,
+                assigning_authority=config.assigning_authority,
+                identifiers=identifiers,
+                limit=config.matching.max_candidates,
+            )
+            if config.patient_discovery
+            else []
         )
         result = decide(person, candidates, config.matching, minimum_score=request.query.minimum_degree_match)
         matches: tuple[PatientMatch, ...] = ()

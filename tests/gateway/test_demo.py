@@ -1,14 +1,15 @@
-"""`hiegate demo` runs the whole existing flow on a fresh folder, and a second run stores nothing twice."""
+"""`hiegate demo` pulls a sandbox patient end to end on a fresh folder; a second run stores nothing twice."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from gateway.cli import main
-from gateway.store import Database, RawDocument
+from gateway.store import Database, PullJob, RawDocument
 
 
 @pytest.fixture
@@ -22,29 +23,36 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_demo_runs_end_to_end_and_is_idempotent(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_pulls_through_the_sandbox_and_is_idempotent(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo"]) == 0
     first = capsys.readouterr().out
     assert "9 created, 0 kept" in first
     assert "3 certificates valid against the trust bundle" in first
-    assert "ITI-55     request" in first
-    assert "OK, 1 match" in first
-    assert "FindDocuments -> SUCCESS, 1 document(s)" in first
-    assert "as mtom" in first
-    assert "size and SHA-1 match the ITI-38 metadata" in first
-    assert "  store      stored in tenant 'default'" in first
-    assert (workdir / "var" / "certs" / "ca.pem").is_file()
+    assert "5 gateways on 127.0.0.1 over mutual TLS (gw3 faulty)" in first
+    assert "HG-6013" in first  # the faulty gateway is reported with its reason
+    assert "reachable documents held: OK" in first
+    bundle = json.loads((workdir / "var" / "demo" / "bundle.json").read_bytes())
+    assert bundle["resourceType"] == "Bundle"
+    assert bundle["entry"]
+    audit = (workdir / "var" / "demo" / "audit.ndjson").read_text().splitlines()
+    assert all(json.loads(line)["resourceType"] == "AuditEvent" for line in audit)
 
     assert main(["demo"]) == 0
     second = capsys.readouterr().out
     assert "0 created, 9 kept" in second
-    assert "already stored (kept once)" in second
+    assert "linked" in second  # links from the first pull are reused: no second ITI-55 to those
     db = Database(f"sqlite:///{workdir / 'var' / 'hiegate.db'}")
     try:
         with db.session() as session:
-            assert session.scalar(select(func.count()).select_from(RawDocument)) == 1
+            documents = session.scalar(select(func.count()).select_from(RawDocument))
+            assert session.scalar(select(func.count()).select_from(PullJob)) == 2
     finally:
         db.dispose()
+    assert documents is not None
+    assert documents > 0
+    assert "already held" in second
 
 
 def test_demo_stops_with_exit_1_when_the_pki_does_not_validate(

@@ -1,0 +1,205 @@
+"""``hiegate serve`` (the FHIR API) and ``hiegate clients add|list|key|disable`` (its registered clients).
+
+Light at import (argparse only); handlers import what they need when they run. ``serve`` applies the
+migrations before it listens. It speaks plain HTTP on 127.0.0.1 by default: a real deployment sits behind
+a TLS-terminating proxy (set ``api_public_url`` to the proxy's https URL, which is also the token audience),
+or sets ``api_tls_cert`` / ``api_tls_key`` to serve HTTPS itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from gateway.config import Settings
+from xca.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.store import Database
+
+__all__ = ["add_serve_commands"]
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _database(settings: Settings) -> Database:
+    from gateway.store import Database
+
+    db = Database(settings.database_url)
+    db.upgrade()
+    return db
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from fhir_facade.api.app import create_app, public_base_url
+    from gateway.config import load_settings
+
+    overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v}
+    if overrides:
+        settings = load_settings(args.config, **overrides)
+    if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
+        raise ConfigError("api_tls_cert and api_tls_key go together", detail={"setting": "api_tls_cert"})
+    db = _database(settings)  # the server applies migrations on start
+    try:
+        app = create_app(settings, database=db, migrate=False)
+        print(
+            f"FHIR API on http{'s' if settings.api_tls_cert else ''}://{settings.api_host}:{settings.api_port}"
+        )
+        print(f"  base URL {public_base_url(settings)}  (token URL {public_base_url(settings)}/auth/token)")
+        uvicorn.run(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            ssl_certfile=str(settings.api_tls_cert) if settings.api_tls_cert else None,
+            ssl_keyfile=str(settings.api_tls_key) if settings.api_tls_key else None,
+            proxy_headers=False,
+        )
+    finally:
+        db.dispose()
+    return 0
+
+
+def _jwks(args: argparse.Namespace) -> dict[str, object] | None:
+    from fhir_facade.api.auth.clients import jwk_from_public_pem
+
+    if args.jwks and args.public_key:
+        raise ConfigError("give --jwks or --public-key, not both", detail={"setting": "jwks"})
+    try:
+        if args.jwks:
+            loaded = json.loads(Path(args.jwks).read_text(encoding="utf-8"))
+            return loaded if isinstance(loaded, dict) else {"keys": loaded}
+        if args.public_key:
+            return {"keys": [jwk_from_public_pem(Path(args.public_key).read_bytes())]}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the client's keys: {exc}", detail={"setting": "jwks"}) from None
+    return None
+
+
+def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    from fhir_facade.api.auth.clients import ClientRegistration, add_api_key, register_client
+    from gateway.store.documents import ensure_tenant
+
+    registration = ClientRegistration(
+        client_id=args.client_id,
+        name=args.name or args.client_id,
+        scopes=" ".join(args.scopes),
+        jwks=_jwks(args),
+        user_id=args.user_id,
+        user_name=args.user_name,
+        user_npi=args.user_npi,
+        user_role=args.user_role,
+        purpose_of_use=args.purpose,
+        organization_oid=args.organization_oid,
+        allow_user_headers=args.user_headers,
+    )
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            tenant = ensure_tenant(session, args.tenant or settings.tenant, settings.organization_name)
+            try:
+                client = register_client(session, tenant, registration)
+                key = add_api_key(session, client) if args.api_key else None
+            except ValueError as exc:
+                raise ConfigError(str(exc), detail={"setting": "client"}) from None
+    finally:
+        db.dispose()
+    print(f"client {client.client_id} registered for tenant {tenant.slug} with scopes: {client.scopes}")
+    if key is not None:
+        print(f"API key (shown once, store it now): {key}")
+    return 0
+
+
+def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from fhir_facade.api.auth.clients import list_clients
+
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            rows = list_clients(session)
+    finally:
+        db.dispose()
+    for client, tenant in rows:
+        keys = len((client.jwks or {}).get("keys", []))  # type: ignore[arg-type]
+        state = "active" if client.active else "disabled"
+        print(f"{client.client_id}\t{tenant}\t{state}\tkeys={keys}\t{client.scopes}")
+    return 0
+
+
+def _clients_key(args: argparse.Namespace, settings: Settings) -> int:
+    from fhir_facade.api.auth.clients import add_api_key, client_by_id
+
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            client = client_by_id(session, args.client_id)
+            if client is None:
+                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            try:
+                key = add_api_key(session, client, " ".join(args.scopes) if args.scopes else None)
+            except ValueError as exc:
+                raise ConfigError(str(exc), detail={"setting": "scopes"}) from None
+    finally:
+        db.dispose()
+    print(f"API key (shown once, store it now): {key}")
+    return 0
+
+
+def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from fhir_facade.api.auth.clients import client_by_id
+
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            client = client_by_id(session, args.client_id)
+            if client is None:
+                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            client.active = False
+    finally:
+        db.dispose()
+    print(f"client {args.client_id} disabled: its tokens and API keys stop working now")
+    return 0
+
+
+def add_serve_commands(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="run the FHIR API (applies migrations first)")
+    serve.add_argument("--host", help="listen address (default: the api_host setting)")
+    serve.add_argument("--port", type=int, help="listen port (default: the api_port setting)")
+    serve.set_defaults(handler=_serve)
+
+    clients = commands.add_parser("clients", help="API clients (SMART Backend Services) and API keys")
+    sub = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="register a client with its public keys, scopes and requesting user")
+    add.add_argument("client_id")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
+    add.add_argument(
+        "--scopes", nargs="+", required=True, help="e.g. system/Patient.rs system/AuditEvent.read"
+    )
+    add.add_argument("--jwks", help="JSON file with the client's public JWKS")
+    add.add_argument("--public-key", help="PEM file with the client's public key (RSA or EC P-384)")
+    add.add_argument("--user-id", help="requesting user's account id (SAML NameID)")
+    add.add_argument("--user-name", help="requesting user's name")
+    add.add_argument("--user-npi", help="requesting user's NPI")
+    add.add_argument("--user-role", help="requesting user's SNOMED CT role code (e.g. 112247003)")
+    add.add_argument("--purpose", default="TREATMENT", help="purpose of use (default TREATMENT)")
+    add.add_argument("--organization-oid", help="user's organization OID (default: home_community_id)")
+    add.add_argument(
+        "--user-headers",
+        action="store_true",
+        help="accept X-Requesting-User-* headers (api_user_source=headers)",
+    )
+    add.add_argument("--api-key", action="store_true", help="also create a development API key")
+    add.set_defaults(handler=_clients_add)
+    sub.add_parser("list", help="list registered clients").set_defaults(handler=_clients_list)
+    key = sub.add_parser("key", help="create a development API key for a client")
+    key.add_argument("client_id")
+    key.add_argument("--scopes", nargs="+", help="subset of the client's scopes (default: all)")
+    key.set_defaults(handler=_clients_key)
+    disable = sub.add_parser("disable", help="disable a client (its tokens and keys stop working)")
+    disable.add_argument("client_id")
+    disable.set_defaults(handler=_clients_disable)

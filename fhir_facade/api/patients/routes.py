@@ -1,0 +1,291 @@
+"""``POST /Patient`` (create, conditional create), ``GET /Patient/{id}`` (read), ``GET /Patient`` (search).
+
+Conditional create (``If-None-Exist: identifier=system|value``): no match creates (201), one match returns
+it (200), several are 412. A plain create whose identifier already belongs to a patient of the tenant is
+409. Reads of unknown ids and of other tenants' patients are the same 404. Each access is audited in the
+transaction that made it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_facade.api.access import patient_ids, record_access
+from fhir_facade.api.auth.principal import Principal, require_access
+from fhir_facade.api.context import ApiContext, Context, Info
+from fhir_facade.api.errors import (
+    InvalidRequestError,
+    MultipleMatchesError,
+    ResourceConflictError,
+    ResourceNotFoundError,
+)
+from fhir_facade.api.http import FhirResponse, negotiate, read_resource, response_media_type
+from fhir_facade.api.paging import decode_cursor, encode_cursor, page_size, parse_date_param, searchset
+from fhir_facade.api.patients.resource import parse_patient, patient_resource, store_system
+from fhir_facade.api.patients.store import (
+    IdentifierTakenError,
+    PatientQuery,
+    create_patient,
+    fold,
+    patient_in_tenant,
+    patients_with_identifier,
+    search_patients,
+)
+from fhir_facade.api.routing import (
+    FhirEndpoint,
+    Interaction,
+    ParsedSearch,
+    SearchParam,
+    SearchParamType,
+    fhir_route,
+    parse_search,
+)
+from gateway.audit import ApiInteraction
+from gateway.store.models import Patient, Tenant
+from xca.errors import InvalidValueError
+from xca.iti55 import AdministrativeGender
+
+__all__ = ["PATIENT_CREATE", "PATIENT_READ", "PATIENT_SEARCH", "router"]
+
+router = APIRouter(dependencies=[Depends(negotiate)])
+
+PATIENT_CREATE = FhirEndpoint(
+    "Patient",
+    Interaction.CREATE,
+    "Register a clinic patient (name with family, gender and full birthDate required); conditional create "
+    "with If-None-Exist: identifier=system|value",
+    conditional_create=True,
+)
+PATIENT_READ = FhirEndpoint("Patient", Interaction.READ, "Read a patient of the caller's organization")
+PATIENT_SEARCH = FhirEndpoint(
+    "Patient",
+    Interaction.SEARCH_TYPE,
+    "Search the organization's patients; paged (_count, next link), oldest registration first",
+    search_params=(
+        SearchParam("_id", SearchParamType.TOKEN, "Logical id (comma-separated: any of)"),
+        SearchParam("identifier", SearchParamType.TOKEN, "system|value or value (comma-separated: any of)"),
+        SearchParam("name", SearchParamType.STRING, "Case- and accent-insensitive prefix of any name part"),
+        SearchParam("family", SearchParamType.STRING, "Case- and accent-insensitive prefix of a family name"),
+        SearchParam("given", SearchParamType.STRING, "Case- and accent-insensitive prefix of a given name"),
+        SearchParam("birthdate", SearchParamType.DATE, "Birth date; eq (default), ge, gt, le, lt prefixes"),
+        SearchParam("gender", SearchParamType.TOKEN, "male | female | other | unknown"),
+    ),
+)
+_NAME_PARTS = {"name": ("family", "given", "text"), "family": ("family",), "given": ("given",)}
+_GENDERS = {
+    "male": AdministrativeGender.MALE.value,
+    "female": AdministrativeGender.FEMALE.value,
+    "other": AdministrativeGender.UNDIFFERENTIATED.value,
+    "unknown": None,
+}
+
+
+def _etag_headers(context: ApiContext, patient: Patient) -> dict[str, str]:
+    modified = patient.updated_at.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return {
+        "ETag": 'W/"1"',
+        "Last-Modified": modified,
+        "Location": f"{context.base_url}/Patient/{patient.id}/_history/1",
+    }
+
+
+def _respond(
+    request: Request, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    if status in (200, 201) and "return=minimal" in request.headers.get("prefer", "").replace(" ", ""):
+        return Response(status_code=status, headers=headers)
+    return FhirResponse(body, status_code=status, headers=headers, media_type=response_media_type(request))
+
+
+def _condition(header: str) -> tuple[str | None, str]:
+    pairs = parse_qsl(header, keep_blank_values=True)
+    if len(pairs) != 1 or pairs[0][0] != "identifier" or not pairs[0][1]:
+        raise InvalidRequestError(
+            "If-None-Exist supports exactly one identifier=system|value", expression=("If-None-Exist",)
+        )
+    return _identifier_token(pairs[0][1])
+
+
+def _identifier_token(token: str) -> tuple[str | None, str]:
+    system, bar, value = token.partition("|")
+    if not bar:
+        return None, token
+    if not value:
+        raise InvalidRequestError("identifier needs a value (system|value)", expression=("identifier",))
+    return store_system(system), value
+
+
+@router.post("/Patient", status_code=201, summary="Create a Patient (conditional with If-None-Exist)")
+@fhir_route(PATIENT_CREATE)
+async def create(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("Patient", "c"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    data = await read_resource(request, "Patient")
+    new = parse_patient(data, assigning_authority=context.assigning_authority)
+    condition = request.headers.get("if-none-exist")
+    wanted = _condition(condition) if condition is not None else None
+
+    def work() -> Response:
+        with context.transaction() as session:
+            tenant = context.tenant(session, principal.tenant_id)
+            existing = _existing(session, tenant, wanted)
+            status = 200
+            if existing is None:
+                try:
+                    existing, status = (
+                        create_patient(session, tenant, new, assigning_authority=context.assigning_authority),
+                        201,
+                    )
+                except IdentifierTakenError:
+                    existing = _existing(session, tenant, wanted)
+                    if existing is None:
+                        raise ResourceConflictError(
+                            "an identifier of this patient already belongs to another patient",
+                            expression=("Patient.identifier",),
+                        ) from None
+                except InvalidValueError as exc:
+                    raise InvalidRequestError(exc.message, expression=("Patient.identifier",)) from None
+            record_access(
+                context, session, tenant, principal, request, info,
+                interaction=ApiInteraction.CREATE, resource_type="Patient", status=status,
+                patients=patient_ids([existing], context.assigning_authority), resource_id=str(existing.id),
+            )  # fmt: skip
+            return _respond(request, patient_resource(existing), status, _etag_headers(context, existing))
+
+    return await run_in_threadpool(work)
+
+
+def _existing(session: Session, tenant: Tenant, wanted: tuple[str | None, str] | None) -> Patient | None:
+    if wanted is None:
+        return None
+    matches = patients_with_identifier(session, tenant, *wanted)
+    if len(matches) > 1:
+        raise MultipleMatchesError(
+            "If-None-Exist matches more than one patient", expression=("If-None-Exist",)
+        )
+    return matches[0] if matches else None
+
+
+@router.get("/Patient/{patient_id}", summary="Read a Patient")
+@fhir_route(PATIENT_READ)
+def read(
+    patient_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("Patient", "r"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        patient = patient_in_tenant(session, tenant, patient_id)
+        status = 200 if patient is not None else 404
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.READ, resource_type="Patient", status=status,
+            patients=patient_ids([patient] if patient else [], context.assigning_authority),
+            resource_id=patient_id[:64], error_code=None if patient else ResourceNotFoundError.code,
+        )  # fmt: skip
+    if patient is None:
+        raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
+    return _respond(request, patient_resource(patient), headers=_etag_headers(context, patient))
+
+
+def _query(search: ParsedSearch) -> PatientQuery:
+    ids: list[uuid.UUID] | None = None
+    identifiers: list[tuple[str | None, str]] = []
+    names: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    birth_from: dt.date | None = None
+    birth_until: dt.date | None = None
+    genders: set[str | None] | None = None
+    for name, _modifier, value in search.params:
+        values = [item for item in value.split(",") if item]
+        if name == "_id":
+            found = []
+            for item in values:
+                try:
+                    found.append(uuid.UUID(item))
+                except ValueError:
+                    continue
+            ids = found if ids is None else [i for i in ids if i in found]
+        elif name == "identifier":
+            identifiers += [_identifier_token(item) for item in values]
+        elif name in _NAME_PARTS:
+            names.append((_NAME_PARTS[name], tuple(fold(item) for item in values)))
+        elif name == "birthdate":
+            period = parse_date_param(name, value)
+            if period.start is not None:
+                start = period.start.date()
+                birth_from = start if birth_from is None else max(birth_from, start)
+            if period.end is not None:
+                end = (period.end - dt.timedelta(microseconds=1)).date() + dt.timedelta(days=1)
+                birth_until = end if birth_until is None else min(birth_until, end)
+        elif name == "gender":
+            unknown = [item for item in values if item not in _GENDERS]
+            if unknown:
+                raise InvalidRequestError(
+                    "gender must be male, female, other or unknown", expression=("gender",)
+                )
+            chosen = {_GENDERS[item] for item in values}
+            genders = chosen if genders is None else genders & chosen
+    return PatientQuery(
+        ids=tuple(ids) if ids is not None else None,
+        identifiers=tuple(identifiers),
+        names=tuple(names),
+        birth_from=birth_from,
+        birth_until=birth_until,
+        gender=tuple(genders) if genders is not None else None,
+    )
+
+
+@router.get("/Patient", summary="Search Patients")
+@fhir_route(PATIENT_SEARCH)
+def search(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("Patient", "s"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    parsed = parse_search(request, PATIENT_SEARCH)
+    query = _query(parsed)
+    count = page_size(parsed)
+    position = decode_cursor(parsed, ("c", "i"))
+    after = None
+    if position is not None:
+        try:
+            after = (dt.datetime.fromisoformat(position["c"]), uuid.UUID(position["i"]))
+        except (TypeError, ValueError):
+            raise InvalidRequestError("the _cursor value is not valid", expression=("_cursor",)) from None
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        patients, total, more = search_patients(session, tenant, query, limit=count, after=after)
+        resources = [patient_resource(patient) for patient in patients]
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.SEARCH, resource_type="Patient", status=200,
+            patients=patient_ids(patients, context.assigning_authority),
+        )  # fmt: skip
+    next_cursor = None
+    if more:
+        last = patients[-1]
+        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": str(last.id)})
+    bundle = searchset(
+        base=context.base_url,
+        path="Patient",
+        search=parsed,
+        resources=resources,
+        total=total,
+        next_cursor=next_cursor,
+    )
+    return _respond(request, bundle)

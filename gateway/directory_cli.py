@@ -1,0 +1,150 @@
+"""``hiegate directory import|list|show``: the directory of remote communities the pull asks.
+
+Light at import: handlers import the directory package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+    from gateway.directory import Community
+
+__all__ = ["add_directory_commands"]
+
+
+def add_directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    directory = commands.add_parser("directory", help="remote communities (Carequality-style FHIR directory)")
+    sub = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    load = sub.add_parser("import", help="import a FHIR Bundle of Organizations (JSON or XML)")
+    load.add_argument(
+        "files", nargs="*", type=Path, help="directory files (default: the directory_file setting)"
+    )
+    load.add_argument("--prune", action="store_true", help="remove communities missing from the files")
+    load.set_defaults(handler=_import)
+    listing = sub.add_parser("list", help="list the communities")
+    listing.add_argument("--state", help="only this state")
+    listing.add_argument("--all", action="store_true", help="include inactive communities")
+    listing.add_argument("--json", action="store_true", help="print as JSON")
+    listing.set_defaults(handler=_list)
+    show = sub.add_parser("show", help="one community with its endpoints and partner settings")
+    show.add_argument("home_community_id", help="homeCommunityId (bare OID)")
+    show.set_defaults(handler=_show)
+
+
+def _database(settings: Settings) -> object:
+    from gateway.store import Database
+
+    database = Database(settings.database_url)
+    database.upgrade()
+    return database
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.directory import import_communities, parse_directory
+    from gateway.store import Database
+    from xca.errors import ConfigError
+
+    files: list[Path] = args.files or [settings.directory_file]
+    database = _database(settings)
+    assert isinstance(database, Database)
+    try:
+        for path in files:
+            if not path.is_file():
+                raise ConfigError(f"directory file {path}: not found", detail={"setting": "directory_file"})
+            parsed = parse_directory(path.read_bytes())
+            with database.session() as session, session.begin():
+                result = import_communities(session, parsed.communities, source=path.name, prune=args.prune)
+            print(
+                f"{path}: {len(parsed.communities)} communities ({result.added} added, "
+                f"{result.updated} updated, {result.unchanged} unchanged, {result.removed} removed); "
+                f"{len(parsed.skipped)} skipped"
+            )
+            for reason in parsed.skipped[:10]:
+                print(f"  skipped {reason}")
+    finally:
+        database.dispose()
+    return 0
+
+
+def _communities(settings: Settings) -> list[Community]:
+    from gateway.directory import list_communities
+    from gateway.store import Database
+
+    database = _database(settings)
+    assert isinstance(database, Database)
+    try:
+        with database.session() as session:
+            return list_communities(session)
+    finally:
+        database.dispose()
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    shown = [
+        c
+        for c in _communities(settings)
+        if (args.all or c.active)
+        and (not args.state or (c.location.state or "").upper() == args.state.upper())
+    ]
+    if args.json:
+        print(json.dumps([_as_json(c) for c in shown], indent=2))
+        return 0
+    for c in shown:
+        via = f" via {c.via}" if c.via else ""
+        status = "" if c.active else " (inactive)"
+        reach = c.gateway.origin or "no endpoint"
+        print(
+            f"{c.home_community_id:<40} {c.location.state or '--':<3} {c.name[:40]:<40} {reach}{via}{status}"
+        )
+    print(f"{len(shown)} communities")
+    return 0
+
+
+def _as_json(c: Community) -> dict[str, object]:
+    return {
+        "home_community_id": c.home_community_id,
+        "name": c.name,
+        "active": c.active,
+        "part_of": c.part_of,
+        "via": c.via,
+        "location": {
+            "city": c.location.city,
+            "state": c.location.state,
+            "postal_code": c.location.postal_code,
+            "latitude": c.location.latitude,
+            "longitude": c.location.longitude,
+        },
+        "endpoints": {"iti55": c.gateway.iti55, "iti38": c.gateway.iti38, "iti39": c.gateway.iti39},
+    }
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.directory import UnknownCommunityError, load_partners
+
+    found = [c for c in _communities(settings) if c.home_community_id == args.home_community_id]
+    if not found:
+        raise UnknownCommunityError(
+            "the directory does not list this community", detail={"home_community_id": args.home_community_id}
+        )
+    shown = _as_json(found[0])
+    partner = load_partners(settings.partners_file).for_community(args.home_community_id)
+    shown["partner"] = {
+        "connect_timeout": partner.connect_timeout,
+        "read_timeout": partner.read_timeout,
+        "total_timeout": partner.total_timeout,
+        "retrieve_batch_size": partner.retrieve_batch_size,
+        "max_attempts": partner.max_attempts,
+        "max_connections": partner.max_connections,
+        "signature_algorithm": partner.signature_algorithm.value,
+        "digest_algorithm": partner.digest_algorithm.value,
+        "header_order": [h.value for h in partner.header_order],
+        "required_date_range_days": partner.required_date_range_days,
+        "audience": partner.audience,
+    }
+    print(json.dumps(shown, indent=2))
+    return 0

@@ -1,0 +1,112 @@
+"""The pull's terminal display (rich): a live progress panel driven by progress events (redrawn on each event,
+never on a timer), and the summary table at the end."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from gateway.initiating.events import EventKind, ProgressEvent
+from gateway.initiating.models import GatewayOutcome, GatewayReport, JobCounters, PullSummary
+
+__all__ = ["LiveProgress", "console", "summary_table", "totals_line"]
+
+
+def console() -> Console:
+    """A console that keeps the summary table readable when output is not a terminal (CI logs, files)."""
+    return Console() if sys.stdout.isatty() else Console(width=170)
+
+
+_STYLE = {
+    GatewayOutcome.OK: "green",
+    GatewayOutcome.PARTIAL: "yellow",
+    GatewayOutcome.NO_MATCH: "dim",
+    GatewayOutcome.REJECTED: "yellow",
+    GatewayOutcome.FAILED: "red",
+    GatewayOutcome.TIMEOUT: "red",
+    GatewayOutcome.CIRCUIT_OPEN: "magenta",
+}
+
+
+def totals_line(counters: JobCounters) -> str:
+    c = counters
+    return (
+        f"gateways {c.gateways_asked}/{c.gateways_selected} asked, {c.gateways_answered} answered, "
+        f"{c.gateways_matched} matched, {c.gateways_failed} failed; documents {c.documents_found} found, "
+        f"{c.documents_retrieved} retrieved, {c.documents_reused} already held, {c.documents_converted} "
+        f"converted, {c.documents_failed} failed; resources {c.resources_stored}"
+    )
+
+
+class LiveProgress:
+    """Subscribe :meth:`on_event` to a pull; use as a context manager around the pull."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._asked = 0
+        self._counters = JobCounters()
+        self._state = "created"
+        self._recent: list[str] = []
+        self._live = Live(console=console, auto_refresh=False, transient=True)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def on_event(self, event: ProgressEvent) -> None:
+        self._counters, self._state = event.counters, event.state.value
+        if event.kind is EventKind.GATEWAY_ASKED:
+            self._asked += 1
+        gateway = event.gateway
+        if gateway is not None and gateway.outcome is not None:
+            self._recent = [*self._recent[-4:], f"{gateway.name}: {gateway.outcome.value}"]
+        c = self._counters
+        lines = [
+            Text(f"pull {event.job_id}  state {self._state}", style="bold"),
+            Text(
+                f"gateways  asked {max(self._asked, c.gateways_asked)}/{c.gateways_selected}  answered "
+                f"{c.gateways_answered}  matched {c.gateways_matched}  failed {c.gateways_failed}"
+            ),
+            Text(
+                f"documents found {c.documents_found}  retrieved {c.documents_retrieved}  held "
+                f"{c.documents_reused}  converted {c.documents_converted}  failed {c.documents_failed}"
+            ),
+            *(Text(f"  {line}", style="dim") for line in self._recent),
+        ]
+        self._live.update(Group(*lines), refresh=True)
+
+
+def _match(report: GatewayReport) -> str:
+    if report.remote_patient is None:
+        return "-"
+    score = f" ({report.match_score})" if report.match_score is not None else ""
+    return ("linked" if report.link_reused else "matched") + score
+
+
+def summary_table(summary: PullSummary) -> Table:
+    table = Table(title=f"pull {summary.job_id}: {summary.state.value} in {summary.wall_ms} ms", expand=False)
+    for column in ("gateway", "community", "outcome", "match", "docs found", "retrieved", "error", "ms"):
+        table.add_column(column, justify="right" if column in ("docs found", "retrieved", "ms") else "left")
+    for g in sorted(summary.gateways, key=lambda r: (r.outcome is None, str(r.outcome), r.name)):
+        outcome = g.outcome.value if g.outcome else g.stage.value
+        error = (
+            " ".join(x for x in (g.error_code, g.reason) if x) if g.outcome is not GatewayOutcome.OK else ""
+        )
+        table.add_row(
+            g.name,
+            g.home_community_id if len(g.home_community_id) <= 28 else "…" + g.home_community_id[-27:],
+            Text(outcome, style=_STYLE.get(g.outcome, "") if g.outcome else ""),
+            _match(g),
+            str(g.documents_found),
+            str(g.documents_retrieved),
+            error[:80],
+            str(g.latency_ms),
+        )
+    return table

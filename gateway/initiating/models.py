@@ -1,0 +1,157 @@
+"""What a pull is: the request, the job's state machine, per-gateway stages and outcomes, and reports.
+
+Job state machine (persisted in ``pull_job.state``; monotonic, each step idempotent)::
+
+    created ──▶ discovering ──▶ querying ──▶ retrieving ──▶ converting ──▶ done
+       │             │              │             │              │
+       └─────────────┴──────────────┴─────────────┴──────────────┴──▶ failed   (unexpected error)
+
+Gateways run their own pipelines concurrently (ITI-55 → ITI-38 → ITI-39 batches), so the job's state is the
+stage of its least advanced gateway: ``discovering`` while some gateway has not finished ITI-55, ``querying``
+while some matched gateway has not finished ITI-38, ``retrieving`` while documents are still being fetched.
+Per gateway (``pull_job_gateway.stage``): ``pending`` → ``matched`` → ``queried`` → ``done`` (any outcome).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from gateway.directory import GeoPoint, SelectionSpec
+from gateway.security import PurposeOfUse, RequestingUser
+from xca.iti55 import Demographics
+
+__all__ = [
+    "ACTIVE_STATES",
+    "DocumentState",
+    "GatewayOutcome",
+    "GatewayReport",
+    "GatewayStage",
+    "JobCounters",
+    "JobState",
+    "PullRequest",
+    "PullSummary",
+]
+
+
+class JobState(StrEnum):
+    CREATED = "created"
+    DISCOVERING = "discovering"
+    QUERYING = "querying"
+    RETRIEVING = "retrieving"
+    CONVERTING = "converting"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK: Final = {state: index for index, state in enumerate(JobState)}
+ACTIVE_STATES: Final = frozenset(
+    {JobState.CREATED, JobState.DISCOVERING, JobState.QUERYING, JobState.RETRIEVING, JobState.CONVERTING}
+)
+
+
+class GatewayStage(StrEnum):
+    PENDING = "pending"
+    MATCHED = "matched"
+    QUERIED = "queried"
+    DONE = "done"
+
+
+class GatewayOutcome(StrEnum):
+    """How a gateway's part of the pull ended."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    NO_MATCH = "no-match"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CIRCUIT_OPEN = "circuit-open"
+
+    @property
+    def failed(self) -> bool:
+        return self in (GatewayOutcome.FAILED, GatewayOutcome.TIMEOUT, GatewayOutcome.CIRCUIT_OPEN)
+
+
+class DocumentState(StrEnum):
+    FOUND = "found"
+    RETRIEVED = "retrieved"
+    CONVERTED = "converted"
+    STORED = "stored"
+    """Retrieved and kept, not convertible (not a C-CDA: a PDF, an image)."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """Find one patient across the network and pull every document: demographics, on whose behalf, for which
+    purpose, which gateways, and an optional document creation-time range."""
+
+    demographics: Demographics
+    user: RequestingUser
+    selection: SelectionSpec = field(default_factory=SelectionSpec)
+    patient_point: GeoPoint | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @property
+    def purpose_of_use(self) -> PurposeOfUse:
+        return self.user.purpose_of_use
+
+
+@dataclass(frozen=True)
+class JobCounters:
+    """The job's progress counters (persisted on the job row)."""
+
+    gateways_selected: int = 0
+    gateways_asked: int = 0
+    gateways_answered: int = 0
+    gateways_matched: int = 0
+    gateways_failed: int = 0
+    documents_found: int = 0
+    documents_retrieved: int = 0
+    documents_converted: int = 0
+    documents_failed: int = 0
+    documents_reused: int = 0
+    """Found again and already held (an earlier pull): not asked for again."""
+    resources_stored: int = 0
+
+
+@dataclass(frozen=True)
+class GatewayReport:
+    """One gateway's row of the summary."""
+
+    home_community_id: str
+    name: str
+    stage: GatewayStage
+    outcome: GatewayOutcome | None = None
+    reason: str | None = None
+    error_code: str | None = None
+    match_score: int | None = None
+    remote_patient: str | None = None
+    link_reused: bool = False
+    documents_found: int = 0
+    documents_retrieved: int = 0
+    exchanges: int = 0
+    latency_ms: int = 0
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    """A finished (or stopped) job: its state, counters, per-gateway reports and the consolidated record."""
+
+    job_id: uuid.UUID
+    state: JobState
+    counters: JobCounters
+    gateways: tuple[GatewayReport, ...]
+    wall_ms: int = 0
+    bundle: dict[str, object] | None = field(default=None, repr=False)
+    error_code: str | None = None
+    error_detail: str | None = None

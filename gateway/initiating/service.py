@@ -1,0 +1,204 @@
+"""``PullService``: everything a pull needs, wired once (from settings or explicitly), used by the CLI, the
+demo, the benchmark and tests.
+
+::
+
+    service = PullService.from_settings(settings, database)
+    summary = asyncio.run(service.pull(request, listeners=[display.on_event]))
+
+A service owns the circuit breakers (shared by its pulls, in memory), the job store and the audit log; each
+:meth:`run` builds a fresh transport (httpx clients belong to one event loop) and worker, and closes them.
+"""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from certs import CertificatePurpose, DevPkiLayout, load_identity
+from gateway.audit import AuditLog, AuditSource
+from gateway.config import Settings
+from gateway.directory import (
+    Community,
+    PartnersConfig,
+    Selection,
+    list_communities,
+    load_partners,
+    select_gateways,
+)
+from gateway.initiating.breaker import BreakerPolicy, CircuitBreakers
+from gateway.initiating.codec import parse_purpose
+from gateway.initiating.events import EventBus, Listener
+from gateway.initiating.exchange import Caller, CpuMeter, Exchanger
+from gateway.initiating.jobs import JobStore
+from gateway.initiating.models import PullRequest, PullSummary
+from gateway.initiating.transport import GatewayTransport, RetryPolicy
+from gateway.initiating.worker import PullWorker, StepHook
+from gateway.security import (
+    IssuerConfig,
+    Organization,
+    OutboundSecurity,
+    PurposeOfUse,
+    RequestingUser,
+    Role,
+    SigningIdentity,
+    client_ssl_context,
+)
+from gateway.store import Database
+
+__all__ = ["PullService", "ServiceOptions", "default_user"]
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    max_concurrency: int = 256
+    match_threshold: int = 85
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def default_user(settings: Settings, purpose: PurposeOfUse | None = None) -> RequestingUser:
+    """The CLI's requesting user from the settings (``requesting_user_*``, ``default_purpose_of_use``)."""
+    return RequestingUser(
+        user_id=settings.requesting_user_id,
+        name=settings.requesting_user_name,
+        role=Role(settings.requesting_user_role),
+        organization=Organization(settings.organization_name, settings.home_community_id),
+        purpose_of_use=purpose or parse_purpose(settings.default_purpose_of_use),
+        npi=settings.requesting_user_npi,
+    )
+
+
+class PullService:
+    """Pulls for one tenant of one gateway."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        security: OutboundSecurity,
+        ssl_context: ssl.SSLContext,
+        home_community_id: str,
+        tenant: str,
+        organization_name: str,
+        assigning_authority: str,
+        partners: PartnersConfig | None = None,
+        options: ServiceOptions | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.database = database
+        self.security = security
+        self.ssl_context = ssl_context
+        self.home_community_id = home_community_id
+        self.partners = partners or PartnersConfig()
+        self.options = options or ServiceOptions()
+        self.breakers = CircuitBreakers(self.options.breaker)
+        self.cpu = CpuMeter()
+        audit = audit or AuditLog(
+            source=AuditSource(
+                source_id=home_community_id, site=organization_name, home_community_id=home_community_id
+            )
+        )
+        self.store = JobStore(
+            database,
+            audit,
+            tenant=tenant,
+            organization_name=organization_name,
+            assigning_authority=assigning_authority,
+            home_community_id=home_community_id,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: Database) -> PullService:
+        """Certificates from ``certs_dir`` (client TLS identity, signing identity, trust bundle), partners
+        from ``partners_file``, limits from the ``pull_*`` settings."""
+        layout = DevPkiLayout(settings.certs_dir)
+        password = settings.key_password.get_secret_value() if settings.key_password else None
+        signing = load_identity(
+            layout.certificate(CertificatePurpose.SIGNING),
+            layout.key(CertificatePurpose.SIGNING),
+            password=password,
+        )
+        identity = SigningIdentity.of(signing.certificate, signing.private_key)
+        issuer = IssuerConfig(identity.certificate.subject.rfc4514_string(), settings.home_community_id)
+        context = client_ssl_context(
+            certificate=layout.certificate(CertificatePurpose.TLS_CLIENT),
+            private_key=layout.key(CertificatePurpose.TLS_CLIENT),
+            trust_bundle=layout.trust_bundle,
+            key_password=password,
+        )
+        options = ServiceOptions(
+            max_concurrency=settings.pull_max_concurrency,
+            match_threshold=settings.pull_match_threshold,
+            breaker=BreakerPolicy(settings.pull_breaker_failures, settings.pull_breaker_recovery_seconds),
+        )
+        return cls(
+            database=database,
+            security=OutboundSecurity(issuer, identity),
+            ssl_context=context,
+            home_community_id=settings.home_community_id,
+            tenant=settings.tenant,
+            organization_name=settings.organization_name,
+            assigning_authority=settings.assigning_authority or f"{settings.home_community_id}.2",
+            partners=load_partners(settings.partners_file),
+            options=options,
+        )
+
+    def communities(self) -> list[Community]:
+        with self.database.session() as session:
+            return list_communities(session)
+
+    def select(self, request: PullRequest) -> Selection:
+        """The gateways ``request`` asks, from the directory in the database."""
+        state = next((a.state for a in request.demographics.addresses if a.state), None)
+        return select_gateways(
+            self.communities(), request.selection, patient_state=state, patient_point=request.patient_point
+        )
+
+    def create_job(self, request: PullRequest) -> uuid.UUID:
+        return self.store.create_job(request, self.select(request))
+
+    def unfinished(self) -> list[uuid.UUID]:
+        return self.store.unfinished_jobs()
+
+    async def run(
+        self,
+        job_id: uuid.UUID,
+        *,
+        listeners: Iterable[Listener] = (),
+        step_hook: StepHook | None = None,
+        force: bool = False,
+    ) -> PullSummary:
+        """Run or resume one job in this event loop."""
+        transport = GatewayTransport(
+            self.ssl_context,
+            breakers=self.breakers,
+            max_concurrency=self.options.max_concurrency,
+            retry=self.options.retry,
+        )
+        worker = PullWorker(
+            store=self.store,
+            exchanger=Exchanger(transport, Caller(self.home_community_id, self.security), cpu=self.cpu),
+            communities=self.communities(),
+            partners=self.partners,
+            match_threshold=self.options.match_threshold,
+            events=EventBus(listeners),
+            step_hook=step_hook,
+        )
+        try:
+            return await worker.run(job_id, force=force)
+        finally:
+            await transport.aclose()
+            worker.close()
+
+    async def pull(
+        self,
+        request: PullRequest,
+        *,
+        listeners: Iterable[Listener] = (),
+        step_hook: StepHook | None = None,
+    ) -> PullSummary:
+        """Create a job for ``request`` and run it."""
+        return await self.run(self.create_job(request), listeners=listeners, step_hook=step_hook)

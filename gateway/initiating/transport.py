@@ -1,0 +1,186 @@
+"""The one transport object of the initiating side: HTTPS POSTs to remote gateways over mutual TLS.
+
+* One ``httpx.AsyncClient`` (its own connection pool, ``max_connections`` per partner) per remote gateway
+  origin (``scheme://host:port``), all sharing one ``ssl.SSLContext``; a global semaphore bounds the requests
+  in flight across all gateways.
+* Per-partner timeouts: connect, read (between bytes) and a total for the exchange, retries included.
+* Retries only after connection errors and HTTP 5xx, with full-jitter exponential backoff. A read timeout is
+  not retried: the gateway is slow, and asking again would double the wait the pull is trying to bound.
+* Re-signing on retry: after a connection error the request never reached the peer, so the same signed bytes
+  go again; after an HTTP 5xx or a dropped connection the peer may have read (and remembered) the message,
+  and a strict peer's replay cache refuses a second sight of its MessageID and assertion ID. Those retries
+  are signed anew (``sign()``: new MessageID, new assertion, fresh timestamp), which costs a signature only
+  on the failure path and never turns a transient failure into a security refusal.
+* A :class:`~gateway.initiating.breaker.CircuitBreaker` per gateway counts failed attempts; an open circuit
+  skips the call (:class:`~gateway.initiating.errors.CircuitOpenError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.directory import PartnerSettings
+from gateway.initiating.breaker import CircuitBreakers
+from gateway.initiating.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError
+from gateway.security import SecuredMessage, async_client
+
+__all__ = ["GatewayTransport", "HttpAnswer", "RetryPolicy"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Full jitter: the n-th retry waits uniform(0, min(cap, base * 2**n)) seconds."""
+
+    base_seconds: float = 0.05
+    cap_seconds: float = 1.0
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap_seconds, self.base_seconds * (2**retry)))
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """The final HTTP answer of one exchange and what it took to get it."""
+
+    status: int
+    content: bytes
+    content_type: str | None
+    message: SecuredMessage
+    attempts: int
+    latency_ms: int
+    request_bytes: int
+
+
+class GatewayTransport:
+    """POSTs signed SOAP messages to remote gateways; create once per worker, :meth:`aclose` at the end."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        *,
+        breakers: CircuitBreakers,
+        max_concurrency: int = 256,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self.breakers = breakers
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def _client(self, origin: str, settings: PartnerSettings) -> httpx.AsyncClient:
+        client = self._clients.get(origin)
+        if client is None:
+            limits = httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+                keepalive_expiry=30.0,
+            )
+            timeout = httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.total_timeout,
+            )
+            client = async_client(ssl_context=self._ssl_context, limits=limits, timeout=timeout)
+            self._clients[origin] = client
+        return client
+
+    async def exchange(
+        self,
+        *,
+        home_community_id: str,
+        origin: str,
+        url: str,
+        settings: PartnerSettings,
+        sign: Callable[[], SecuredMessage],
+        content_type: str,
+        what: str,
+    ) -> HttpAnswer:
+        """POST ``sign()``'s bytes to ``url``; retry as the module says; return the final answer (any HTTP
+        status) or raise :class:`GatewayConnectError`, :class:`GatewayTimeoutError`,
+        :class:`CircuitOpenError`."""
+        breaker = self.breakers.get(home_community_id)
+        detail: dict[str, object] = {"home_community_id": home_community_id, "transaction": what}
+        if not breaker.allow():
+            raise CircuitOpenError(
+                "skipped: the gateway failed repeatedly and its circuit is open", detail=detail
+            )
+        client = self._client(origin, settings)
+        started = time.perf_counter()
+        attempts = 0
+        message = sign()
+        headers = {"content-type": content_type}
+        try:
+            async with asyncio.timeout(settings.total_timeout):
+                while True:
+                    attempts += 1
+                    resend_same = False
+                    failure: Exception | None = None
+                    try:
+                        async with self._global:
+                            response = await client.post(url, content=message.data, headers=headers)
+                    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                        failure, resend_same = exc, True
+                    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                        failure = exc
+                    except httpx.TimeoutException as exc:
+                        breaker.failure()
+                        raise GatewayTimeoutError(
+                            f"no answer within the partner's timeout ({type(exc).__name__})",
+                            detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
+                        ) from exc
+                    else:
+                        if response.status_code < 500:
+                            breaker.success()
+                        else:
+                            breaker.failure()
+                        if response.status_code < 500 or attempts >= settings.max_attempts:
+                            return HttpAnswer(
+                                status=response.status_code,
+                                content=response.content,
+                                content_type=response.headers.get("content-type"),
+                                message=message,
+                                attempts=attempts,
+                                latency_ms=_ms(started),
+                                request_bytes=len(message.data),
+                            )
+                    if failure is not None:
+                        breaker.failure()
+                        if attempts >= settings.max_attempts or not breaker.allow():
+                            raise GatewayConnectError(
+                                f"connection failed ({type(failure).__name__})",
+                                detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
+                            ) from failure
+                    elif not breaker.allow():
+                        raise CircuitOpenError(
+                            "the gateway's circuit opened during retries",
+                            detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
+                        )
+                    await asyncio.sleep(self._retry.delay(attempts - 1, self._rng))
+                    if not resend_same:
+                        message = sign()
+        except TimeoutError as exc:
+            breaker.failure()
+            raise GatewayTimeoutError(
+                f"no answer within the partner's total timeout of {settings.total_timeout:g} s",
+                detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
+            ) from exc
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

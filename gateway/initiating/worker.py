@@ -1,0 +1,355 @@
+"""The pull worker: runs (or resumes) one job to its end on an asyncio event loop.
+
+Every selected gateway gets its own pipeline, all running at once: ITI-55 (or a link from an earlier pull) →
+match evaluation → ITI-38 → ITI-39 in the partner's batch size, batches concurrent up to the partner's
+connection limit. So the network phase lasts about as long as the slowest gateway's own chain of answers, not
+the sum over gateways. Each answer is persisted (with its audit record) before the next request of that
+gateway goes out; documents are converted on a conversion thread as they arrive; at the end the patient's
+documents are consolidated into one record.
+
+Resuming is the same code: a gateway's persisted stage says where its pipeline starts, links and documents
+already held are not asked for again, and converted resources are upserted by id. A ``BaseException`` (a kill,
+Ctrl-C, an injected crash) leaves the job resumable; an unexpected ``Exception`` in one gateway's pipeline
+costs that gateway (``HG-6000``), anywhere else it marks the job ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from fhir_facade.ccda.consolidate import consolidate
+from fhir_facade.ccda.convert import convert_ccda
+from gateway.audit import RemotePeer
+from gateway.directory import Community, PartnersConfig
+from gateway.initiating.errors import ExchangeError, PullError
+from gateway.initiating.evaluate import evaluate_matches
+from gateway.initiating.events import EventBus, EventKind, ProgressEvent
+from gateway.initiating.exchange import Exchanger, Target
+from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
+from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
+from xca import iti39
+from xca.errors import HieGatewayError
+from xca.ids import Cx, is_oid
+from xca.registry import XdsErrorCode
+
+__all__ = ["PullWorker", "StepHook"]
+
+log = logging.getLogger("gateway.initiating")
+T = TypeVar("T")
+
+StepHook = Callable[[str], None]
+"""Called after each persisted step with its name (``iti55``, ``iti38``, ``iti39``, ``convert``): a test seam
+to interrupt a pull at an exact point."""
+
+_CONVERTIBLE = ("xml",)
+
+
+class PullWorker:
+    """Runs jobs of one :class:`JobStore` through one :class:`Exchanger`; one instance per event loop."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        exchanger: Exchanger,
+        communities: Sequence[Community],
+        partners: PartnersConfig,
+        match_threshold: int = 85,
+        events: EventBus | None = None,
+        step_hook: StepHook | None = None,
+    ) -> None:
+        self.store = store
+        self.exchanger = exchanger
+        self.communities = {c.home_community_id: c for c in communities}
+        self.partners = partners
+        self.match_threshold = match_threshold
+        self.events = events or EventBus()
+        self.step_hook = step_hook
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pull-db")
+        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pull-convert")
+        self._convert_lock = asyncio.Lock()
+        self._converting: set[int] = set()
+        self._state = JobState.CREATED
+        self._counters = JobCounters()
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kwargs))
+
+    def _emit(self, kind: EventKind, job_id: uuid.UUID, progress: Progress, hcid: str | None = None) -> None:
+        self._state, self._counters = progress.state, progress.counters
+        self.events.emit(
+            ProgressEvent(kind, job_id, progress.state, progress.counters, progress.gateway, hcid)
+        )
+
+    def _step(self, name: str) -> None:
+        if self.step_hook is not None:
+            self.step_hook(name)
+
+    def close(self) -> None:
+        """Wait for the database and conversion threads (a step in flight finishes and commits)."""
+        self._writer.shutdown(wait=True)
+        self._cpu.shutdown(wait=True)
+
+    async def run(self, job_id: uuid.UUID, *, force: bool = False) -> PullSummary:
+        """Run or resume ``job_id`` to ``done`` (or ``failed``) and return its summary."""
+        started = time.perf_counter()
+        plan = await self._db(self.store.claim, job_id, force=force)
+        state, counters, _, _ = await self._db(self.store.reports, job_id)
+        self._state, self._counters = state, counters
+        self.events.emit(ProgressEvent(EventKind.JOB_STARTED, job_id, state, counters))
+        if plan.state in (JobState.DONE, JobState.FAILED):
+            return await self._summary(plan, started)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for gateway in plan.gateways:
+                    if gateway.stage is not GatewayStage.DONE:
+                        group.create_task(self._gateway(plan, gateway))
+            await self._convert_ready(plan)
+            await self._finish(plan, started)
+        except* PullError as group_error:
+            # Only the job's own bookkeeping raises these (gateway failures are values): the job cannot go on.
+            error = group_error.exceptions[0]
+            assert isinstance(error, PullError)
+            await self._db(self.store.fail_job, job_id, error.code, error.message)
+        return await self._summary(plan, started)
+
+    async def _summary(self, plan: JobPlan, started: float) -> PullSummary:
+        state, counters, reports, job = await self._db(self.store.reports, plan.job_id)
+        bundle: dict[str, object] | None = None
+        if state is JobState.DONE:
+            resources = await self._db(self.store.consolidated, plan.patient_id)
+            bundle = {
+                "resourceType": "Bundle",
+                "id": f"pull-{plan.job_id}",
+                "type": "collection",
+                "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+            }
+        summary = PullSummary(
+            job_id=plan.job_id,
+            state=state,
+            counters=counters,
+            gateways=reports,
+            wall_ms=int((time.perf_counter() - started) * 1000),
+            bundle=bundle,
+            error_code=job.error_code,
+            error_detail=job.error_detail,
+        )
+        self.events.emit(ProgressEvent(EventKind.JOB_FINISHED, plan.job_id, state, counters))
+        return summary
+
+    def _target(self, hcid: str) -> Target | None:
+        community = self.communities.get(hcid)
+        if community is None or community.gateway.iti55 is None:
+            return None
+        return Target(hcid, community.name, community.gateway, self.partners.for_community(hcid))
+
+    def _remote(self, target: Target, url: str | None) -> RemotePeer:
+        return RemotePeer(home_community_id=target.home_community_id, endpoint=url, organization=target.name)
+
+    async def _gateway(self, plan: JobPlan, gateway: GatewayPlan) -> None:
+        hcid = gateway.home_community_id
+        try:
+            target = self._target(hcid)
+            if target is None:
+                error = ExchangeError(
+                    "the community is no longer reachable in the directory",
+                    detail={"home_community_id": hcid},
+                )
+                progress = await self._db(self.store.fail_gateway, plan.job_id, hcid, error)
+                self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
+                return
+            await self._pipeline(plan, gateway, target)
+        except HieGatewayError as exc:
+            await self._lost_gateway(plan, hcid, exc.code, exc.message)
+        except Exception as exc:  # one gateway's unexpected failure must not cost the others
+            log.exception("pull job %s: gateway %s failed unexpectedly", plan.job_id, hcid)
+            await self._lost_gateway(plan, hcid, PullError.code, f"unexpected {type(exc).__name__}")
+
+    async def _lost_gateway(self, plan: JobPlan, hcid: str, code: str, message: str) -> None:
+        error = ExchangeError(message, detail={"home_community_id": hcid})
+        progress = await self._db(self.store.fail_gateway, plan.job_id, hcid, error, code=code)
+        self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
+
+    async def _pipeline(self, plan: JobPlan, gateway: GatewayPlan, target: Target) -> None:
+        hcid, job_id, user = gateway.home_community_id, plan.job_id, plan.request.user
+        stage, remote = gateway.stage, gateway.remote
+        reused = False
+        if stage is GatewayStage.PENDING:
+            remote = plan.links.get(hcid)
+            if remote is not None:
+                reused = True
+                progress = await self._db(self.store.reuse_link, job_id, hcid, remote)
+                self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+            else:
+                remote = await self._discover(plan, target)
+                if remote is None:
+                    return
+            stage = GatewayStage.MATCHED
+        assert remote is not None
+        if stage is GatewayStage.MATCHED:
+            query = await self.exchanger.iti38(
+                target, user, remote, created_from=plan.request.date_from, created_to=plan.request.date_to
+            )
+            unknown = query.response is not None and any(
+                e.error_code == XdsErrorCode.UNKNOWN_PATIENT_ID.value for e in query.response.errors
+            )
+            if reused and unknown and not query.response.documents:  # type: ignore[union-attr]
+                # The linked id is gone over there: forget it and find the patient again (once).
+                await self._db(self.store.drop_link, job_id, hcid)
+                links = {k: v for k, v in plan.links.items() if k != hcid}
+                await self._pipeline(
+                    replace(plan, links=links),
+                    replace(gateway, stage=GatewayStage.PENDING, remote=None),
+                    target,
+                )
+                return
+            progress = await self._db(
+                self.store.record_query,
+                job_id,
+                hcid,
+                user=user,
+                record=query.record,
+                response=query.response,
+                error=query.error,
+                remote=self._remote(target, target.endpoints.iti38),
+                patient=remote,
+            )
+            self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+            self._step("iti38")
+            if progress.gateway is not None and progress.gateway.stage is GatewayStage.DONE:
+                return
+            stage = GatewayStage.QUERIED
+        if stage is GatewayStage.QUERIED:
+            await self._retrieve(plan, target, remote)
+
+    async def _discover(self, plan: JobPlan, target: Target) -> Cx | None:
+        hcid, job_id, request = target.home_community_id, plan.job_id, plan.request
+        self.events.emit(
+            ProgressEvent(
+                EventKind.GATEWAY_ASKED, job_id, self._state, self._counters, home_community_id=hcid
+            )
+        )
+        result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
+        decision = (
+            evaluate_matches(request.demographics, result.response, threshold=self.match_threshold)
+            if result.response is not None
+            else None
+        )
+        progress = await self._db(
+            self.store.record_discovery,
+            job_id,
+            hcid,
+            user=request.user,
+            record=result.record,
+            decision=decision,
+            error=result.error,
+            remote=self._remote(target, target.endpoints.iti55),
+            demographics=request.demographics,
+        )
+        self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+        self._step("iti55")
+        if decision is None or decision.match is None:
+            return None
+        match = decision.match
+        return Cx(match.patient_id.extension or "", match.patient_id.root)
+
+    async def _retrieve(self, plan: JobPlan, target: Target, remote: Cx) -> None:
+        hcid, job_id, user = target.home_community_id, plan.job_id, plan.request.user
+        pending, progress = await self._db(self.store.documents_to_retrieve, job_id, hcid)
+        self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+        size = target.settings.retrieve_batch_size
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        limit = asyncio.Semaphore(target.settings.max_connections)
+
+        async def one(batch: list[PendingDocument]) -> None:
+            async with limit:
+                requests = [
+                    iti39.DocumentRequest(d.home_community_id, d.repository_id, d.unique_id) for d in batch
+                ]
+                result = await self.exchanger.iti39(target, user, remote, requests)
+            progress, stored = await self._db(
+                self.store.record_retrieve,
+                job_id,
+                hcid,
+                user=user,
+                requested=batch,
+                record=result.record,
+                response=result.response,
+                error=result.error,
+                remote=self._remote(target, target.endpoints.iti39),
+                patient=remote,
+            )
+            self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+            self._step("iti39")
+            if stored:
+                await self._convert_ready(plan)
+
+        async with asyncio.TaskGroup() as group:
+            for batch in batches:
+                group.create_task(one(batch))
+        progress = await self._db(self.store.finish_gateway, job_id, hcid)
+        self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
+        if not batches:
+            await self._convert_ready(plan)
+
+    async def _convert_ready(self, plan: JobPlan) -> None:
+        """Convert every held, unconverted document of the job (one conversion run at a time)."""
+        async with self._convert_lock:
+            loop = asyncio.get_running_loop()
+            todo = await self._db(self.store.documents_to_convert, plan.job_id)
+            for doc_id, raw_id, mime, unique_id, already in todo:
+                if doc_id in self._converting:
+                    continue
+                self._converting.add(doc_id)
+                resources: list[dict[str, object]] | None = None
+                error_code: str | None = None
+                if already:
+                    state = DocumentState.CONVERTED
+                elif not mime.lower().endswith(_CONVERTIBLE):
+                    state = DocumentState.STORED
+                else:
+                    content = await self._db(self.store.load_content, raw_id)
+                    try:
+                        bundle = await loop.run_in_executor(self._cpu, _convert, content, unique_id)
+                    except HieGatewayError as exc:
+                        state, error_code = DocumentState.STORED, exc.code
+                    else:
+                        state, resources = DocumentState.CONVERTED, bundle
+                progress = await self._db(
+                    self.store.record_conversion,
+                    plan.job_id,
+                    doc_id,
+                    raw_id,
+                    resources=resources,
+                    state=state,
+                    error_code=error_code,
+                )
+                self._emit(EventKind.DOCUMENT_CONVERTED, plan.job_id, progress)
+                self._step("convert")
+
+    async def _finish(self, plan: JobPlan, started: float) -> None:
+        loop = asyncio.get_running_loop()
+        bundles = await self._db(self.store.patient_bundles, plan.patient_id)
+        resources: list[dict[str, object]] = []
+        if bundles:
+            consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
+            resources = [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
+        progress = await self._db(
+            self.store.complete, plan.job_id, resources, wall_ms=int((time.perf_counter() - started) * 1000)
+        )
+        self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress)
+
+
+def _convert(content: bytes, unique_id: str) -> list[dict[str, object]]:
+    # The source is named by its XDS uniqueId, the same in every database: conversion stays deterministic.
+    result = convert_ccda(content, source_url=f"urn:oid:{unique_id}" if is_oid(unique_id) else None)
+    return [entry["resource"] for entry in result.bundle.get("entry") or ()]

@@ -1,0 +1,186 @@
+"""``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
+display and a summary table; ``--resume JOB`` finishes an interrupted job. Unfinished jobs are resumed first.
+
+Light at import: the handler imports the pull machinery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from xca.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+    from gateway.initiating.models import PullRequest
+
+__all__ = ["add_pull_commands", "parse_address"]
+
+_ZIP = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
+
+
+def parse_address(text: str) -> tuple[tuple[str, ...], str | None, str | None, str | None]:
+    """``"12 Orchard Lane, Madison, WI 53703"`` → (street lines, city, state, postal code)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    state = postal = city = None
+    if parts and (found := _ZIP.match(parts[-1])):
+        state, postal = found["state"].upper(), found["zip"]
+        parts.pop()
+    elif parts and re.fullmatch(r"[A-Za-z]{2}", parts[-1]):
+        state = parts.pop().upper()
+    if len(parts) >= 2:
+        city = parts.pop()
+    return tuple(parts), city, state, postal
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _point(text: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected LAT,LON such as 43.07,-89.40") from None
+    return lat, lon
+
+
+def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pull = commands.add_parser("pull", help="pull a patient's records from the network (ITI-55/38/39)")
+    who = pull.add_argument_group("patient")
+    who.add_argument("--given", action="append", help="given name (repeat for middle names)")
+    who.add_argument("--family", help="family name")
+    who.add_argument("--birth-date", type=_date, help="YYYY-MM-DD")
+    who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
+    who.add_argument("--address", help='"street, city, ST zip"')
+    who.add_argument("--phone", help="phone number, e.g. +1-608-555-0142")
+    pull.add_argument("--purpose", help="purpose of use (default: the default_purpose_of_use setting)")
+    pull.add_argument("--out", type=Path, help="write the consolidated FHIR Bundle (JSON) here")
+    which = pull.add_argument_group("gateways")
+    which.add_argument("--to", action="append", metavar="HCID", help="ask only these communities")
+    which.add_argument("--state", action="append", help="ask communities in these states")
+    which.add_argument("--near", type=_point, metavar="LAT,LON", help="patient position for distance")
+    which.add_argument("--radius", type=float, metavar="KM", help="ask communities within this distance")
+    which.add_argument("--cap", type=int, default=500, help="ask at most this many gateways (default 500)")
+    pull.add_argument("--from-date", type=_date, help="documents created on or after (ITI-38 range)")
+    pull.add_argument("--to-date", type=_date, help="documents created before")
+    pull.add_argument("--resume", metavar="JOB", help="finish an interrupted job instead of starting one")
+    pull.add_argument("--no-progress", action="store_true", help="no live display (summary only)")
+    pull.set_defaults(handler=_pull)
+
+
+def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
+    from gateway.directory import GeoPoint, SelectionSpec, SelectionStrategy
+    from gateway.initiating.codec import parse_purpose
+    from gateway.initiating.models import PullRequest
+    from gateway.initiating.service import default_user
+    from xca.iti55 import Address, AdministrativeGender, Demographics, PersonName, Telecom
+
+    missing = [n for n in ("given", "family", "birth_date", "gender") if not getattr(args, n)]
+    if missing:
+        flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+        raise ConfigError(f"pull: {flags} required (or --resume JOB)", detail={"setting": missing[0]})
+    addresses: tuple[Address, ...] = ()
+    if args.address:
+        lines, city, state, postal = parse_address(args.address)
+        addresses = (Address(lines, city, state, postal, "US", "H"),)
+    demographics = Demographics(
+        names=(PersonName(given=tuple(args.given), family=args.family, use="L"),),
+        gender=AdministrativeGender(args.gender),
+        birth_date=args.birth_date,
+        addresses=addresses,
+        telecoms=(Telecom(f"tel:{args.phone}", "HP"),) if args.phone else (),
+    )
+    try:
+        purpose = parse_purpose(args.purpose) if args.purpose else None
+    except ValueError:
+        raise ConfigError(
+            f"pull: unknown purpose of use {args.purpose!r}", detail={"setting": "purpose"}
+        ) from None
+    if args.to:
+        strategy = SelectionStrategy.EXPLICIT
+    elif args.radius or args.near:
+        strategy = SelectionStrategy.DISTANCE
+    elif args.state:
+        strategy = SelectionStrategy.STATE
+    else:
+        strategy = SelectionStrategy.ALL
+    spec = SelectionSpec(
+        strategy=strategy,
+        states=tuple(args.state or ()),
+        radius_km=args.radius,
+        communities=tuple(args.to or ()),
+        cap=args.cap,
+    )
+    return PullRequest(
+        demographics=demographics,
+        user=default_user(settings, purpose),
+        selection=spec,
+        patient_point=GeoPoint(*args.near) if args.near else None,
+        date_from=args.from_date,
+        date_to=args.to_date,
+    )
+
+
+def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from gateway.initiating.display import LiveProgress, summary_table, totals_line
+    from gateway.initiating.display import console as make_console
+    from gateway.initiating.models import JobState
+    from gateway.initiating.service import PullService
+    from gateway.store import Database
+
+    console = make_console()
+    request = None if args.resume else _request(args, settings)
+    database = Database(settings.database_url)
+    try:
+        database.upgrade()
+        service = PullService.from_settings(settings, database)
+        if not service.communities():
+            raise ConfigError(
+                "the directory is empty: run `hiegate directory import FILE` first",
+                detail={"setting": "directory"},
+            )
+        if args.resume:
+            try:
+                jobs = [uuid.UUID(args.resume)]
+            except ValueError:
+                raise ConfigError("--resume takes a job id (a UUID)", detail={"setting": "resume"}) from None
+        else:
+            jobs = service.unfinished()
+            for job in jobs:
+                console.print(f"resuming unfinished job {job} first")
+            assert request is not None
+            jobs.append(service.create_job(request))
+        status = 0
+        for job_id in jobs:
+            if args.no_progress:
+                summary = asyncio.run(service.run(job_id))
+            else:
+                with LiveProgress(console) as live:
+                    summary = asyncio.run(service.run(job_id, listeners=[live.on_event]))
+            console.print(summary_table(summary))
+            console.print(totals_line(summary.counters))
+            if summary.state is not JobState.DONE:
+                console.print(
+                    f"job {job_id} {summary.state.value}: {summary.error_code} {summary.error_detail}"
+                )
+                status = 1
+            if args.out is not None and summary.bundle is not None and job_id == jobs[-1]:
+                import orjson
+
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_bytes(orjson.dumps(summary.bundle, option=orjson.OPT_INDENT_2))
+                console.print(f"consolidated bundle: {args.out} ({len(summary.bundle['entry'])} resources)")  # type: ignore[arg-type]
+        return status
+    finally:
+        database.dispose()
