@@ -149,8 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-        # Alembic reports every plugin and migration step at INFO; the commands print their own summary.
-        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        # Alembic reports every migration step and httpx every request at INFO; the commands print their own
+        # summaries, so these libraries speak only at WARNING unless DEBUG asks for every detail.
+        quiet = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+        for library in ("alembic", "httpx", "httpcore"):
+            logging.getLogger(library).setLevel(quiet)
         handler: Handler = args.handler
         return handler(args, settings)
     except ConfigError as exc:

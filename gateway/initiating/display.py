@@ -97,7 +97,7 @@ def summary_table(summary: PullSummary) -> Table:
     for g in sorted(summary.gateways, key=lambda r: (r.outcome is None, str(r.outcome), r.name)):
         outcome = g.outcome.value if g.outcome else g.stage.value
         error = (
-            " ".join(x for x in (g.error_code, g.reason) if x) if g.outcome is not GatewayOutcome.OK else ""
+            _problem(g.error_code, g.reason) if g.outcome is not GatewayOutcome.OK else ""
         )
         table.add_row(
             g.name,
@@ -110,3 +110,10 @@ def summary_table(summary: PullSummary) -> Table:
             str(g.latency_ms),
         )
     return table
+
+
+def _problem(code: str | None, reason: str | None) -> str:
+    """Code and reason, once: an outcome code such as ``no-match`` already says what its reason says."""
+    if code and reason and reason.replace(" ", "-") == code:
+        return reason
+    return " ".join(x for x in (code, reason) if x)
