@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import ClassVar
 from urllib.parse import urlsplit
 
-from xca.errors import HieGatewayError
+from xca.errors import DirectoryError, DirectoryFormatError, UnknownCommunityError
 
 __all__ = [
     "Community",
@@ -25,24 +24,6 @@ __all__ = [
     "UnknownCommunityError",
     "resolve_gateways",
 ]
-
-
-class DirectoryError(HieGatewayError):
-    """The directory of remote communities (HG-61xx)."""
-
-    code: ClassVar[str] = "HG-6100"
-
-
-class DirectoryFormatError(DirectoryError, ValueError):
-    """A directory file that is not a FHIR Bundle of Organizations (or an Organization) in JSON or XML."""
-
-    code = "HG-6101"
-
-
-class UnknownCommunityError(DirectoryError, LookupError):
-    """A homeCommunityId the directory does not list."""
-
-    code = "HG-6102"
 
 
 class TransactionKind(StrEnum):

@@ -10,19 +10,6 @@ circuit breakers), :class:`Exchanger` (build, sign, send, check, parse), :func:`
 """
 
 from gateway.initiating.breaker import BreakerPolicy, BreakerState, CircuitBreaker, CircuitBreakers
-from gateway.initiating.errors import (
-    CircuitOpenError,
-    ExchangeError,
-    GatewayConnectError,
-    GatewayFaultError,
-    GatewayHttpError,
-    GatewayResponseError,
-    GatewayTimeoutError,
-    JobBusyError,
-    JobError,
-    PullError,
-    UnknownJobError,
-)
 from gateway.initiating.evaluate import MatchDecision, RejectCode, evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, Listener, ProgressEvent
 from gateway.initiating.exchange import Caller, CpuMeter, Exchanger, ExchangeRecord, ExchangeResult, Target
@@ -40,6 +27,19 @@ from gateway.initiating.models import (
 from gateway.initiating.service import PullService, ServiceOptions, default_user
 from gateway.initiating.transport import GatewayTransport, HttpAnswer, RetryPolicy
 from gateway.initiating.worker import PullWorker, StepHook
+from xca.errors import (
+    CircuitOpenError,
+    ExchangeError,
+    GatewayConnectError,
+    GatewayFaultError,
+    GatewayHttpError,
+    GatewayResponseError,
+    GatewayTimeoutError,
+    JobBusyError,
+    JobError,
+    PullError,
+    UnknownJobError,
+)
 
 __all__ = [
     "BreakerPolicy",

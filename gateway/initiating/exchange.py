@@ -2,7 +2,7 @@
 the :class:`~gateway.initiating.transport.GatewayTransport`, check and parse the answer.
 
 Each call returns a result value, never raises for the remote side's failures: ``error`` is the
-:class:`~gateway.initiating.errors.ExchangeError` when the exchange failed, ``record`` what the audit needs
+:class:`~xca.errors.ExchangeError` when the exchange failed, ``record`` what the audit needs
 (``None`` only when nothing was sent, e.g. an open circuit). Answers are checked: a SOAP Fault becomes
 :class:`GatewayFaultError`, a ``wsa:RelatesTo`` naming another message :class:`GatewayResponseError`, and
 unreadable bytes (the hardened parser refuses them) :class:`GatewayResponseError` naming the parser's code.
@@ -24,16 +24,16 @@ from lxml import etree
 
 from gateway.audit import Transaction
 from gateway.directory import Endpoints, PartnerSettings
-from gateway.initiating.errors import (
+from gateway.initiating.transport import GatewayTransport, HttpAnswer
+from gateway.security import OutboundSecurity, RequestingUser, SecuredMessage, secure_request
+from xca import iti38, iti39, iti55
+from xca.errors import (
     ExchangeError,
     GatewayFaultError,
     GatewayHttpError,
     GatewayResponseError,
+    HieGatewayError,
 )
-from gateway.initiating.transport import GatewayTransport, HttpAnswer
-from gateway.security import OutboundSecurity, RequestingUser, SecuredMessage, secure_request
-from xca import iti38, iti39, iti55
-from xca.errors import HieGatewayError
 from xca.ids import Cx
 from xca.soap import CONTENT_TYPE, Action, Addressing, Envelope, parse_envelope
 

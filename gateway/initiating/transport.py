@@ -12,7 +12,7 @@
   are signed anew (``sign()``: new MessageID, new assertion, fresh timestamp), which costs a signature only
   on the failure path and never turns a transient failure into a security refusal.
 * A :class:`~gateway.initiating.breaker.CircuitBreaker` per gateway counts failed attempts; an open circuit
-  skips the call (:class:`~gateway.initiating.errors.CircuitOpenError`).
+  skips the call (:class:`~xca.errors.CircuitOpenError`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import httpx
 
 from gateway.directory import PartnerSettings
 from gateway.initiating.breaker import CircuitBreakers
-from gateway.initiating.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError
 from gateway.security import SecuredMessage, async_client
+from xca.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError
 
 __all__ = ["GatewayTransport", "HttpAnswer", "RetryPolicy"]
 

@@ -29,14 +29,13 @@ from fhir_facade.ccda.consolidate import consolidate
 from fhir_facade.ccda.convert import convert_ccda
 from gateway.audit import RemotePeer
 from gateway.directory import Community, PartnersConfig
-from gateway.initiating.errors import ExchangeError, PullError
 from gateway.initiating.evaluate import evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, ProgressEvent
 from gateway.initiating.exchange import Exchanger, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
 from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
 from xca import iti39
-from xca.errors import HieGatewayError
+from xca.errors import ExchangeError, HieGatewayError, PullError
 from xca.ids import Cx, is_oid
 from xca.registry import XdsErrorCode
 

@@ -15,6 +15,7 @@ from gateway.audit import RefusalReason
 from gateway.security import security_fault
 from xca import ns
 from xca.errors import (
+    ActionNotSupportedError,
     HieGatewayError,
     HolderOfKeyError,
     SecurityRefusedError,
@@ -46,10 +47,6 @@ _CERTIFICATE_ERRORS: Final = (
     SignerCertificateNotYetValidError,
     TlsPeerMismatchError,
 )
-
-
-class ActionNotSupportedError(UnexpectedMessageError):
-    """The wsa:Action is not the request action of the endpoint it was sent to."""
 
 
 @dataclass(frozen=True)

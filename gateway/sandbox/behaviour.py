@@ -82,6 +82,26 @@ class SandboxControl:
 
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
+        self.transports: set[asyncio.Transport] = set()
+
+    def track(self, transport: asyncio.Transport) -> None:
+        """Remember a connection (strongly: a TLS transport whose graceful shutdown stalls must still be
+        found at stop), forgetting those whose socket is closed."""
+        self.transports = {t for t in self.transports if not _socket_closed(t)}
+        self.transports.add(transport)
+
+    def abort_all(self) -> None:
+        """Abort every connection still open (after the servers stopped): no socket outlives the loop."""
+        for transport in list(self.transports):
+            transport.abort()
+
+
+def _socket_closed(transport: asyncio.BaseTransport) -> bool:
+    try:
+        raw = transport.get_extra_info("socket")
+    except AttributeError:  # an SSL transport whose protocol is gone: fully closed
+        return True
+    return raw is None or raw.fileno() == -1
 
 
 class _WithTransport:
@@ -101,6 +121,9 @@ class SandboxH11Protocol(TlsScopeH11Protocol):
     """The project's TLS-scope protocol, also handing the connection's transport to the app (for resets)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        control = getattr(self.app, "control", None)
+        if isinstance(control, SandboxControl):
+            control.track(transport)
         super().connection_made(transport)
         self.app = _WithTransport(self.app, transport)
 

@@ -148,6 +148,9 @@ def _uvicorn_config(app: Any, context: ssl.SSLContext, host: str, port: int) -> 
         access_log=False,
         proxy_headers=False,
         timeout_graceful_shutdown=3,
+        # Keep idle connections (as nginx does) rather than uvicorn's 5 s: a server-side close of an idle TLS
+        # connection waits for a close_notify that a pooled client never sends.
+        timeout_keep_alive=75,
     )
 
 
@@ -400,6 +403,8 @@ class Sandbox:
                     if isinstance(transport, asyncio.BaseTransport) and hasattr(transport, "abort"):
                         transport.abort()
             await asyncio.gather(*tasks, return_exceptions=True)
+            control.abort_all()
+            await asyncio.sleep(0.05)  # connection_lost callbacks close the sockets
 
     def _write_files(
         self,

@@ -1,0 +1,171 @@
+"""Plumbing every step shares: the worker's identity, the tenant, job and gateway rows, the patient's ids, the
+audit requestor, and a gateway's exchange accounting and failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import (
+    AuditLog,
+    Code,
+    PatientId,
+    PatientIdRole,
+    Requestor,
+)
+from gateway.initiating.exchange import ExchangeRecord
+from gateway.initiating.jobs.counters import recompute_progress
+from gateway.initiating.jobs.plans import Progress
+from gateway.initiating.models import (
+    GatewayOutcome,
+    GatewayStage,
+)
+from gateway.security import RequestingUser
+from gateway.security.vocab import SNOMED_SYSTEM
+from gateway.store import (
+    Database,
+    PatientIdentifier,
+    PullJob,
+    PullJobGateway,
+    Tenant,
+)
+from gateway.store.documents import ensure_tenant
+from xca.errors import (
+    CircuitOpenError,
+    ExchangeError,
+    GatewayTimeoutError,
+    UnknownJobError,
+)
+from xca.ids import Cx
+
+__all__ = [
+    "JobStoreBase",
+]
+
+
+_STALE_AFTER = dt.timedelta(minutes=2)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _requestor(user: RequestingUser, assertion_id: str | None, home_community_id: str) -> Requestor:
+    role = user.role.coded
+    purpose = user.purpose_of_use.coded
+    return Requestor(
+        user_id=user.user_id,
+        subject_id=user.name,
+        assertion_id=assertion_id,
+        npi=user.npi,
+        role=Code(code=role.code, system=SNOMED_SYSTEM, display=role.display_name),
+        organization=user.organization.name,
+        organization_id=user.organization.oid,
+        home_community_id=home_community_id,
+        purpose_of_use=Code(code=purpose.code, system=purpose.code_system, display=purpose.display_name),
+    )
+
+
+class JobStoreBase:
+    """The plumbing every step of :class:`~gateway.initiating.jobs.JobStore` shares."""
+
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditLog,
+        *,
+        tenant: str,
+        organization_name: str,
+        assigning_authority: str,
+        home_community_id: str,
+        worker: str | None = None,
+    ) -> None:
+        self.database = database
+        self.audit = audit
+        self.tenant_slug = tenant
+        self.organization_name = organization_name
+        self.assigning_authority = assigning_authority
+        self.home_community_id = home_community_id
+        self.worker = worker or _worker_id()
+        self._tenant_id: int | None = None
+
+    def _tenant(self, session: Session) -> Tenant:
+        if self._tenant_id is None:
+            self._tenant_id = ensure_tenant(session, self.tenant_slug, self.organization_name).id
+        tenant = session.get(Tenant, self._tenant_id)
+        assert tenant is not None
+        return tenant
+
+    def _job(self, session: Session, job_id: uuid.UUID) -> PullJob:
+        job = session.get(PullJob, job_id)
+        if job is None or job.tenant_id != self._tenant(session).id:
+            raise UnknownJobError("no such pull job for this tenant", detail={"job": str(job_id)})
+        return job
+
+    def _gateway(self, session: Session, job_id: uuid.UUID, hcid: str) -> PullJobGateway:
+        row = session.scalar(
+            select(PullJobGateway).where(
+                PullJobGateway.job_id == job_id, PullJobGateway.home_community_id == hcid
+            )
+        )
+        assert row is not None, "a gateway row exists for every selected community"
+        return row
+
+    def _local_id(self, session: Session, patient_id: uuid.UUID) -> Cx:
+        value = session.scalar(
+            select(PatientIdentifier.value).where(
+                PatientIdentifier.patient_id == patient_id,
+                PatientIdentifier.system == self.assigning_authority,
+            )
+        )
+        assert value is not None
+        return Cx(value, self.assigning_authority)
+
+    def _patients(self, session: Session, job: PullJob, remote: Cx | None = None) -> tuple[PatientId, ...]:
+        local = self._local_id(session, job.patient_id)
+        ids = [PatientId(value=local.id, assigning_authority=local.root, role=PatientIdRole.LOCAL)]
+        if remote is not None:
+            ids.append(PatientId(value=remote.id, assigning_authority=remote.root, role=PatientIdRole.REMOTE))
+        return tuple(ids)
+
+    def _progress(self, session: Session, job: PullJob, row: PullJobGateway | None = None) -> Progress:
+        """Recompute the job's counters and state from its rows (same transaction), and report."""
+        return recompute_progress(session, job, row)
+
+
+def _account(row: PullJobGateway, record: ExchangeRecord | None) -> None:
+    if record is not None:
+        row.exchanges += 1
+        row.latency_ms += record.latency_ms
+
+
+def _fail(row: PullJobGateway, error: ExchangeError, record: ExchangeRecord | None = None) -> None:
+    row.stage = GatewayStage.DONE.value
+    if isinstance(error, CircuitOpenError):
+        row.outcome = GatewayOutcome.CIRCUIT_OPEN.value
+    elif isinstance(error, GatewayTimeoutError):
+        row.outcome = GatewayOutcome.TIMEOUT.value
+    else:
+        row.outcome = GatewayOutcome.FAILED.value
+    attempts = record.attempts if record is not None else error.detail.get("attempts")
+    suffix = f" after {attempts} attempts" if isinstance(attempts, int) and attempts > 1 else ""
+    row.error_code, row.reason = error.code, f"{error.message}{suffix}"

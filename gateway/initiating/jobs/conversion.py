@@ -1,0 +1,253 @@
+"""Conversion and completion: the held documents to convert, their FHIR resources kept per document, the
+patient's Bundles, and the consolidated record that completes the job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gateway.audit import (
+    DocumentRef,
+    Outcome,
+    PullJobEvent,
+    PullStage,
+)
+from gateway.initiating.codec import request_from_json
+from gateway.initiating.jobs.base import JobStoreBase, _requestor
+from gateway.initiating.jobs.plans import Progress
+from gateway.initiating.models import (
+    DocumentState,
+    JobState,
+)
+from gateway.store import (
+    FhirResource,
+    PullJob,
+    PullJobDocument,
+    PullJobGateway,
+    RawDocument,
+)
+from gateway.store.models import utcnow
+
+__all__ = [
+    "ConversionSteps",
+]
+
+
+class ConversionSteps(JobStoreBase):
+    """Converting a job's documents and completing it."""
+
+    def documents_to_convert(self, job_id: uuid.UUID) -> list[tuple[int, uuid.UUID, str, str, bool]]:
+        """(job document id, raw document id, media type, unique id, already converted) of every held,
+        unconverted document of the job."""
+        with self.database.session() as session:
+            job = self._job(session, job_id)
+            rows = session.execute(
+                select(
+                    PullJobDocument.id,
+                    PullJobDocument.raw_document_id,
+                    PullJobDocument.mime_type,
+                    PullJobDocument.unique_id,
+                )
+                .where(
+                    PullJobDocument.job_id == job.id,
+                    PullJobDocument.state == DocumentState.RETRIEVED.value,
+                    PullJobDocument.raw_document_id.is_not(None),
+                )
+                .order_by(PullJobDocument.id)
+            ).all()
+            converted = set(
+                session.scalars(
+                    select(FhirResource.source_document_id).where(
+                        FhirResource.tenant_id == job.tenant_id,
+                        FhirResource.source_document_id.in_([r[1] for r in rows]),
+                    )
+                )
+            )
+            return [
+                (doc_id, raw_id, mime, unique_id, raw_id in converted)
+                for doc_id, raw_id, mime, unique_id in rows
+                if raw_id
+            ]
+
+    def load_content(self, raw_id: uuid.UUID) -> bytes:
+        with self.database.session() as session:
+            content = session.scalar(select(RawDocument.content).where(RawDocument.id == raw_id))
+            assert content is not None
+            return content
+
+    def record_conversion(
+        self,
+        job_id: uuid.UUID,
+        doc_id: int,
+        raw_id: uuid.UUID,
+        *,
+        resources: Sequence[dict[str, object]] | None,
+        state: DocumentState,
+        error_code: str | None = None,
+    ) -> Progress:
+        """Keep one document's converted resources (``scope`` = the raw document; upserted by type and id, so
+        converting twice changes nothing) and mark the document."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            doc = session.get(PullJobDocument, doc_id)
+            assert doc is not None
+            if resources is not None:
+                _upsert(session, job, f"doc:{raw_id.hex}", raw_id, resources)
+                doc.resources = len(resources)
+            elif state is DocumentState.CONVERTED:
+                doc.resources = (
+                    session.scalar(
+                        select(func.count()).where(
+                            FhirResource.tenant_id == job.tenant_id, FhirResource.source_document_id == raw_id
+                        )
+                    )
+                    or 0
+                )
+            doc.state, doc.error_code, doc.updated_at = state.value, error_code, utcnow()
+            return self._progress(session, job)
+
+    def patient_bundles(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
+        """Every converted document of the patient (from any pull) as a Bundle, rebuilt from the stored
+        per-document resources in their stored order."""
+        with self.database.session() as session:
+            tenant = self._tenant(session)
+            raw_ids = set(
+                session.scalars(
+                    select(PullJobDocument.raw_document_id)
+                    .join(PullJob, PullJob.id == PullJobDocument.job_id)
+                    .where(
+                        PullJob.tenant_id == tenant.id,
+                        PullJob.patient_id == patient_id,
+                        PullJobDocument.state == DocumentState.CONVERTED.value,
+                    )
+                )
+            )
+            rows = session.execute(
+                select(FhirResource.source_document_id, FhirResource.content)
+                .where(
+                    FhirResource.tenant_id == tenant.id,
+                    FhirResource.source_document_id.in_([r for r in raw_ids if r is not None]),
+                )
+                .order_by(FhirResource.id)
+            ).all()
+            grouped: dict[uuid.UUID, list[dict[str, object]]] = {}
+            for raw_id, content in rows:
+                if raw_id is not None:
+                    grouped.setdefault(raw_id, []).append(content)
+            return [
+                {
+                    "resourceType": "Bundle",
+                    "id": f"doc-{raw_id.hex}",
+                    "type": "collection",
+                    "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+                }
+                for raw_id, resources in sorted(grouped.items(), key=lambda item: item[0].hex)
+            ]
+
+    def complete(
+        self,
+        job_id: uuid.UUID,
+        consolidated: Sequence[dict[str, object]],
+        *,
+        wall_ms: int,
+    ) -> Progress:
+        """Replace the patient's consolidated resources, mark the job ``done`` and audit its completion."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            tenant = self._tenant(session)
+            scope = f"patient:{job.patient_id.hex}"
+            session.execute(
+                delete(FhirResource).where(
+                    FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope
+                )
+            )
+            _upsert(session, job, scope, None, consolidated)
+            job.resources_stored = len(consolidated)
+            job.state = JobState.DONE.value
+            job.finished_at = utcnow()
+            progress = self._progress(session, job)
+            request = request_from_json(job.request)
+            communities = session.scalars(
+                select(PullJobGateway.home_community_id).where(
+                    PullJobGateway.job_id == job.id, PullJobGateway.remote_patient_id.is_not(None)
+                )
+            )
+            docs = session.execute(
+                select(
+                    PullJobDocument.unique_id,
+                    PullJobDocument.repository_id,
+                    PullJobDocument.home_community_id,
+                )
+                .where(PullJobDocument.job_id == job.id, PullJobDocument.raw_document_id.is_not(None))
+                .order_by(PullJobDocument.id)
+            ).all()
+            failed = progress.counters.gateways_failed + progress.counters.documents_failed
+            self.audit.record(
+                session,
+                tenant,
+                PullJobEvent(
+                    job_id=str(job.id),
+                    stage=PullStage.COMPLETED,
+                    outcome=Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS,
+                    requestor=_requestor(request.user, None, self.home_community_id),
+                    patients=self._patients(session, job),
+                    communities=tuple(communities),
+                    documents=tuple(
+                        DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
+                    ),
+                    latency_ms=wall_ms,
+                ),
+            )
+            return progress
+
+    def consolidated(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
+        with self.database.session() as session:
+            tenant = self._tenant(session)
+            return list(
+                session.scalars(
+                    select(FhirResource.content)
+                    .where(
+                        FhirResource.tenant_id == tenant.id, FhirResource.scope == f"patient:{patient_id.hex}"
+                    )
+                    .order_by(FhirResource.id)
+                )
+            )
+
+
+def _upsert(
+    session: Session,
+    job: PullJob,
+    scope: str,
+    source: uuid.UUID | None,
+    resources: Iterable[dict[str, object]],
+) -> None:
+    existing = {
+        (r.resource_type, r.resource_id): r
+        for r in session.scalars(
+            select(FhirResource).where(FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope)
+        )
+    }
+    now = utcnow()
+    for resource in resources:
+        key = (str(resource["resourceType"]), str(resource["id"]))
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                FhirResource(
+                    tenant_id=job.tenant_id,
+                    patient_id=job.patient_id,
+                    scope=scope,
+                    resource_type=key[0],
+                    resource_id=key[1],
+                    source_document_id=source,
+                    content=dict(resource),
+                    updated_at=now,
+                )
+            )
+            existing[key] = FhirResource()
+        elif row.content != resource:
+            row.content, row.updated_at = dict(resource), now

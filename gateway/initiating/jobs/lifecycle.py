@@ -1,0 +1,235 @@
+"""Job bookkeeping: the local patient, creating a job, listing unfinished ones, claiming one (resume), failing
+one, and reading it back.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.audit import (
+    Outcome,
+    PullJobEvent,
+    PullStage,
+)
+from gateway.directory import Selection
+from gateway.initiating.codec import demographics_to_json, patient_key, request_from_json, request_to_json
+from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive, _requestor
+from gateway.initiating.jobs.counters import gateway_report
+from gateway.initiating.jobs.plans import GatewayPlan, JobPlan
+from gateway.initiating.models import (
+    ACTIVE_STATES,
+    GatewayReport,
+    GatewayStage,
+    JobCounters,
+    JobState,
+    PullRequest,
+)
+from gateway.store import (
+    Patient,
+    PatientIdentifier,
+    PatientLink,
+    PullJob,
+    PullJobDocument,
+    PullJobGateway,
+)
+from gateway.store.models import utcnow
+from xca.errors import (
+    JobBusyError,
+)
+from xca.ids import Cx
+from xca.iti55 import Demographics
+
+__all__ = [
+    "JobSteps",
+]
+
+
+class JobSteps(JobStoreBase):
+    """Creating, claiming, failing and reading jobs."""
+
+    def ensure_patient(self, session: Session, demographics: Demographics) -> Patient:
+        """The local patient the asked identity belongs to (created on the first pull)."""
+        tenant = self._tenant(session)
+        value = f"PULL-{patient_key(demographics)}"
+        patient = session.scalar(
+            select(Patient)
+            .join(PatientIdentifier, PatientIdentifier.patient_id == Patient.id)
+            .where(
+                PatientIdentifier.tenant_id == tenant.id,
+                PatientIdentifier.system == self.assigning_authority,
+                PatientIdentifier.value == value,
+            )
+        )
+        if patient is None:
+            patient = Patient(tenant_id=tenant.id, demographics=demographics_to_json(demographics))
+            session.add(patient)
+            session.flush()
+            session.add(
+                PatientIdentifier(
+                    tenant_id=tenant.id, patient_id=patient.id, system=self.assigning_authority, value=value
+                )
+            )
+            session.flush()
+        return patient
+
+    def create_job(self, request: PullRequest, selection: Selection) -> uuid.UUID:
+        """Persist a new job (state ``created``) with its selection, one row per chosen gateway, and the
+        ``requested`` audit record."""
+        with self.database.session() as session, session.begin():
+            tenant = self._tenant(session)
+            patient = self.ensure_patient(session, request.demographics)
+            job = PullJob(
+                tenant_id=tenant.id,
+                patient_id=patient.id,
+                state=JobState.CREATED.value,
+                purpose_of_use=request.purpose_of_use.value,
+                request=request_to_json(request),
+                selection=selection.to_json(),
+                worker=self.worker,
+                heartbeat_at=utcnow(),
+            )
+            session.add(job)
+            session.flush()
+            for chosen in selection.chosen:
+                session.add(
+                    PullJobGateway(
+                        job_id=job.id,
+                        home_community_id=chosen.community.home_community_id,
+                        name=chosen.community.name[:255],
+                        stage=GatewayStage.PENDING.value,
+                    )
+                )
+            session.flush()
+            self._progress(session, job)
+            self.audit.record(
+                session,
+                tenant,
+                PullJobEvent(
+                    job_id=str(job.id),
+                    stage=PullStage.REQUESTED,
+                    outcome=Outcome.SUCCESS,
+                    requestor=_requestor(request.user, None, self.home_community_id),
+                    patients=self._patients(session, job),
+                    communities=tuple(g.community.home_community_id for g in selection.chosen),
+                ),
+            )
+            return job.id
+
+    def unfinished_jobs(self) -> list[uuid.UUID]:
+        """This tenant's jobs that did not reach ``done`` or ``failed``, oldest first."""
+        with self.database.session() as session:
+            tenant = self._tenant(session)
+            return list(
+                session.scalars(
+                    select(PullJob.id)
+                    .where(
+                        PullJob.tenant_id == tenant.id, PullJob.state.in_([s.value for s in ACTIVE_STATES])
+                    )
+                    .order_by(PullJob.created_at)
+                )
+            )
+
+    def claim(self, job_id: uuid.UUID, *, force: bool = False) -> JobPlan:
+        """Take the job for this worker and load what resuming it needs. A job held by another live worker
+        (heartbeat within two minutes, or a process still running on this host) is refused."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            holder = job.worker
+            fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < _STALE_AFTER
+            if (
+                not force
+                and JobState(job.state) in ACTIVE_STATES
+                and holder
+                and holder != self.worker
+                and fresh
+                and _pid_alive(holder)
+            ):
+                raise JobBusyError("another worker is running this job", detail={"job": str(job_id)})
+            job.worker = self.worker
+            progress = self._progress(session, job)
+            rows = session.scalars(
+                select(PullJobGateway).where(PullJobGateway.job_id == job.id).order_by(PullJobGateway.id)
+            )
+            links = {
+                link.home_community_id: Cx(link.remote_patient_id, link.remote_assigning_authority)
+                for link in session.scalars(
+                    select(PatientLink).where(
+                        PatientLink.tenant_id == job.tenant_id, PatientLink.patient_id == job.patient_id
+                    )
+                )
+            }
+            gateways = tuple(
+                GatewayPlan(
+                    g.home_community_id,
+                    g.name,
+                    GatewayStage(g.stage),
+                    Cx(g.remote_patient_id, g.remote_assigning_authority)
+                    if g.remote_patient_id and g.remote_assigning_authority
+                    else None,
+                )
+                for g in rows
+            )
+            return JobPlan(
+                job_id=job.id,
+                state=progress.state,
+                request=request_from_json(job.request),
+                patient_id=job.patient_id,
+                local_id=self._local_id(session, job.patient_id),
+                gateways=gateways,
+                links=links,
+            )
+
+    def fail_job(self, job_id: uuid.UUID, code: str, detail: str) -> None:
+        """An unexpected error stopped the job for good: ``failed`` with the code, audited."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            job.state, job.error_code, job.error_detail = JobState.FAILED.value, code, detail[:2000]
+            job.finished_at = utcnow()
+            self._progress(session, job)
+            request = request_from_json(job.request)
+            self.audit.record(
+                session,
+                self._tenant(session),
+                PullJobEvent(
+                    job_id=str(job.id),
+                    stage=PullStage.FAILED,
+                    outcome=Outcome.MAJOR_FAILURE,
+                    requestor=_requestor(request.user, None, self.home_community_id),
+                    patients=self._patients(session, job),
+                    error_codes=(code,),
+                ),
+            )
+
+    def reports(self, job_id: uuid.UUID) -> tuple[JobState, JobCounters, tuple[GatewayReport, ...], PullJob]:
+        """The job as it stands (read only)."""
+        with self.database.session() as session:
+            job = self._job(session, job_id)
+            rows = session.scalars(
+                select(PullJobGateway).where(PullJobGateway.job_id == job_id).order_by(PullJobGateway.id)
+            )
+            reports = tuple(gateway_report(r) for r in rows)
+            counters = JobCounters(
+                gateways_selected=job.gateways_selected,
+                gateways_asked=job.gateways_asked,
+                gateways_answered=job.gateways_answered,
+                gateways_matched=job.gateways_matched,
+                gateways_failed=job.gateways_failed,
+                documents_found=job.documents_found,
+                documents_retrieved=job.documents_retrieved,
+                documents_converted=job.documents_converted,
+                documents_failed=job.documents_failed,
+                documents_reused=session.scalar(
+                    select(func.count()).where(
+                        PullJobDocument.job_id == job_id,
+                        PullJobDocument.reused.is_(True),
+                        PullJobDocument.raw_document_id.is_not(None),
+                    )
+                )
+                or 0,
+                resources_stored=job.resources_stored,
+            )
+            session.expunge(job)
+            return JobState(job.state), counters, reports, job

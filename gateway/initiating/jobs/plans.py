@@ -1,0 +1,61 @@
+"""What the steps hand back to the worker: a claimed job's plan, pending documents, and progress."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from gateway.initiating.models import (
+    GatewayReport,
+    GatewayStage,
+    JobCounters,
+    JobState,
+    PullRequest,
+)
+from xca.ids import Cx
+
+__all__ = [
+    "GatewayPlan",
+    "JobPlan",
+    "PendingDocument",
+    "Progress",
+]
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    """Where one gateway of a job stands, and the link to use when it has one."""
+
+    home_community_id: str
+    name: str
+    stage: GatewayStage
+    remote: Cx | None
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A claimed job: its request, the local patient, and each gateway's stage."""
+
+    job_id: uuid.UUID
+    state: JobState
+    request: PullRequest
+    patient_id: uuid.UUID
+    local_id: Cx
+    gateways: tuple[GatewayPlan, ...]
+    links: dict[str, Cx]
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    home_community_id: str
+    repository_id: str
+    unique_id: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a step changed: the gateway's report (if it was about one gateway) and the job's counters."""
+
+    gateway: GatewayReport | None
+    counters: JobCounters
+    state: JobState

@@ -1,0 +1,239 @@
+"""Retrieve (ITI-39): the documents still to fetch, each batch checked and stored once; a gateway's end."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from gateway.audit import (
+    Direction,
+    DocumentRef,
+    Outcome,
+    RemotePeer,
+    Transaction,
+    TransactionEvent,
+)
+from gateway.initiating.exchange import ExchangeRecord
+from gateway.initiating.jobs.base import JobStoreBase, _account, _fail, _requestor
+from gateway.initiating.jobs.plans import PendingDocument, Progress
+from gateway.initiating.models import (
+    DocumentState,
+    GatewayOutcome,
+    GatewayStage,
+)
+from gateway.security import RequestingUser
+from gateway.store import (
+    PullJobDocument,
+    RawDocument,
+)
+from gateway.store.documents import store_raw_document
+from gateway.store.models import utcnow
+from xca import iti39
+from xca.errors import (
+    DocumentConflictError,
+    ExchangeError,
+)
+from xca.ids import Cx
+
+__all__ = [
+    "RetrieveSteps",
+]
+
+
+class RetrieveSteps(JobStoreBase):
+    """The ITI-39 steps of a gateway and its end."""
+
+    def documents_to_retrieve(self, job_id: uuid.UUID, hcid: str) -> tuple[list[PendingDocument], Progress]:
+        """The gateway's ``found`` documents not yet held. Documents already in the raw store (an earlier
+        pull, or an earlier run of this job) are marked retrieved (``reused``) without asking again."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            tenant = self._tenant(session)
+            rows = list(
+                session.scalars(
+                    select(PullJobDocument)
+                    .where(
+                        PullJobDocument.job_id == job_id,
+                        PullJobDocument.home_community_id == hcid,
+                        PullJobDocument.state == DocumentState.FOUND.value,
+                    )
+                    .order_by(PullJobDocument.id)
+                )
+            )
+            held: dict[str, uuid.UUID] = {}
+            for unique_id, raw_id in session.execute(
+                select(RawDocument.unique_id, RawDocument.id).where(
+                    RawDocument.tenant_id == tenant.id,
+                    RawDocument.home_community_id == hcid,
+                    RawDocument.unique_id.in_([r.unique_id for r in rows]),
+                )
+            ):
+                held[unique_id] = raw_id
+            pending: list[PendingDocument] = []
+            for doc in rows:
+                held_id = held.get(doc.unique_id)
+                if held_id is not None:
+                    doc.state, doc.reused, doc.raw_document_id = DocumentState.RETRIEVED.value, True, held_id
+                    doc.updated_at = utcnow()
+                else:
+                    pending.append(PendingDocument(hcid, doc.repository_id, doc.unique_id))
+            row = self._gateway(session, job_id, hcid)
+            return pending, self._progress(session, job, row)
+
+    def record_retrieve(
+        self,
+        job_id: uuid.UUID,
+        hcid: str,
+        *,
+        user: RequestingUser,
+        requested: Sequence[PendingDocument],
+        record: ExchangeRecord | None,
+        response: iti39.RetrieveResponse | None,
+        error: ExchangeError | None,
+        remote: RemotePeer,
+        patient: Cx,
+    ) -> tuple[Progress, list[uuid.UUID]]:
+        """One ITI-39 batch: each returned document checked against its ITI-38 size and hash and stored once;
+        the rest marked failed with the reason; plus the exchange's audit record. Returns the raw document ids
+        stored (for conversion)."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            tenant = self._tenant(session)
+            row = self._gateway(session, job_id, hcid)
+            _account(row, record)
+            docs = {
+                d.unique_id: d
+                for d in session.scalars(
+                    select(PullJobDocument).where(
+                        PullJobDocument.job_id == job_id,
+                        PullJobDocument.home_community_id == hcid,
+                        PullJobDocument.unique_id.in_([r.unique_id for r in requested]),
+                    )
+                )
+            }
+            stored: list[uuid.UUID] = []
+            refs: list[DocumentRef] = []
+            registry_codes = tuple(e.error_code for e in response.errors) if response else ()
+            returned = response.documents if response else ()
+            for document in returned:
+                doc = docs.get(document.document_unique_id)
+                if doc is None or doc.state != DocumentState.FOUND.value:
+                    continue
+                content = document.content
+                problem = _integrity(doc, content)
+                if problem is not None:
+                    doc.state, doc.error_code = DocumentState.FAILED.value, problem
+                    continue
+                try:
+                    kept = store_raw_document(
+                        session,
+                        tenant,
+                        home_community_id=hcid,
+                        repository_id=doc.repository_id,
+                        unique_id=doc.unique_id,
+                        mime_type=document.mime_type[:127] or doc.mime_type,
+                        content=content,
+                    )
+                except DocumentConflictError as exc:
+                    doc.state, doc.error_code = DocumentState.FAILED.value, exc.code
+                    continue
+                doc.state, doc.raw_document_id, doc.reused = (
+                    DocumentState.RETRIEVED.value,
+                    kept.id,
+                    not kept.created,
+                )
+                doc.mime_type = document.mime_type[:127] or doc.mime_type
+                doc.updated_at = utcnow()
+                stored.append(kept.id)
+                refs.append(
+                    DocumentRef(
+                        unique_id=doc.unique_id, repository_id=doc.repository_id, home_community_id=hcid
+                    )
+                )
+            missing_code = (
+                error.code
+                if error is not None
+                else (registry_codes[0] if registry_codes else "XDSMissingDocument")
+            )
+            for wanted in requested:
+                doc = docs.get(wanted.unique_id)
+                if doc is not None and doc.state == DocumentState.FOUND.value:
+                    doc.state, doc.error_code = DocumentState.FAILED.value, missing_code
+                    doc.updated_at = utcnow()
+            row.documents_retrieved += len(stored)
+            if error is not None:
+                row.error_code, row.reason = error.code, error.message
+            elif len(stored) < len(requested) and row.error_code is None:
+                row.error_code = missing_code
+                row.reason = f"{len(requested) - len(stored)} of {len(requested)} documents not retrieved"
+            if record is not None:
+                if error is not None or not stored:
+                    outcome = Outcome.SERIOUS_FAILURE
+                elif len(stored) < len(requested):
+                    outcome = Outcome.MINOR_FAILURE
+                else:
+                    outcome = Outcome.SUCCESS
+                self.audit.record(
+                    session,
+                    tenant,
+                    TransactionEvent(
+                        transaction=Transaction.ITI_39,
+                        direction=Direction.INITIATING,
+                        outcome=outcome,
+                        requestor=_requestor(user, record.assertion_id, self.home_community_id),
+                        remote=remote,
+                        error_codes=(error.code,) if error is not None else registry_codes,
+                        patients=self._patients(session, job, patient),
+                        documents=tuple(refs),
+                        message_id=record.message_id,
+                        relates_to=record.relates_to,
+                        latency_ms=record.latency_ms,
+                        request_bytes=record.request_bytes,
+                        response_bytes=record.response_bytes,
+                        occurred_at=record.occurred_at,
+                    ),
+                )
+            return self._progress(session, job, row), stored
+
+    def finish_gateway(self, job_id: uuid.UUID, hcid: str) -> Progress:
+        """The gateway's part is over: ``ok`` when every found document is held, else ``partial``."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            row = self._gateway(session, job_id, hcid)
+            failed = session.scalar(
+                select(func.count()).where(
+                    PullJobDocument.job_id == job_id,
+                    PullJobDocument.home_community_id == hcid,
+                    PullJobDocument.state == DocumentState.FAILED.value,
+                )
+            )
+            row.stage = GatewayStage.DONE.value
+            if row.outcome is None:
+                row.outcome = (GatewayOutcome.PARTIAL if failed else GatewayOutcome.OK).value
+            return self._progress(session, job, row)
+
+    def fail_gateway(
+        self, job_id: uuid.UUID, hcid: str, error: ExchangeError, *, code: str | None = None
+    ) -> Progress:
+        """A gateway stopped without an exchange to record (no endpoint, an unexpected error); ``code``
+        overrides the error's own."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            row = self._gateway(session, job_id, hcid)
+            _fail(row, error)
+            if code is not None:
+                row.error_code = code
+            return self._progress(session, job, row)
+
+
+def _integrity(doc: PullJobDocument, content: bytes | memoryview) -> str | None:
+    """A document whose size or SHA-1 differs from its ITI-38 metadata is refused (``size``/``hash``)."""
+    if doc.size is not None and doc.size != len(content):
+        return "size-mismatch"
+    sha1 = doc.sha1
+    if sha1 and len(sha1) == 40 and hashlib.sha1(content, usedforsecurity=False).hexdigest() != sha1.lower():
+        return "hash-mismatch"
+    return None

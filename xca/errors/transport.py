@@ -1,0 +1,103 @@
+"""The initiating side (HG-6xxx): exchanges with remote gateways (60xx), the directory of remote communities
+(61xx) and pull jobs (62xx)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from xca.errors._base import HieGatewayError
+
+__all__ = [
+    "CircuitOpenError",
+    "DirectoryError",
+    "DirectoryFormatError",
+    "ExchangeError",
+    "GatewayConnectError",
+    "GatewayFaultError",
+    "GatewayHttpError",
+    "GatewayResponseError",
+    "GatewayTimeoutError",
+    "JobBusyError",
+    "JobError",
+    "PullError",
+    "UnknownCommunityError",
+    "UnknownJobError",
+]
+
+
+class PullError(HieGatewayError):
+    code: ClassVar[str] = "HG-6000"
+
+
+class ExchangeError(PullError):
+    """One exchange failed. ``retryable`` says whether the transport may try again (connection errors and
+    HTTP 5xx only)."""
+
+    code = "HG-6010"
+    retryable: ClassVar[bool] = False
+
+
+class GatewayConnectError(ExchangeError):
+    code = "HG-6011"
+    retryable = True
+
+
+class GatewayTimeoutError(ExchangeError):
+    code = "HG-6012"
+
+
+class GatewayHttpError(ExchangeError):
+    code = "HG-6013"
+
+    @property
+    def retryable_status(self) -> bool:
+        status = self.detail.get("status")
+        return isinstance(status, int) and status >= 500
+
+
+class CircuitOpenError(ExchangeError):
+    code = "HG-6014"
+
+
+class GatewayFaultError(ExchangeError):
+    code = "HG-6015"
+
+
+class GatewayResponseError(ExchangeError):
+    code = "HG-6016"
+
+
+# --- the directory of remote communities (61xx) ---------------------------------------------------------
+
+
+class DirectoryError(HieGatewayError):
+    """The directory of remote communities (HG-61xx)."""
+
+    code: ClassVar[str] = "HG-6100"
+
+
+class DirectoryFormatError(DirectoryError, ValueError):
+    """A directory file that is not a FHIR Bundle of Organizations (or an Organization) in JSON or XML."""
+
+    code = "HG-6101"
+
+
+class UnknownCommunityError(DirectoryError, LookupError):
+    """A homeCommunityId the directory does not list."""
+
+    code = "HG-6102"
+
+
+# --- pull jobs (62xx) -----------------------------------------------------------------------------------
+
+
+class JobError(PullError):
+    code = "HG-6200"
+
+
+class UnknownJobError(JobError, LookupError):
+    code = "HG-6201"
+
+
+class JobBusyError(JobError):
+    code = "HG-6202"
