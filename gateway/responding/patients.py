@@ -8,6 +8,7 @@ queries by), and its blocking keys in ``patient_match_key``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -112,6 +113,23 @@ def _local(patient: Patient, assigning_authority: str) -> LocalPatient:
     )
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _telecom_uri(telecom: Telecom) -> Telecom:
+    """A telecom as the URI HL7 v3 TEL needs (``tel:+1-617-555-0123``): a bare phone number gets ``tel:``
+    and loses its spaces (RFC 3966 keeps only ``-.()`` as visual separators). Refused here, at
+    registration, rather than later when a peer's ITI-55 match would need it."""
+    value = telecom.value.strip()
+    if not _SCHEME.match(value):
+        value = "tel:" + value
+    if value.lower().startswith("tel:"):
+        value = "tel:" + "".join(value[4:].split())
+    if len(value) <= 4 or any(ch.isspace() for ch in value):
+        raise InvalidValueError("a telecom must be a phone number or a URI such as mailto:name@example.org")
+    return replace(telecom, value=value)
+
+
 def register_patient(
     session: Session,
     tenant: Tenant,
@@ -122,6 +140,7 @@ def register_patient(
 ) -> LocalPatient:
     """Add a patient with ``mrn`` (generated when absent) under ``assigning_authority``; flushes."""
     require_oid(assigning_authority, what="assigning authority")
+    demographics = replace(demographics, telecoms=tuple(_telecom_uri(t) for t in demographics.telecoms))
     if not demographics.names or demographics.birth_date is None:
         raise InvalidValueError("a local patient needs at least one name and a full birth date")
     value = mrn or f"P{uuid.uuid4().hex[:12].upper()}"
