@@ -206,12 +206,29 @@ def _refusal(exc: SignXMLException) -> SecurityRefusedError:
 _local = threading.local()
 
 
-def _verifier() -> XMLVerifier:
-    # XMLVerifier keeps per-call state and a parser on the instance: one per thread, reused (parser creation
-    # is a measurable share of a small message's cost).
-    verifier: XMLVerifier | None = getattr(_local, "verifier", None)
+class _Verifier(XMLVerifier):
+    """signxml's verifier; a certificate's description (its subject as an RFC 4514 string, a measurable share
+    of a verification) is only built when the certificate is outside its validity period and the description
+    goes into the refusal."""
+
+    def _get_cert_validity_error(self, cert: x509.Certificate, cert_source: str) -> str | None:
+        at = self._get_cert_verification_time()  # type: ignore[no-untyped-call]
+        if cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            return None
+        message: str | None = super()._get_cert_validity_error(cert, cert_source)  # type: ignore[no-untyped-call]
+        return message
+
+
+def _verifier(id_attribute: str | None) -> XMLVerifier:
+    # XMLVerifier keeps per-call state and a parser on the instance: one per thread and ID attribute name,
+    # reused (parser creation is a measurable share of a small message's cost). ``id_attribute`` is kept on
+    # the instance by signxml, hence one instance per name.
+    cache: dict[str | None, XMLVerifier] = _local.__dict__.setdefault("verifiers", {})
+    verifier = cache.get(id_attribute)
     if verifier is None:
-        verifier = _local.verifier = XMLVerifier()
+        verifier = cache[id_attribute] = _Verifier()
+        if id_attribute is not None:
+            verifier.id_attributes = (id_attribute,)
     return verifier
 
 
@@ -223,11 +240,16 @@ def run_verifier(
     allow_sha1: bool,
     now: dt.datetime,
     references: int | bool,
+    id_attribute: str | None = None,
 ) -> list[VerifyResult]:
-    """signxml's verification of the signature at ``location`` with the already-trusted ``certificate``."""
+    """signxml's verification of the signature at ``location`` with the already-trusted ``certificate``.
+
+    ``id_attribute`` restricts the attribute (by local name) that reference URIs are resolved against; by
+    default signxml tries Id, ID, id and xml:id in turn, scanning the whole document for each.
+    """
     config = _config(location, allow_sha1=allow_sha1, now=now, references=references)
     try:
-        result = _verifier().verify(data, x509_cert=certificate, expect_config=config)
+        result = _verifier(id_attribute).verify(data, x509_cert=certificate, expect_config=config)
     except SignXMLException as exc:
         raise _refusal(exc) from exc
     except (etree.LxmlError, ValueError, TypeError) as exc:

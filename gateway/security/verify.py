@@ -43,7 +43,7 @@ from gateway.security.verified import (
     VerifiedMessage,
     VerifiedTimestamp,
 )
-from gateway.security.wss import SAMLID_VALUE_TYPE
+from gateway.security.wss import SAMLID_VALUE_TYPE, SetAside
 from gateway.security.xua import AssertionFields, check_conditions, parse_assertion, parse_xml_datetime
 from xca import ns
 from xca.errors import (
@@ -135,23 +135,26 @@ def _id_map(root: etree._Element) -> dict[str, etree._Element]:
     return ids
 
 
-def _check_reference_targets(parts: _Parts, ids: dict[str, etree._Element], uris: tuple[str, ...]) -> bool:
+def _check_reference_targets(
+    parts: _Parts, ids: dict[str, etree._Element], uris: tuple[str, ...]
+) -> list[etree._Element]:
     """Message-signature references may name the Timestamp, the Body, a header block or the assertion, in
-    their places; returns whether the assertion itself is referenced."""
-    names_assertion = False
+    their places; returns the referenced elements."""
+    targets = []
     for uri in uris:
         target = ids.get(uri)
         if target is None:
             raise SignatureWrappingError("a signature reference names no element")
+        targets.append(target)
         if target is parts.assertion:
-            names_assertion = True
-        elif (
+            continue
+        if (
             target is not parts.timestamp
             and target is not parts.body
             and target.getparent() is not parts.header
         ):
             raise SignatureWrappingError("a signature reference names an element outside its expected place")
-    return names_assertion
+    return targets
 
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
@@ -209,13 +212,15 @@ class MessageVerifier:
         # 5. the holder-of-key message signature over Timestamp (and Body)
         message_sig = check_signature_algorithms(parts.signature, allow_sha1=policy.allow_sha1)
         self._check_token_reference(parts.signature, fields.id)
-        names_assertion = _check_reference_targets(parts, ids, message_sig.reference_uris)
-        # The assertion is already verified and read; with exclusive c14n the other digests do not depend on
-        # it, so unless it is itself referenced it is set aside while signxml copies the document around.
-        index = parts.security.index(parts.assertion)
-        if not names_assertion:
-            parts.security.remove(parts.assertion)
-        try:
+        targets = _check_reference_targets(parts, ids, message_sig.reference_uris)
+        # With exclusive c14n a digest depends on the referenced element (and, for an InclusiveNamespaces
+        # prefix list, its ancestors' declarations), never on its siblings: the other header blocks (the
+        # assertion, already verified and read, unless it is itself referenced; unreferenced header blocks)
+        # are set aside while signxml copies and scans the document, once per reference.
+        with (
+            SetAside(parts.header, keep=[parts.security, *targets]),
+            SetAside(parts.security, keep=[parts.timestamp, parts.signature, *targets]),
+        ):
             results = run_verifier(
                 root,
                 certificate=holder,
@@ -224,9 +229,6 @@ class MessageVerifier:
                 now=now,
                 references=True,
             )
-        finally:
-            if not names_assertion:
-                parts.security.insert(index, parts.assertion)
         signed_timestamp = signed_body = None
         for uri, result in zip(message_sig.reference_uris, results, strict=True):
             signed = result.signed_xml
@@ -305,6 +307,8 @@ class MessageVerifier:
             allow_sha1=self._policy.allow_sha1,
             now=now,
             references=1,
+            # the assertion's ID is unique in the whole message (checked above) and named by SAML's ID
+            id_attribute="ID",
         )
         canonical = result.signed_xml
         if (
