@@ -1,11 +1,10 @@
 """The pull against four real responding gateways over mutual TLS: exact per-gateway outcomes, documents
-stored once, every exchange audited once, wall time bounded by the slow gateway's timeout, links reused and
-only new documents fetched by a second pull, circuit opening and recovering."""
+stored once, every exchange audited once, links reused and only new documents fetched by a second pull,
+circuit opening and recovering."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 
 import pytest
@@ -58,9 +57,8 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
     import_directory(network, database)
     service = make_service(network, database)
     events: list[ProgressEvent] = []
-    started = time.perf_counter()
+    # Wall time against the slowest gateway is measured by bench/bench_pull.py, not asserted here.
     summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
-    wall = time.perf_counter() - started
 
     assert summary.state is JobState.DONE
     gateways = {g.home_community_id: g for g in summary.gateways}
@@ -92,8 +90,6 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
     assert counters.resources_stored > 10
     assert summary.bundle is not None
     assert len(summary.bundle["entry"]) == counters.resources_stored  # type: ignore[arg-type]
-    # Wall time tracks the slow gateway's 1 s timeout, not the sum of the gateways' times.
-    assert wall < 1.0 + 2.0
 
     # Every outbound exchange audited exactly once, with the requestor, peer and patient ids.
     audited = Counter((e.transaction.value, e.remote.home_community_id) for e in transactions(database))
