@@ -96,9 +96,7 @@ def summary_table(summary: PullSummary) -> Table:
         table.add_column(column, justify="right" if column in ("docs found", "retrieved", "ms") else "left")
     for g in sorted(summary.gateways, key=lambda r: (r.outcome is None, str(r.outcome), r.name)):
         outcome = g.outcome.value if g.outcome else g.stage.value
-        error = (
-            _problem(g.error_code, g.reason) if g.outcome is not GatewayOutcome.OK else ""
-        )
+        error = _problem(g.error_code, g.reason) if g.outcome is not GatewayOutcome.OK else ""
         table.add_row(
             g.name,
             g.home_community_id if len(g.home_community_id) <= 28 else "…" + g.home_community_id[-27:],
