@@ -2,8 +2,10 @@
 
 :func:`create_app` builds the FastAPI app: SMART Backend Services token endpoint and development API keys
 (:mod:`.auth`), Patient create/read/search (:mod:`.patients`), the audit trail as AuditEvents with an
-NDJSON export and the accounting of disclosures (:mod:`.auditevents`), and a CapabilityStatement generated
-from the registered routes (:mod:`.capability`). New routes declare a :class:`FhirEndpoint` with
+NDJSON export and the accounting of disclosures (:mod:`.auditevents`), the asynchronous pull with its status
+URL and webhook (:mod:`.pull`, :mod:`.background`), the consolidated record (``$everything``, type searches,
+``Binary``: :mod:`.record`), Bulk Data export (:mod:`.bulk`), and a CapabilityStatement generated from the
+registered routes (:mod:`.capability`). New routes declare a :class:`FhirEndpoint` with
 :func:`fhir_route` and depend on :func:`require_access` / :func:`require_operation` (scopes),
 :func:`requesting_user` (the validated user for a SAML assertion) and :func:`record_access` (audit).
 

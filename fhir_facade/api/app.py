@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fhir_facade.api import auditevents
+from fhir_facade.api import auditevents, bulk, pull, record
 from fhir_facade.api.auth import routes as auth_routes
 from fhir_facade.api.auth.tokens import TokenIssuer, load_or_create_key
+from fhir_facade.api.background import WebhookPolicy, Worker
 from fhir_facade.api.capability import capability_statement
 from fhir_facade.api.context import ApiContext, Context
 from fhir_facade.api.errors import (
@@ -151,8 +152,15 @@ class _CatchAll:
             await response(scope, receive, send)
 
 
-def create_app(settings: Settings, *, database: Database | None = None, migrate: bool = True) -> FastAPI:
-    """The FHIR API for ``settings``; applies migrations and indexes unindexed patients on creation."""
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    migrate: bool = True,
+    webhooks: WebhookPolicy | None = None,
+) -> FastAPI:
+    """The FHIR API for ``settings``; applies migrations, indexes unindexed patients, and resumes the
+    unfinished pulls, exports and webhook deliveries of the API on its background worker."""
     db = database or Database(settings.database_url)
     if migrate:
         db.upgrade()
@@ -195,8 +203,18 @@ def create_app(settings: Settings, *, database: Database | None = None, migrate:
     app.state.api = context
     app.add_middleware(_CatchAll)
     app.include_router(auth_routes.router)
+    app.include_router(bulk.router)  # before /Patient/{patient_id}: /Patient/$export
     app.include_router(patient_routes.router)
     app.include_router(auditevents.router)
+    app.include_router(pull.router)
+    app.include_router(record.router)
+    worker = Worker(settings, db, webhooks)
+    worker.export_runner = lambda export_id: bulk.run_export(db, export_id)
+    app.state.worker = worker
+    app.router.on_shutdown.append(worker.close)
+    resumed = worker.resume()
+    if resumed:
+        log.info("resumed %d unfinished jobs", resumed)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
     @app.get("/metadata", summary="CapabilityStatement", dependencies=[Depends(negotiate)])

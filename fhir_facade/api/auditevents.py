@@ -12,6 +12,7 @@ with ``_total=accurate`` (which counts by streaming). All three need ``system/Au
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -67,7 +68,7 @@ from gateway.audit import (
 from gateway.store.models import Tenant
 from xca.errors import AuditQueryError
 
-__all__ = ["AUDIT_EXPORT", "AUDIT_SEARCH", "PATIENT_DISCLOSURES", "router"]
+__all__ = ["AUDIT_EXPORT", "AUDIT_READ", "AUDIT_SEARCH", "PATIENT_DISCLOSURES", "router"]
 
 router = APIRouter()
 _BATCH = 200
@@ -345,3 +346,38 @@ def disclosures(
     if body is None:
         raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
     return FhirResponse(body, media_type=response_media_type(request))
+
+
+AUDIT_READ = FhirEndpoint("AuditEvent", Interaction.READ, "One AuditEvent of the organization's audit trail")
+
+
+@router.get("/AuditEvent/{audit_id}", summary="Read an AuditEvent", dependencies=[Depends(negotiate)])
+@fhir_route(AUDIT_READ)
+def read_audit_event(
+    audit_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("AuditEvent", "r"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    prefix, _, seq_text = audit_id.rpartition("-")
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        found: StoredRecord | None = None
+        if prefix == f"audit-{tenant.id}" and seq_text.isdigit():
+            # The audit search pages newest first below a cursor ("tenant:seq", base64url): the page below
+            # seq + 1 starts with the record itself when it exists.
+            raw = f"{tenant.id}:{int(seq_text) + 1}".encode()
+            cursor = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+            page = search(session, tenant, AuditFilter(), limit=1, cursor=cursor)
+            if page.records and page.records[0].seq == int(seq_text):
+                found = page.records[0]
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.READ, resource_type="AuditEvent", status=200 if found else 404,
+            resource_id=audit_id[:64], error_code=None if found else ResourceNotFoundError.code,
+        )  # fmt: skip
+    if found is None:
+        raise ResourceNotFoundError(f"AuditEvent/{audit_id[:64]} is not known")
+    resource = to_fhir_audit_event(found, context.audit.source)
+    return FhirResponse(resource, media_type=response_media_type(request))

@@ -1,6 +1,7 @@
 """Persistence: SQLAlchemy 2 models, Alembic migrations, and the repositories built on them."""
 
 from gateway.store.api import ApiAssertionUse, ApiClient, ApiKey, PatientSearch, PatientSearchName
+from gateway.store.api_jobs import ApiExport, ApiExportFile, ApiPull, ApiWebhook, ApiWebhookDelivery
 from gateway.store.clinic import ClinicDocument, PatientMatchKey
 from gateway.store.db import Database, current_revision, head_revision, upgrade
 from gateway.store.models import Base, Patient, PatientIdentifier, RawDocument, Tenant
@@ -16,7 +17,12 @@ from gateway.store.pull import (
 __all__ = [
     "ApiAssertionUse",
     "ApiClient",
+    "ApiExport",
+    "ApiExportFile",
     "ApiKey",
+    "ApiPull",
+    "ApiWebhook",
+    "ApiWebhookDelivery",
     "Base",
     "ClinicDocument",
     "Database",

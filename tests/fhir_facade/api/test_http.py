@@ -8,6 +8,7 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from fhir_facade.api.record import RECORD_TYPES
 from fhir_facade.api.routing import registered_endpoints
 from tests.fhir_facade.api.conftest import TOKEN_URL, Api, Registered
 
@@ -48,7 +49,7 @@ def test_not_acceptable(api: Api, alice: Registered, accept: str | None, fmt: st
 
 
 def test_unknown_resource_type_is_404(api: Api, alice: Registered) -> None:
-    body = _outcome(api.http.get("/Observation", headers={"X-API-Key": alice.api_key}), 404)
+    body = _outcome(api.http.get("/Specimen", headers={"X-API-Key": alice.api_key}), 404)
     assert body["issue"][0]["code"] == "not-found"
 
 
@@ -97,16 +98,16 @@ def test_capability_statement(api: Api) -> None:
     token = rest["security"]["extension"][0]["extension"][0]
     assert token == {"url": "token", "valueUri": TOKEN_URL}
     resources = {r["type"]: r for r in rest["resource"]}
-    assert set(resources) == {"Patient", "AuditEvent"}
+    assert set(resources) == {"Patient", "AuditEvent", "Binary", "Group", *RECORD_TYPES}
     patient = resources["Patient"]
     assert [i["code"] for i in patient["interaction"]] == ["create", "read", "search-type"]
     assert patient["conditionalCreate"] is True
     assert {p["name"] for p in patient["searchParam"]} == {
         "_id", "identifier", "name", "family", "given", "birthdate", "gender",
     }  # fmt: skip
-    assert [o["name"] for o in patient["operation"]] == ["disclosures"]
+    assert sorted(o["name"] for o in patient["operation"]) == ["disclosures", "everything", "export", "pull"]
     audit = resources["AuditEvent"]
-    assert [i["code"] for i in audit["interaction"]] == ["search-type"]
+    assert [i["code"] for i in audit["interaction"]] == ["read", "search-type"]
     assert {p["name"] for p in audit["searchParam"]} == {"patient", "agent", "entity", "date", "outcome"}
     assert [o["name"] for o in audit["operation"]] == ["export"]
 
@@ -122,8 +123,13 @@ def test_capability_statement_follows_the_routes(api: Api) -> None:
         listed |= {(resource["type"], "operation", o["name"]) for o in resource.get("operation", [])}
     assert listed == declared
     for path, _endpoint in registered_endpoints(api.app):
-        assert path in {"/Patient", "/Patient/{patient_id}", "/AuditEvent", "/AuditEvent/$export",
-                              "/Patient/{patient_id}/$disclosures"}  # fmt: skip
+        assert path in {
+            "/Patient", "/Patient/{patient_id}", "/AuditEvent", "/AuditEvent/$export",
+            "/AuditEvent/{audit_id}", "/Patient/{patient_id}/$disclosures", "/Patient/{patient_id}/$pull",
+            "/Patient/{patient_id}/$everything",
+            "/Patient/$export", "/Group/{group_id}/$export", "/Binary/{binary_id}",
+            *(f"/{name}" for name in RECORD_TYPES),
+        }  # fmt: skip
 
 
 def test_metadata_needs_no_credentials_and_refuses_xml(api: Api) -> None:

@@ -1,0 +1,366 @@
+"""``POST /Patient/{id}/$pull`` and its status, ``GET /$pull-status/{job}``, as the FHIR asynchronous request
+pattern.
+
+The kick-off validates the Parameters body (``purposeOfUse`` required, one of the NHIN/TEFCA codes and the
+one the client is registered for; optional ``period`` of document creation dates; optional repeated
+``gateway``: homeCommunityIds to ask instead of the whole directory), persists a pull job with
+:class:`gateway.initiating.PullService` for the requesting user, starts it on the API's background worker
+(:mod:`.background`) and answers 202 with ``Content-Location`` to the status URL. The status URL answers 202
+with ``Retry-After`` and ``X-Progress`` and a Parameters body of the progress while the job runs, 200 with a
+Parameters of the per-gateway outcomes, counts and the ``$everything`` link when done, and 500 with an
+OperationOutcome when the job failed. Another tenant's job is 404. Each call is audited.
+
+The job's patient: ``PullService`` keys the local patient by the asked demographics; when that resolves to a
+patient other than the one in the URL (a fresh one made for the job), the job, and the identifier that keys
+it, are moved to the URL's patient before the job starts, so the record lands on the registered patient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import delete, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_facade.api.access import patient_ids, record_access
+from fhir_facade.api.auth.principal import Principal, requesting_user, require_operation
+from fhir_facade.api.background import Worker
+from fhir_facade.api.context import ApiContext, Context, Info
+from fhir_facade.api.errors import (
+    ApiError,
+    InsufficientScopeError,
+    InternalApiError,
+    InvalidRequestError,
+    Issue,
+    ResourceNotFoundError,
+    operation_outcome,
+)
+from fhir_facade.api.http import FhirResponse, negotiate, read_resource, response_media_type
+from fhir_facade.api.patients.store import patient_in_tenant
+from fhir_facade.api.routing import FhirEndpoint, FhirOperation, Interaction, fhir_route
+from gateway.audit import ApiInteraction
+from gateway.directory import SelectionSpec, SelectionStrategy
+from gateway.initiating import PullRequest
+from gateway.responding.patients import demographics_from_json
+from gateway.security import RequestingUser
+from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
+from gateway.store.api import ApiClient
+from gateway.store.api_jobs import ApiPull
+from gateway.store.models import Patient, PatientIdentifier, Tenant
+from gateway.store.pull import FhirResource, PatientLink, PullJob, PullJobGateway
+from xca.errors import HieGatewayError
+
+__all__ = ["PATIENT_PULL", "router"]
+
+router = APIRouter()
+RETRY_AFTER = "1"
+_ACTIVE = ("created", "discovering", "querying", "retrieving", "converting")
+
+PATIENT_PULL = FhirEndpoint(
+    "Patient",
+    Interaction.OPERATION,
+    "Pull the patient's records from the network (asynchronous: 202 and a status URL)",
+    operation=FhirOperation(
+        "pull",
+        "urn:hie-gateway:fhir:OperationDefinition:Patient-pull",
+        "Find the patient across the network, retrieve, convert and consolidate every document; Parameters "
+        "purposeOfUse (required), period, gateway (repeated homeCommunityId)",
+        instance=True,
+    ),
+)
+
+
+def worker_of(request: Request) -> Worker:
+    worker: Worker = request.app.state.worker
+    return worker
+
+
+def _purpose(code: str) -> PurposeOfUse:
+    try:
+        return TefcaPurpose(code) if code.startswith("T-") else NhinPurpose(code)
+    except ValueError:
+        raise InvalidRequestError(
+            f"purposeOfUse {code!r} is not a known NHIN or TEFCA purpose of use", expression=("purposeOfUse",)
+        ) from None
+
+
+def _date(value: object, where: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InvalidRequestError(f"{where} is not a date", expression=(where,)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class PullParameters:
+    purpose: PurposeOfUse
+    date_from: dt.date | None
+    date_to: dt.date | None
+    gateways: tuple[str, ...]
+
+
+def parse_parameters(body: dict[str, Any]) -> PullParameters:
+    purpose: PurposeOfUse | None = None
+    date_from = date_to = None
+    gateways: list[str] = []
+    for parameter in body.get("parameter") or ():
+        if not isinstance(parameter, dict):
+            raise InvalidRequestError("a parameter must be an object", expression=("parameter",))
+        name = parameter.get("name")
+        if name == "purposeOfUse":
+            coding = parameter.get("valueCoding")
+            code = coding.get("code") if isinstance(coding, dict) else None
+            code = code or parameter.get("valueCode") or parameter.get("valueString")
+            if not isinstance(code, str) or not code:
+                raise InvalidRequestError("purposeOfUse needs a code", expression=("purposeOfUse",))
+            purpose = _purpose(code)
+        elif name == "period":
+            period = parameter.get("valuePeriod")
+            if not isinstance(period, dict):
+                raise InvalidRequestError("period needs a valuePeriod", expression=("period",))
+            date_from = _date(period["start"], "period.start") if period.get("start") else None
+            date_to = _date(period["end"], "period.end") if period.get("end") else None
+            if date_from and date_to and date_from > date_to:
+                raise InvalidRequestError("period.start is after period.end", expression=("period",))
+        elif name == "gateway":
+            ident = parameter.get("valueIdentifier")
+            value = ident.get("value") if isinstance(ident, dict) else parameter.get("valueString")
+            if not isinstance(value, str) or not value:
+                raise InvalidRequestError("gateway needs a homeCommunityId", expression=("gateway",))
+            gateways.append(value.removeprefix("urn:oid:"))
+        else:
+            raise InvalidRequestError(f"unknown parameter {name!r}", expression=("parameter",))
+    if purpose is None:
+        raise InvalidRequestError("purposeOfUse is required", expression=("purposeOfUse",))
+    return PullParameters(purpose, date_from, date_to, tuple(dict.fromkeys(gateways)))
+
+
+def _adopt(session: Any, tenant: Tenant, job_id: uuid.UUID, patient: Patient) -> None:
+    """Move job ``job_id`` (and, for a patient made just for it, its keying identifier) to ``patient``."""
+    job = session.get(PullJob, job_id)
+    assert job is not None
+    assert job.tenant_id == tenant.id
+    made = job.patient_id
+    if made == patient.id:
+        return
+    job.patient_id = patient.id
+    others = session.scalar(select(func.count()).where(PullJob.patient_id == made, PullJob.id != job_id)) or 0
+    links = session.scalar(
+        select(func.count()).select_from(PatientLink).where(PatientLink.patient_id == made)
+    )
+    held = session.scalar(
+        select(func.count()).select_from(FhirResource).where(FhirResource.patient_id == made)
+    )
+    kept = (links or 0) + (held or 0)
+    if others == 0 and kept == 0:
+        for row in session.scalars(select(PatientIdentifier).where(PatientIdentifier.patient_id == made)):
+            row.patient_id = patient.id
+        session.flush()
+        session.execute(delete(Patient).where(Patient.id == made, Patient.tenant_id == tenant.id))
+    session.flush()
+
+
+def _client_pk(session: Any, principal: Principal) -> int:
+    pk = session.scalar(select(ApiClient.id).where(ApiClient.client_id == principal.client_id))
+    assert pk is not None
+    return int(pk)
+
+
+@router.post(
+    "/Patient/{patient_id}/$pull", status_code=202, summary="Pull records", dependencies=[Depends(negotiate)]
+)
+@fhir_route(PATIENT_PULL)
+async def pull(
+    patient_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_operation("Patient", "$pull"))],
+    user: Annotated[RequestingUser, Depends(requesting_user)],
+    context: Context,
+    info: Info,
+) -> Response:
+    parameters = parse_parameters(await read_resource(request, "Parameters"))
+    if parameters.purpose.value != user.purpose_of_use.value:
+        raise InsufficientScopeError(
+            f"this client is registered for purpose of use {user.purpose_of_use.value}, not "
+            f"{parameters.purpose.value}",
+            expression=("purposeOfUse",),
+        )
+    worker = worker_of(request)
+
+    def work() -> tuple[uuid.UUID | None, Tenant]:
+        with context.transaction() as session:
+            tenant = context.tenant(session, principal.tenant_id)
+            patient = patient_in_tenant(session, tenant, patient_id)
+            named = patient_ids([patient] if patient else [], context.assigning_authority)
+            if patient is None:
+                record_access(
+                    context, session, tenant, principal, request, info,
+                    interaction=ApiInteraction.OPERATION, resource_type="Patient", status=404,
+                    resource_id=patient_id[:64], operation="$pull", error_code=ResourceNotFoundError.code,
+                )  # fmt: skip
+                session.expunge(tenant)
+                return None, tenant
+            demographics = demographics_from_json(patient.demographics)
+            session.expunge(tenant)
+        selection = (
+            SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=parameters.gateways)
+            if parameters.gateways
+            else SelectionSpec()
+        )
+        pull_request = PullRequest(
+            demographics=demographics,
+            user=user,
+            selection=selection,
+            date_from=parameters.date_from,
+            date_to=parameters.date_to,
+        )
+        try:
+            job_id = worker.service(tenant).create_job(pull_request)
+        except HieGatewayError as exc:
+            raise InvalidRequestError(f"the pull cannot start: {exc.message}") from None
+        with context.transaction() as session:
+            tenant_row = context.tenant(session, principal.tenant_id)
+            patient = patient_in_tenant(session, tenant_row, patient_id)
+            assert patient is not None
+            _adopt(session, tenant_row, job_id, patient)
+            session.add(
+                ApiPull(job_id=job_id, tenant_id=tenant_row.id, client_pk=_client_pk(session, principal))
+            )
+            record_access(
+                context, session, tenant_row, principal, request, info,
+                interaction=ApiInteraction.OPERATION, resource_type="Patient", status=202, patients=named,
+                resource_id=str(patient.id), operation="$pull",
+            )  # fmt: skip
+        return job_id, tenant
+
+    job_id, tenant = await run_in_threadpool(work)
+    if job_id is None:
+        raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
+    worker.start_pull(tenant, job_id)
+    status_url = f"{context.base_url}/$pull-status/{job_id}"
+    body = operation_outcome([Issue("information", "informational", f"pull job {job_id} accepted")])
+    return FhirResponse(
+        body,
+        status_code=202,
+        headers={"Content-Location": status_url, "Retry-After": RETRY_AFTER},
+        media_type=response_media_type(request),
+    )
+
+
+def _part(name: str, kind: str, value: object) -> dict[str, Any]:
+    return {"name": name, f"value{kind}": value}
+
+
+def _counts(job: PullJob) -> list[dict[str, Any]]:
+    fields = (
+        ("gatewaysSelected", job.gateways_selected),
+        ("gatewaysAnswered", job.gateways_answered),
+        ("gatewaysMatched", job.gateways_matched),
+        ("gatewaysFailed", job.gateways_failed),
+        ("documentsFound", job.documents_found),
+        ("documentsRetrieved", job.documents_retrieved),
+        ("documentsConverted", job.documents_converted),
+        ("documentsFailed", job.documents_failed),
+        ("resourcesStored", job.resources_stored),
+    )
+    return [_part(name, "Integer", value) for name, value in fields]
+
+
+def _oid(value: str) -> dict[str, str]:
+    return {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{value}"}
+
+
+def _gateway(row: PullJobGateway) -> dict[str, Any]:
+    parts = [
+        _part("homeCommunityId", "Identifier", _oid(row.home_community_id)),
+        _part("name", "String", row.name),
+        _part("stage", "Code", row.stage),
+    ]  # fmt: skip
+    if row.outcome:
+        parts.append(_part("outcome", "Code", row.outcome))
+    if row.reason:
+        parts.append(_part("reason", "String", row.reason))
+    if row.error_code:
+        parts.append(_part("errorCode", "Code", row.error_code))
+    parts += [
+        _part("documentsFound", "Integer", row.documents_found),
+        _part("documentsRetrieved", "Integer", row.documents_retrieved),
+    ]
+    return {"name": "gateway", "part": parts}
+
+
+def status_body(context: ApiContext, job: PullJob, gateways: list[PullJobGateway]) -> dict[str, Any]:
+    parameters = [
+        _part("job", "String", str(job.id)),
+        _part("status", "Code", job.state),
+        _part("patient", "Reference", {"reference": f"Patient/{job.patient_id}"}),
+        {"name": "counts", "part": _counts(job)},
+        *(_gateway(row) for row in gateways),
+    ]
+    if job.state == "done":
+        parameters.append(
+            _part("everything", "Uri", f"{context.base_url}/Patient/{job.patient_id}/$everything")
+        )
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+def progress_text(job: PullJob) -> str:
+    return (
+        f"{job.state}: {job.gateways_answered}/{job.gateways_selected} gateways answered, "
+        f"{job.documents_retrieved}/{job.documents_found} documents retrieved"
+    )
+
+
+@router.get("/$pull-status/{job_id}", summary="Status of a pull job", dependencies=[Depends(negotiate)])
+def pull_status(
+    job_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_operation("Patient", "$pull"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        try:
+            key: uuid.UUID | None = uuid.UUID(job_id)
+        except ValueError:
+            key = None
+        job = session.get(PullJob, key) if key is not None else None
+        if job is not None and job.tenant_id != tenant.id:
+            job = None
+        patient = session.get(Patient, job.patient_id) if job is not None else None
+        named = patient_ids([patient] if patient else [], context.assigning_authority)
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=200 if job else 404,
+            patients=named, resource_id=job_id[:64], operation="$pull-status",
+            error_code=None if job else ResourceNotFoundError.code,
+        )  # fmt: skip
+        found: tuple[dict[str, Any], str, str | None, str | None, str] | None = None
+        if job is not None:
+            gateways = list(
+                session.scalars(
+                    select(PullJobGateway).where(PullJobGateway.job_id == job.id).order_by(PullJobGateway.id)
+                )
+            )
+            body = status_body(context, job, gateways)
+            found = (body, job.state, job.error_code, job.error_detail, progress_text(job))
+    if found is None:  # after the commit: the refused access stays audited
+        raise ResourceNotFoundError(f"no pull job {job_id[:64]}")
+    body, state, error_code, error_detail, progress = found
+    media = response_media_type(request)
+    if state in _ACTIVE:
+        headers = {"Retry-After": RETRY_AFTER, "X-Progress": progress}
+        return FhirResponse(body, status_code=202, headers=headers, media_type=media)
+    if state == "failed":
+        error: ApiError = InternalApiError(
+            f"the pull failed ({error_code or 'unknown error'}): {error_detail or ''}".strip(),
+        )
+        return FhirResponse(operation_outcome([error.issue]), status_code=500, media_type=media)
+    return FhirResponse(body, media_type=media)

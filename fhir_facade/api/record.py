@@ -1,0 +1,482 @@
+"""The consolidated record: ``GET /Patient/{id}/$everything``, type searches over it, ``GET /Binary/{id}``.
+
+Everything here reads ``fhir_resource`` rows of the patient's consolidated scope (``patient:<id hex>``) in the
+caller's tenant: de-duplicated by the pull's consolidation, with its Provenance. ``$everything`` takes
+``_since`` (the row's last update), ``_type`` and ``_count``; the searches take ``patient`` (required: every
+answer is about one patient, and audited as such), ``_since`` and, for Observation, ``category``, ``code``
+(``system|code``, ``code`` or ``system|``) and ``date`` (effective[x] or issued, with prefixes). Pages are
+keyset pages on the row id (opaque ``_cursor``). Resource types the token cannot read are left out of
+``$everything``. ``Binary/{id}`` is an original document (C-CDA, PDF) a pull of one of the tenant's patients
+retrieved, served with its content type (or as a Binary resource when ``application/fhir+json`` is asked).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_facade.api.access import patient_ids, record_access
+from fhir_facade.api.auth.principal import Principal, authenticate, require_access
+from fhir_facade.api.context import Context, Info
+from fhir_facade.api.errors import InsufficientScopeError, InvalidRequestError, ResourceNotFoundError
+from fhir_facade.api.http import FhirResponse, negotiate, response_media_type
+from fhir_facade.api.paging import (
+    DateRange,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    parse_date_param,
+    searchset,
+)
+from fhir_facade.api.patients.resource import patient_resource
+from fhir_facade.api.patients.store import patient_in_tenant
+from fhir_facade.api.routing import (
+    FhirEndpoint,
+    FhirOperation,
+    Interaction,
+    ParsedSearch,
+    SearchParam,
+    SearchParamType,
+    fhir_route,
+    parse_search,
+)
+from gateway.audit import ApiInteraction
+from gateway.store.models import Patient, RawDocument, Tenant
+from gateway.store.pull import FhirResource, PullJob, PullJobDocument
+
+__all__ = ["BINARY_READ", "PATIENT_EVERYTHING", "SEARCHES", "consolidated_rows", "router"]
+
+router = APIRouter()
+
+RECORD_TYPES = (
+    "Condition",
+    "Observation",
+    "MedicationStatement",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Immunization",
+    "Procedure",
+    "Encounter",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Provenance",
+)
+_PATIENT = SearchParam("patient", SearchParamType.REFERENCE, "Patient/{id} or {id} (required)")
+_SINCE = SearchParam("_since", SearchParamType.DATE, "Only resources updated at or after this instant")
+_OBSERVATION = (
+    SearchParam("category", SearchParamType.TOKEN, "system|code, code or system| (comma: any of)"),
+    SearchParam("code", SearchParamType.TOKEN, "system|code, code or system| (comma: any of)"),
+    SearchParam("date", SearchParamType.DATE, "effective[x] or issued; eq, ge, gt, le, lt prefixes"),
+)
+SEARCHES = {
+    name: FhirEndpoint(
+        name,
+        Interaction.SEARCH_TYPE,
+        f"{name} resources of one patient's consolidated record; paged (_count, next link)",
+        (_PATIENT, _SINCE, *(_OBSERVATION if name == "Observation" else ())),
+    )
+    for name in RECORD_TYPES
+}
+PATIENT_EVERYTHING = FhirEndpoint(
+    "Patient",
+    Interaction.OPERATION,
+    "The patient and the consolidated, de-duplicated record with its Provenance (searchset, paged)",
+    (
+        SearchParam("_since", SearchParamType.DATE, "Only resources updated at or after this instant"),
+        SearchParam("_type", SearchParamType.STRING, "Comma-separated resource types to include"),
+    ),
+    operation=FhirOperation(
+        "everything",
+        "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        "Everything held about the patient: _since, _type, _count",
+        instance=True,
+    ),
+)
+BINARY_READ = FhirEndpoint(
+    "Binary", Interaction.READ, "An original retrieved document (C-CDA, PDF) with its content type"
+)
+
+
+def scope_of(patient_id: uuid.UUID) -> str:
+    return f"patient:{patient_id.hex}"
+
+
+def parse_since(search: ParsedSearch) -> dt.datetime | None:
+    values = search.values("_since")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequestError("_since may be given once", expression=("_since",))
+    return parse_date_param("_since", values[0][1]).start
+
+
+def parse_types(search: ParsedSearch) -> set[str] | None:
+    values = search.values("_type")
+    if not values:
+        return None
+    return {item.strip() for _modifier, value in values for item in value.split(",") if item.strip()}
+
+
+def consolidated_rows(
+    session: Session,
+    tenant: Tenant,
+    patient_id: uuid.UUID,
+    *,
+    types: set[str] | None = None,
+    since: dt.datetime | None = None,
+    after: int | None = None,
+) -> Iterator[FhirResource]:
+    """The patient's consolidated resources, by row id, in batches."""
+    last = after or 0
+    while True:
+        statement = (
+            select(FhirResource)
+            .where(
+                FhirResource.tenant_id == tenant.id,
+                FhirResource.scope == scope_of(patient_id),
+                FhirResource.id > last,
+            )
+            .order_by(FhirResource.id)
+            .limit(500)
+        )
+        if types is not None:
+            statement = statement.where(FhirResource.resource_type.in_(sorted(types)))
+        if since is not None:
+            statement = statement.where(FhirResource.updated_at >= since)
+        rows = list(session.scalars(statement))
+        yield from rows
+        if len(rows) < 500:
+            return
+        last = rows[-1].id
+
+
+def reference_map(session: Session, tenant: Tenant, patient_id: uuid.UUID) -> dict[str, str]:
+    """How the consolidated record's bundle-relative references (``urn:uuid:<id>``) read on this server:
+    ``Type/id``, and the record's own Patient(s) as the registered ``Patient/{patient_id}``."""
+    rows = session.execute(
+        select(FhirResource.resource_type, FhirResource.resource_id).where(
+            FhirResource.tenant_id == tenant.id, FhirResource.scope == scope_of(patient_id)
+        )
+    ).all()
+    return {
+        f"urn:uuid:{rid}": f"Patient/{patient_id}" if rtype == "Patient" else f"{rtype}/{rid}"
+        for rtype, rid in rows
+    }
+
+
+def rest_view(value: Any, references: dict[str, str]) -> Any:
+    """``value`` with every ``reference`` rewritten by ``references`` (a copy; unknown ones kept)."""
+    if isinstance(value, dict):
+        return {
+            key: references.get(item, item)
+            if key == "reference" and isinstance(item, str)
+            else rest_view(item, references)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [rest_view(item, references) for item in value]
+    return value
+
+
+def _after(search: ParsedSearch) -> int | None:
+    position = decode_cursor(search, ("i",))
+    if position is None:
+        return None
+    if not isinstance(position["i"], int):
+        raise InvalidRequestError("the _cursor value is not valid", expression=("_cursor",))
+    return int(position["i"])
+
+
+def _page(
+    rows: Iterator[FhirResource], keep: Callable[[dict[str, Any]], bool], count: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    found: list[tuple[int, dict[str, Any]]] = []
+    for row in rows:
+        if not keep(row.content):
+            continue
+        if len(found) == count:
+            return [r for _i, r in found], encode_cursor({"i": found[-1][0]}) if found else None
+        found.append((row.id, row.content))
+    return [r for _i, r in found], None
+
+
+def _tokens(value: str) -> list[tuple[str | None, str | None]]:
+    wanted = []
+    for item in value.split(","):
+        system, bar, code = item.partition("|")
+        wanted.append((system or None, code or None) if bar else (None, item))
+    return wanted
+
+
+def _codings(concepts: object) -> Iterator[dict[str, Any]]:
+    items = concepts if isinstance(concepts, list) else [concepts]
+    for concept in items:
+        if isinstance(concept, dict):
+            for coding in concept.get("coding") or ():
+                if isinstance(coding, dict):
+                    yield coding
+
+
+def _token_match(concepts: object, wanted: list[tuple[str | None, str | None]]) -> bool:
+    for coding in _codings(concepts):
+        for system, code in wanted:
+            if (system is None or coding.get("system") == system) and (
+                code is None or coding.get("code") == code
+            ):
+                return True
+    return False
+
+
+def _instant(value: object, *, end: bool = False) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        period = parse_date_param("date", value)
+    except InvalidRequestError:
+        return None
+    return period.end if end else period.start
+
+
+def _when(resource: dict[str, Any]) -> tuple[dt.datetime, dt.datetime] | None:
+    if "effectiveDateTime" in resource:
+        start, end = (
+            _instant(resource["effectiveDateTime"]),
+            _instant(resource["effectiveDateTime"], end=True),
+        )
+    elif isinstance(resource.get("effectivePeriod"), dict):
+        period = resource["effectivePeriod"]
+        start, end = _instant(period.get("start")), _instant(period.get("end"), end=True)
+        end = end or start
+    else:
+        start, end = _instant(resource.get("issued")), _instant(resource.get("issued"), end=True)
+    if start is None or end is None:
+        return None
+    return start, end
+
+
+def _observation_filter(search: ParsedSearch) -> Callable[[dict[str, Any]], bool]:
+    categories = [_tokens(value) for _m, value in search.values("category")]
+    codes = [_tokens(value) for _m, value in search.values("code")]
+    period = DateRange()
+    for _m, value in search.values("date"):
+        period = period.narrow(parse_date_param("date", value))
+    dated = period.start is not None or period.end is not None
+
+    def keep(resource: dict[str, Any]) -> bool:
+        if any(not _token_match(resource.get("category"), wanted) for wanted in categories):
+            return False
+        if any(not _token_match(resource.get("code"), wanted) for wanted in codes):
+            return False
+        if dated:
+            when = _when(resource)
+            if when is None:
+                return False
+            if period.start is not None and when[1] <= period.start:
+                return False
+            if period.end is not None and when[0] >= period.end:
+                return False
+        return True
+
+    return keep
+
+
+def _patient_of(session: Session, tenant: Tenant, search: ParsedSearch) -> tuple[str, Patient | None]:
+    values = search.values("patient")
+    if len(values) != 1:
+        raise InvalidRequestError("give the patient (patient=Patient/{id}) once", expression=("patient",))
+    reference = values[0][1].removeprefix("Patient/")
+    return reference, patient_in_tenant(session, tenant, reference)
+
+
+def _search_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
+    resource_type = endpoint.resource_type
+    assert resource_type is not None
+
+    def handler(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_access(resource_type, "s"))],
+        context: Context,
+        info: Info,
+    ) -> Response:
+        parsed = parse_search(request, endpoint)
+        count = page_size(parsed)
+        after = _after(parsed)
+        since = parse_since(parsed)
+        keep = _observation_filter(parsed) if resource_type == "Observation" else (lambda _r: True)
+        with context.transaction() as session:
+            tenant = context.tenant(session, principal.tenant_id)
+            _reference, patient = _patient_of(session, tenant, parsed)
+            resources: list[dict[str, Any]] = []
+            next_cursor = None
+            if patient is not None:
+                rows = consolidated_rows(
+                    session, tenant, patient.id, types={resource_type}, since=since, after=after
+                )
+                resources, next_cursor = _page(rows, keep, count)
+                references = reference_map(session, tenant, patient.id)
+                resources = [rest_view(resource, references) for resource in resources]
+            record_access(
+                context, session, tenant, principal, request, info,
+                interaction=ApiInteraction.SEARCH, resource_type=resource_type, status=200,
+                patients=patient_ids([patient] if patient else [], context.assigning_authority),
+            )  # fmt: skip
+        total = len(resources) if after is None and next_cursor is None else None
+        bundle = searchset(
+            base=context.base_url, path=resource_type, search=parsed, resources=resources, total=total,
+            next_cursor=next_cursor,
+        )  # fmt: skip
+        return FhirResponse(bundle, media_type=response_media_type(request))
+
+    # The scope dependency depends on the resource type: set the annotation as an object (annotations are
+    # strings under ``from __future__ import annotations`` and would be resolved in the module's globals).
+    handler.__annotations__["principal"] = Annotated[Principal, Depends(require_access(resource_type, "s"))]
+    handler.__name__ = f"search_{resource_type}"
+    return handler
+
+
+for _name, _endpoint in SEARCHES.items():
+    router.add_api_route(
+        f"/{_name}",
+        fhir_route(_endpoint)(_search_handler(_endpoint)),
+        methods=["GET"],
+        summary=f"Search {_name}",
+        dependencies=[Depends(negotiate)],
+    )
+
+
+def present_types(session: Session, tenant: Tenant, patient_id: uuid.UUID | None = None) -> set[str]:
+    """The resource types held in the consolidated records of one patient (or of every patient)."""
+    scope = FhirResource.scope == scope_of(patient_id) if patient_id else FhirResource.scope.like("patient:%")
+    found = session.scalars(
+        select(FhirResource.resource_type).where(FhirResource.tenant_id == tenant.id, scope).distinct()
+    )
+    return {*found, "Patient"}
+
+
+def readable(principal: Principal, types: set[str] | None, present: set[str]) -> set[str]:
+    """The requested types (default: every type ``present``) the token may read; naming one it may not
+    read is 403."""
+    wanted = types if types is not None else present
+    allowed = {name for name in wanted if principal.scopes.allows(name, "r")}
+    if types is not None and wanted - allowed:
+        raise InsufficientScopeError(
+            f"the token's scopes do not allow reading {', '.join(sorted(wanted - allowed))}",
+            expression=("_type",),
+        )
+    return allowed
+
+
+@router.get(
+    "/Patient/{patient_id}/$everything", summary="Patient $everything", dependencies=[Depends(negotiate)]
+)
+@fhir_route(PATIENT_EVERYTHING)
+def everything(
+    patient_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("Patient", "r"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    parsed = parse_search(request, PATIENT_EVERYTHING)
+    count = page_size(parsed)
+    after = _after(parsed)
+    since = parse_since(parsed)
+    requested = parse_types(parsed)
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        patient = patient_in_tenant(session, tenant, patient_id)
+        types = readable(
+            principal, requested, present_types(session, tenant, patient.id if patient else None)
+        )
+        named = patient_ids([patient] if patient else [], context.assigning_authority)
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=200 if patient else 404,
+            patients=named, resource_id=patient_id[:64], operation="$everything",
+            error_code=None if patient else ResourceNotFoundError.code,
+        )  # fmt: skip
+        resources: list[dict[str, Any]] = []
+        next_cursor = None
+        if (
+            patient is not None
+            and after is None
+            and "Patient" in types
+            and (since is None or patient.updated_at >= since)
+        ):
+            resources.append(patient_resource(patient))
+        if patient is not None:
+            record_types = types - {"Patient"}  # the registered Patient stands for the record's own
+            rows = consolidated_rows(
+                session, tenant, patient.id, types=record_types, since=since, after=after
+            )
+            page, next_cursor = _page(rows, lambda _r: True, count)
+            references = reference_map(session, tenant, patient.id)
+            resources += [rest_view(resource, references) for resource in page]
+    if patient is None:  # after the commit: the refused access stays audited
+        raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
+    bundle = searchset(
+        base=context.base_url, path=f"Patient/{patient_id}/$everything", search=parsed, resources=resources,
+        total=None, next_cursor=next_cursor,
+    )  # fmt: skip
+    return FhirResponse(bundle, media_type=response_media_type(request))
+
+
+def _document(session: Session, tenant: Tenant, binary_id: str) -> tuple[RawDocument | None, Patient | None]:
+    try:
+        key = uuid.UUID(binary_id)
+    except ValueError:
+        return None, None
+    found = session.execute(
+        select(RawDocument, Patient)
+        .join(PullJobDocument, PullJobDocument.raw_document_id == RawDocument.id)
+        .join(PullJob, PullJob.id == PullJobDocument.job_id)
+        .join(Patient, Patient.id == PullJob.patient_id)
+        .where(RawDocument.id == key, RawDocument.tenant_id == tenant.id, Patient.tenant_id == tenant.id)
+        .limit(1)
+    ).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
+@router.get("/Binary/{binary_id}", summary="Read an original document")
+@fhir_route(BINARY_READ)
+def read_binary(
+    binary_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    context: Context,
+    info: Info,
+) -> Response:
+    if not (principal.scopes.allows("Binary", "r") or principal.scopes.allows("DocumentReference", "r")):
+        raise InsufficientScopeError("the token's scopes do not allow this; it needs system/Binary.r")
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        document, patient = _document(session, tenant, binary_id)
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.READ, resource_type="Binary", status=200 if document else 404,
+            patients=patient_ids([patient] if patient else [], context.assigning_authority),
+            resource_id=binary_id[:64], error_code=None if document else ResourceNotFoundError.code,
+        )  # fmt: skip
+        found = (bytes(document.content), document.mime_type) if document is not None else None
+    if found is None:  # after the commit: the refused access stays audited
+        raise ResourceNotFoundError(f"Binary/{binary_id[:64]} is not known")
+    content, mime = found
+    accept = request.headers.get("accept", "")
+    if "application/fhir+json" in accept and mime != "application/fhir+json":
+        body = {
+            "resourceType": "Binary",
+            "id": binary_id,
+            "contentType": mime,
+            "data": base64.b64encode(content).decode("ascii"),
+        }
+        return FhirResponse(body)
+    return Response(content, media_type=mime)
