@@ -10,9 +10,8 @@ with ``Retry-After`` and ``X-Progress`` and a Parameters body of the progress wh
 Parameters of the per-gateway outcomes, counts and the ``$everything`` link when done, and 500 with an
 OperationOutcome when the job failed. Another tenant's job is 404. Each call is audited.
 
-The job's patient: ``PullService`` keys the local patient by the asked demographics; when that resolves to a
-patient other than the one in the URL (a fresh one made for the job), the job, and the identifier that keys
-it, are moved to the URL's patient before the job starts, so the record lands on the registered patient.
+The job is for the patient in the URL (``PullRequest.patient_id``), so the record lands on the registered
+patient.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -52,8 +51,8 @@ from gateway.security import RequestingUser
 from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
 from gateway.store.api import ApiClient
 from gateway.store.api_jobs import ApiPull
-from gateway.store.models import Patient, PatientIdentifier, Tenant
-from gateway.store.pull import FhirResource, PatientLink, PullJob, PullJobGateway
+from gateway.store.models import Patient, Tenant
+from gateway.store.pull import PullJob, PullJobGateway
 from xca.errors import HieGatewayError
 
 __all__ = ["PATIENT_PULL", "router"]
@@ -141,31 +140,6 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
     return PullParameters(purpose, date_from, date_to, tuple(dict.fromkeys(gateways)))
 
 
-def _adopt(session: Any, tenant: Tenant, job_id: uuid.UUID, patient: Patient) -> None:
-    """Move job ``job_id`` (and, for a patient made just for it, its keying identifier) to ``patient``."""
-    job = session.get(PullJob, job_id)
-    assert job is not None
-    assert job.tenant_id == tenant.id
-    made = job.patient_id
-    if made == patient.id:
-        return
-    job.patient_id = patient.id
-    others = session.scalar(select(func.count()).where(PullJob.patient_id == made, PullJob.id != job_id)) or 0
-    links = session.scalar(
-        select(func.count()).select_from(PatientLink).where(PatientLink.patient_id == made)
-    )
-    held = session.scalar(
-        select(func.count()).select_from(FhirResource).where(FhirResource.patient_id == made)
-    )
-    kept = (links or 0) + (held or 0)
-    if others == 0 and kept == 0:
-        for row in session.scalars(select(PatientIdentifier).where(PatientIdentifier.patient_id == made)):
-            row.patient_id = patient.id
-        session.flush()
-        session.execute(delete(Patient).where(Patient.id == made, Patient.tenant_id == tenant.id))
-    session.flush()
-
-
 def _client_pk(session: Any, principal: Principal) -> int:
     pk = session.scalar(select(ApiClient.id).where(ApiClient.client_id == principal.client_id))
     assert pk is not None
@@ -207,6 +181,7 @@ async def pull(
                 session.expunge(tenant)
                 return None, tenant
             demographics = demographics_from_json(patient.demographics)
+            registered = patient.id
             session.expunge(tenant)
         selection = (
             SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=parameters.gateways)
@@ -219,6 +194,7 @@ async def pull(
             selection=selection,
             date_from=parameters.date_from,
             date_to=parameters.date_to,
+            patient_id=registered,
         )
         try:
             job_id = worker.service(tenant).create_job(pull_request)
@@ -228,7 +204,6 @@ async def pull(
             tenant_row = context.tenant(session, principal.tenant_id)
             patient = patient_in_tenant(session, tenant_row, patient_id)
             assert patient is not None
-            _adopt(session, tenant_row, job_id, patient)
             session.add(
                 ApiPull(job_id=job_id, tenant_id=tenant_row.id, client_pk=_client_pk(session, principal))
             )

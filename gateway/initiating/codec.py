@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import unicodedata
+import uuid
 from typing import Any
 
 from gateway.directory import GeoPoint, SelectionSpec, SelectionStrategy
@@ -127,6 +128,7 @@ def request_to_json(request: PullRequest) -> dict[str, Any]:
         "patient_point": [point.latitude, point.longitude] if point else None,
         "date_from": request.date_from.isoformat() if request.date_from else None,
         "date_to": request.date_to.isoformat() if request.date_to else None,
+        "patient_id": str(request.patient_id) if request.patient_id else None,
     }
 
 
@@ -146,4 +148,5 @@ def request_from_json(data: dict[str, Any]) -> PullRequest:
         patient_point=GeoPoint(point[0], point[1]) if point else None,
         date_from=dt.date.fromisoformat(data["date_from"]) if data.get("date_from") else None,
         date_to=dt.date.fromisoformat(data["date_to"]) if data.get("date_to") else None,
+        patient_id=uuid.UUID(data["patient_id"]) if data.get("patient_id") else None,
     )

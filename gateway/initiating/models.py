@@ -100,6 +100,9 @@ class PullRequest:
     patient_point: GeoPoint | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    patient_id: uuid.UUID | None = None
+    """The clinic's registered patient the record belongs to; without it, the patient is keyed by the
+    asked demographics (and created on the first pull)."""
 
     @property
     def purpose_of_use(self) -> PurposeOfUse:

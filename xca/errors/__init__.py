@@ -77,7 +77,8 @@ that built-in (bad input, an unknown key)::
     │   │   └── GatewayResponseError        HG-6016  an unusable answer (unreadable, wrong RelatesTo)
     │   └── JobError                        HG-6200  62xx: pull jobs
     │       ├── UnknownJobError(LookupError) HG-6201 no such job for this tenant
-    │       └── JobBusyError                HG-6202  another live worker holds the job
+    │       ├── JobBusyError                HG-6202  another live worker holds the job
+    │       └── UnknownPatientError(LookupError) HG-6203 the pull names a patient the tenant lacks
     ├── DirectoryError                      HG-6100  61xx: the directory of remote communities
     │   ├── DirectoryFormatError(ValueError) HG-6101 not a FHIR Bundle of Organizations (JSON or XML)
     │   └── UnknownCommunityError(LookupError) HG-6102 a homeCommunityId the directory does not list
@@ -209,6 +210,7 @@ from xca.errors.transport import (
     PullError,
     UnknownCommunityError,
     UnknownJobError,
+    UnknownPatientError,
 )
 from xca.errors.xml import (
     ActionNotSupportedError,
@@ -304,6 +306,7 @@ __all__ = [
     "UnexpectedMessageError",
     "UnknownCommunityError",
     "UnknownJobError",
+    "UnknownPatientError",
     "UnsignedAssertionError",
     "UnsignedBodyError",
     "UnsupportedAlgorithmError",

@@ -22,6 +22,7 @@ __all__ = [
     "PullError",
     "UnknownCommunityError",
     "UnknownJobError",
+    "UnknownPatientError",
 ]
 
 
@@ -101,3 +102,7 @@ class UnknownJobError(JobError, LookupError):
 
 class JobBusyError(JobError):
     code = "HG-6202"
+
+
+class UnknownPatientError(JobError, LookupError):
+    code = "HG-6203"

@@ -109,10 +109,11 @@ class JobStoreBase:
         self._tenant_id: int | None = None
 
     def _tenant(self, session: Session) -> Tenant:
-        if self._tenant_id is None:
-            self._tenant_id = ensure_tenant(session, self.tenant_slug, self.organization_name).id
-        tenant = session.get(Tenant, self._tenant_id)
-        assert tenant is not None
+        # The cached id can name a tenant created in a transaction that later rolled back: look again then.
+        tenant = session.get(Tenant, self._tenant_id) if self._tenant_id is not None else None
+        if tenant is None:
+            tenant = ensure_tenant(session, self.tenant_slug, self.organization_name)
+            self._tenant_id = tenant.id
         return tenant
 
     def _job(self, session: Session, job_id: uuid.UUID) -> PullJob:

@@ -38,6 +38,7 @@ from gateway.store import (
 from gateway.store.models import utcnow
 from xca.errors import (
     JobBusyError,
+    UnknownPatientError,
 )
 from xca.ids import Cx
 from xca.iti55 import Demographics
@@ -50,9 +51,21 @@ __all__ = [
 class JobSteps(JobStoreBase):
     """Creating, claiming, failing and reading jobs."""
 
-    def ensure_patient(self, session: Session, demographics: Demographics) -> Patient:
-        """The local patient the asked identity belongs to (created on the first pull)."""
+    def ensure_patient(
+        self, session: Session, demographics: Demographics, patient_id: uuid.UUID | None = None
+    ) -> Patient:
+        """The registered patient ``patient_id`` of this tenant, or else the local patient the asked identity
+        belongs to (created on the first pull)."""
         tenant = self._tenant(session)
+        if patient_id is not None:
+            registered = session.get(Patient, patient_id)
+            if registered is None or registered.tenant_id != tenant.id:
+                raise UnknownPatientError("the pull names a patient this tenant does not have")
+            if not any(i.system == self.assigning_authority for i in registered.identifiers):
+                raise UnknownPatientError(
+                    "the pull names a patient without an id under this gateway's authority"
+                )
+            return registered
         value = f"PULL-{patient_key(demographics)}"
         patient = session.scalar(
             select(Patient)
@@ -80,7 +93,7 @@ class JobSteps(JobStoreBase):
         ``requested`` audit record."""
         with self.database.session() as session, session.begin():
             tenant = self._tenant(session)
-            patient = self.ensure_patient(session, request.demographics)
+            patient = self.ensure_patient(session, request.demographics, request.patient_id)
             job = PullJob(
                 tenant_id=tenant.id,
                 patient_id=patient.id,
