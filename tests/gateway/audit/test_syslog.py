@@ -106,6 +106,7 @@ def test_tls_context_always_verifies(dev_pki: Path) -> None:
     context = syslog_tls_context(dev_pki / "ca.pem")
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
+    # A deliberately insecure context, only to prove the forwarder refuses it.
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE

@@ -107,6 +107,7 @@ def test_wrong_hostname_is_refused(server: int, pki: Pki) -> None:
 
 def test_clients_cannot_switch_verification_off(pki: Pki) -> None:
     context = _client_context(pki.directory, pki.layout.trust_bundle)
+    # Deliberately insecure settings, only to prove the client factory refuses them.
     with pytest.raises(TypeError):
         sync_client(ssl_context=context, verify=False)
     context.check_hostname = False
