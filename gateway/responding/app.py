@@ -8,11 +8,13 @@ gateway itself is ``app.state.gateway``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 
 from gateway.audit import Transaction
 from gateway.responding.context import InboundRequest
@@ -20,6 +22,8 @@ from gateway.responding.gateway import RespondingGateway
 from gateway.security import peer_certificate
 
 __all__ = ["create_responding_app"]
+
+log = logging.getLogger("gateway.responding")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -47,7 +51,13 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         declared = _declared_length(request)
         too_large = declared is not None and declared > config.max_request_bytes
-        body = b"" if too_large else await _read_body(request, config.max_request_bytes)
+        try:
+            body = b"" if too_large else await _read_body(request, config.max_request_bytes)
+        except ClientDisconnect:
+            # The caller gave up (its timeout) before sending the whole request: nothing was read, nothing
+            # is processed, and nobody is left to answer.
+            log.info("%s caller disconnected before the request body arrived", transaction.value)
+            return Response(status_code=400)
         inbound = InboundRequest(
             transaction=transaction,
             body=body,

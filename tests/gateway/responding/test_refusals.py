@@ -3,7 +3,9 @@ RefusalEvent with the right reason, and nothing else is stored."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ import pytest
 from lxml import etree
 
 from gateway.audit import Direction, RefusalEvent, RefusalReason, Transaction
+from gateway.responding import create_responding_app
 from gateway.security import PartnerSecurityOptions
 from tests.gateway.responding.conftest import Responder, outbound
 from tests.gateway.responding.messages import find_documents_body, iti55_body
@@ -176,3 +179,31 @@ def test_fault_relates_to_the_request_message_id(responder: Responder) -> None:
     data, _ = _unsigned(responder)
     reply = responder.post(responder.config.paths.iti55, data)
     assert parse_envelope(reply.content).addressing.relates_to == parse_envelope(data).addressing.message_id
+
+
+def test_caller_gone_before_the_body_is_not_an_error(
+    responder: Responder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A caller whose timeout fires mid-request: no traceback in the logs, nothing processed or audited."""
+    app = create_responding_app(responder.gateway)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "https",
+        "path": "/xcpd", "raw_path": b"/xcpd", "root_path": "", "query_string": b"",
+        "headers": [(b"content-type", b"application/soap+xml"), (b"content-length", b"4096")],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 443), "extensions": {},
+    }  # fmt: skip
+    before = responder.counts()
+    caplog.set_level(logging.INFO)
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert not any(r.exc_info for r in caplog.records)
+    assert responder.counts() == before
