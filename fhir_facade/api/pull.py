@@ -46,11 +46,11 @@ from fhir_facade.api.routing import FhirEndpoint, FhirOperation, Interaction, fh
 from gateway.audit import ApiInteraction
 from gateway.directory import SelectionSpec, SelectionStrategy
 from gateway.initiating import PullRequest
-from gateway.responding.patients import demographics_from_json
 from gateway.security import RequestingUser
 from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
 from gateway.store.api import ApiClient
 from gateway.store.api_jobs import ApiPull
+from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, Tenant
 from gateway.store.pull import PullJob, PullJobGateway
 from xca.errors import HieGatewayError

@@ -13,11 +13,10 @@ from typing import Any
 from gateway.directory import GeoPoint, SelectionSpec, SelectionStrategy
 from gateway.initiating.models import PullRequest
 from gateway.security import NhinPurpose, Organization, PurposeOfUse, RequestingUser, Role, TefcaPurpose
-from xca.iti55 import Address, AdministrativeGender, Demographics, Ii, PersonName, Telecom
+from gateway.store.demographics import demographics_from_json, demographics_to_json
+from xca.iti55 import Demographics, PersonName
 
 __all__ = [
-    "demographics_from_json",
-    "demographics_to_json",
     "parse_purpose",
     "patient_key",
     "request_from_json",
@@ -33,40 +32,6 @@ def parse_purpose(value: str) -> PurposeOfUse:
             if text.upper() in (member.value.upper(), member.name):
                 return member
     raise ValueError(f"unknown purpose of use {value!r}")
-
-
-def demographics_to_json(demo: Demographics) -> dict[str, Any]:
-    return {
-        "names": [{"given": list(n.given), "family": n.family, "use": n.use} for n in demo.names],
-        "gender": demo.gender.value if demo.gender else None,
-        "birth_date": demo.birth_date.isoformat() if demo.birth_date else None,
-        "addresses": [
-            {"lines": list(a.street_lines), "city": a.city, "state": a.state,
-             "postal_code": a.postal_code, "country": a.country, "use": a.use}
-            for a in demo.addresses
-        ],
-        "telecoms": [{"value": t.value, "use": t.use} for t in demo.telecoms],
-        "identifiers": [{"root": i.root, "extension": i.extension} for i in demo.identifiers],
-    }  # fmt: skip
-
-
-def demographics_from_json(data: dict[str, Any]) -> Demographics:
-    return Demographics(
-        names=tuple(
-            PersonName(given=tuple(n.get("given") or ()), family=n.get("family"), use=n.get("use"))
-            for n in data.get("names") or ()
-        ),
-        gender=AdministrativeGender(data["gender"]) if data.get("gender") else None,
-        birth_date=dt.date.fromisoformat(data["birth_date"]) if data.get("birth_date") else None,
-        addresses=tuple(_address(a) for a in data.get("addresses") or ()),
-        telecoms=tuple(Telecom(t["value"], t.get("use")) for t in data.get("telecoms") or ()),
-        identifiers=tuple(Ii(i["root"], i.get("extension")) for i in data.get("identifiers") or ()),
-    )
-
-
-def _address(a: dict[str, Any]) -> Address:
-    lines = tuple(a.get("lines") or ())
-    return Address(lines, a.get("city"), a.get("state"), a.get("postal_code"), a.get("country"), a.get("use"))
 
 
 def _fold(text: str | None) -> str:

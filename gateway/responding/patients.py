@@ -7,12 +7,10 @@ queries by), and its blocking keys in ``patient_match_key``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,15 +22,14 @@ from gateway.matching import (
     match_key_rows,
     normalize_demographics,
 )
+from gateway.store.demographics import demographics_from_json, demographics_to_json
 from gateway.store.models import Patient, PatientIdentifier, Tenant
 from xca.errors import InvalidValueError
 from xca.ids import Cx, require_oid
-from xca.iti55 import Address, AdministrativeGender, Demographics, Ii, PartialDate, PersonName, Telecom
+from xca.iti55 import Demographics, Telecom
 
 __all__ = [
     "LocalPatient",
-    "demographics_from_json",
-    "demographics_to_json",
     "list_patients",
     "match_candidates",
     "patient_by_id",
@@ -47,61 +44,6 @@ class LocalPatient:
     id: uuid.UUID
     cx: Cx
     demographics: Demographics
-
-
-def demographics_to_json(demo: Demographics) -> dict[str, Any]:
-    return {
-        "names": [
-            {"given": list(n.given), "family": n.family, "prefix": list(n.prefix), "suffix": list(n.suffix),
-             "use": n.use, "text": n.text}
-            for n in demo.names
-        ],
-        "gender": demo.gender.value if demo.gender else None,
-        "birth_date": demo.birth_date.isoformat() if demo.birth_date else None,
-        "birth_partial": [demo.birth_date_partial.year, demo.birth_date_partial.month]
-        if demo.birth_date_partial
-        else None,
-        "addresses": [
-            {"street_lines": list(a.street_lines), "city": a.city, "state": a.state,
-             "postal_code": a.postal_code, "country": a.country, "use": a.use}
-            for a in demo.addresses
-        ],
-        "telecoms": [{"value": t.value, "use": t.use} for t in demo.telecoms],
-        "identifiers": [{"root": i.root, "extension": i.extension} for i in demo.identifiers],
-    }  # fmt: skip
-
-
-def demographics_from_json(data: Mapping[str, Any]) -> Demographics:
-    partial = data.get("birth_partial")
-    return Demographics(
-        names=tuple(
-            PersonName(
-                given=tuple(n.get("given") or ()),
-                family=n.get("family"),
-                prefix=tuple(n.get("prefix") or ()),
-                suffix=tuple(n.get("suffix") or ()),
-                use=n.get("use"),
-                text=n.get("text"),
-            )
-            for n in data.get("names") or ()
-        ),
-        gender=AdministrativeGender(data["gender"]) if data.get("gender") else None,
-        birth_date=dt.date.fromisoformat(data["birth_date"]) if data.get("birth_date") else None,
-        birth_date_partial=PartialDate(partial[0], partial[1]) if partial else None,
-        addresses=tuple(
-            Address(
-                street_lines=tuple(a.get("street_lines") or ()),
-                city=a.get("city"),
-                state=a.get("state"),
-                postal_code=a.get("postal_code"),
-                country=a.get("country"),
-                use=a.get("use"),
-            )
-            for a in data.get("addresses") or ()
-        ),
-        telecoms=tuple(Telecom(t["value"], t.get("use")) for t in data.get("telecoms") or ()),
-        identifiers=tuple(Ii(i["root"], i.get("extension")) for i in data.get("identifiers") or ()),
-    )
 
 
 def _local(patient: Patient, assigning_authority: str) -> LocalPatient:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from fhir_facade.api.errors import BusinessRuleError, InvalidRequestError
-from gateway.responding.patients import demographics_from_json
+from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient
 from xca.ids import is_oid
 from xca.iti55 import Address, AdministrativeGender, Demographics, Ii, PersonName, Telecom

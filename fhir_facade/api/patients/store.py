@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fhir_facade.api.patients.resource import NewPatient
-from gateway.responding.patients import demographics_from_json, register_patient
+from gateway.responding.patients import register_patient
 from gateway.store.api import PatientSearch, PatientSearchName
+from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, PatientIdentifier, Tenant
 from xca.iti55 import Demographics
 

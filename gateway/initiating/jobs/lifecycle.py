@@ -15,7 +15,7 @@ from gateway.audit import (
     PullStage,
 )
 from gateway.directory import Selection
-from gateway.initiating.codec import demographics_to_json, patient_key, request_from_json, request_to_json
+from gateway.initiating.codec import patient_key, request_from_json, request_to_json
 from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive, _requestor
 from gateway.initiating.jobs.counters import gateway_report
 from gateway.initiating.jobs.plans import GatewayPlan, JobPlan
@@ -35,6 +35,7 @@ from gateway.store import (
     PullJobDocument,
     PullJobGateway,
 )
+from gateway.store.demographics import demographics_to_json
 from gateway.store.models import utcnow
 from xca.errors import (
     JobBusyError,
