@@ -7,8 +7,6 @@ of its own, so the store tests' schema resets never touch it.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from lxml import etree
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from certs import CertificatePurpose, DevPkiLayout, init_dev_pki, load_identity
 from fhir_facade.ccda.writer import Address, AuthoringDevice, Organization, synthetic_record, write_ccd
@@ -57,7 +54,7 @@ from gateway.security import (
 )
 from gateway.store import ClinicDocument, Database, Patient, RawDocument, Tenant
 from gateway.store.documents import ensure_tenant
-from tests.gateway.store.conftest import PG_ENV
+from tests.postgres import throwaway_database
 from xca.iti55 import Address as HlAddress
 from xca.iti55 import AdministrativeGender, Demographics, PersonName, Telecom
 from xca.soap import Action, Addressing
@@ -150,29 +147,13 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def _postgres_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL responding tests need {PG_ENV}")
-    url = make_url(base)
-    name = f"hiegate_resp_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def responder_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('responding-db') / 'hiegate.db'}"
         return
-    yield from _postgres_url()
+    with throwaway_database("hiegate_resp") as url:
+        yield url
 
 
 def synthetic_ccd(seed: int, document_id: str) -> bytes:

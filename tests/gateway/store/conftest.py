@@ -6,42 +6,20 @@ the tests never touch existing data.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from gateway.store import Database
-
-PG_ENV = "HIEGATE_TEST_DATABASE_URL"
+from tests.postgres import throwaway_database
 
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(
-            f"PostgreSQL storage tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
-        )
-    url = make_url(base)
-    name = f"hiegate_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the server named by the variable must be usable: say why not
-        admin.dispose()
-        pytest.fail(f"{PG_ENV} is set but PostgreSQL is unusable: {type(exc).__name__}: {exc}")
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database("hiegate_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
