@@ -9,9 +9,11 @@ Profile.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
@@ -38,8 +40,17 @@ EnvelopeStep = Callable[[etree._Element], etree._Element]
 """One link of the outgoing chain: takes an envelope, returns it (changed in place or replaced)."""
 
 
+_DEFAULT_OPTIONS = PartnerSecurityOptions()  # frozen: one instance serves every call without options
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@functools.lru_cache(maxsize=16)
+def _der(certificate: x509.Certificate) -> bytes:
+    # the holder certificate goes into every assertion: encode it once per certificate
+    return certificate.public_bytes(Encoding.DER)
 
 
 def _wsa_to(envelope: etree._Element) -> str | None:
@@ -71,7 +82,7 @@ class AssertionStep:
             audience=audience,
             issue_instant=self.now,
             lifetime=self.options.assertion_lifetime,
-            holder_certificate_der=self.identity.certificate.public_bytes(Encoding.DER),
+            holder_certificate_der=_der(self.identity.certificate),
             resource_id=self.resource_id,
             assertion_id=self.assertion_id,
         )
@@ -136,7 +147,7 @@ class OutboundSecurity:
         resource_id: Cx | None = None,
     ) -> SecuredMessage:
         """Run the assertion and signature steps on ``envelope`` (changed in place) and serialize it once."""
-        partner = options or PartnerSecurityOptions()
+        partner = options or _DEFAULT_OPTIONS
         now = self.clock()
         if now.tzinfo is None:
             raise SigningError("the clock must return timezone-aware datetimes")

@@ -10,8 +10,11 @@ follows the schema: Issuer, Signature, Subject, Conditions, AuthnStatement, Attr
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,6 +33,7 @@ __all__ = ["ATTRIBUTE_NAME_FORMAT", "AssertionInput", "build_assertion", "new_as
 ATTRIBUTE_NAME_FORMAT: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 _SAML_NSMAP: Final = {"saml2": ns.SAML2, "ds": ns.DS, "xsi": ns.XSI}
 _XSI_TYPE: Final = q(ns.XSI, "type")
+_TEMPLATE_CACHE_SIZE: Final = 64
 
 
 def new_assertion_id() -> str:
@@ -85,19 +89,28 @@ def _coded_attribute(statement: etree._Element, name: XuaAttribute, local: str, 
         coded.set("displayName", value.display_name)
 
 
-def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Element:
-    """The unsigned holder-of-key XUA assertion for ``user`` (see the module docstring for its layout)."""
-    if not spec.audience.strip():
-        raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
-    if spec.lifetime <= dt.timedelta(0):
-        raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
-    resource = format_cx(spec.resource_id) if spec.resource_id is not None else None
-    issued = spec.issue_instant
+@dataclass(frozen=True)
+class _Template:
+    """An assertion with everything but its ID, instants and resource-id value filled in; never handed out,
+    only copied."""
+
+    assertion: etree._Element
+    resource_index: int | None  # position of the resource-id Attribute in the AttributeStatement
+
+
+def _build_template(
+    user: RequestingUser,
+    issuer: IssuerConfig,
+    audience: str,
+    holder_certificate_der: bytes,
+    with_resource: bool,
+) -> _Template:
     assertion = etree.Element(q(ns.SAML2, "Assertion"), nsmap=_SAML_NSMAP)
-    assertion.set("ID", spec.assertion_id or new_assertion_id())
-    assertion.set("IssueInstant", xml_datetime(issued))
+    # the three attributes are set here, in this order, so that serializations keep it when they are filled
+    assertion.set("ID", "")
+    assertion.set("IssueInstant", "")
     assertion.set("Version", "2.0")
-    _sub(assertion, "Issuer", spec.issuer.issuer, Format=spec.issuer.issuer_format)
+    _sub(assertion, "Issuer", issuer.issuer, Format=issuer.issuer_format)
     etree.SubElement(assertion, q(ns.DS, "Signature"), Id="placeholder")
 
     subject = _sub(assertion, "Subject")
@@ -107,31 +120,74 @@ def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Elemen
     data.set(_XSI_TYPE, "saml2:KeyInfoConfirmationDataType")
     x509_data = etree.SubElement(etree.SubElement(data, q(ns.DS, "KeyInfo")), q(ns.DS, "X509Data"))
     etree.SubElement(x509_data, q(ns.DS, "X509Certificate")).text = base64.b64encode(
-        spec.holder_certificate_der
+        holder_certificate_der
     ).decode("ascii")
 
-    conditions = _sub(
-        assertion,
-        "Conditions",
-        NotBefore=xml_datetime(issued),
-        NotOnOrAfter=xml_datetime(issued + spec.lifetime),
-    )
-    _sub(_sub(conditions, "AudienceRestriction"), "Audience", spec.audience)
+    conditions = _sub(assertion, "Conditions", NotBefore="", NotOnOrAfter="")
+    _sub(_sub(conditions, "AudienceRestriction"), "Audience", audience)
 
-    authn = _sub(assertion, "AuthnStatement", AuthnInstant=xml_datetime(issued))
+    authn = _sub(assertion, "AuthnStatement", AuthnInstant="")
     _sub(_sub(authn, "AuthnContext"), "AuthnContextClassRef", AuthnContext.X509.value)
 
     statement = _sub(assertion, "AttributeStatement")
     _text_attribute(statement, XuaAttribute.SUBJECT_ID, user.name)
     _text_attribute(statement, XuaAttribute.ORGANIZATION, user.organization.name)
     _text_attribute(statement, XuaAttribute.ORGANIZATION_ID, oid_urn(user.organization.oid))
-    _text_attribute(statement, XuaAttribute.HOME_COMMUNITY_ID, oid_urn(spec.issuer.home_community_id))
+    _text_attribute(statement, XuaAttribute.HOME_COMMUNITY_ID, oid_urn(issuer.home_community_id))
     _coded_attribute(statement, XuaAttribute.ROLE, "Role", user.role.coded)
     _coded_attribute(statement, XuaAttribute.PURPOSE_OF_USE, "PurposeOfUse", user.purpose_of_use.coded)
     if user.npi is not None:
         _text_attribute(statement, XuaAttribute.NPI, user.npi)
-    if resource is not None:
-        _text_attribute(statement, XuaAttribute.RESOURCE_ID, resource)
+    resource_index = None
+    if with_resource:
+        resource_index = len(statement)
+        _text_attribute(statement, XuaAttribute.RESOURCE_ID, "")
     if user.grantor is not None:
         _text_attribute(statement, XuaAttribute.GRANTOR, oid_urn(user.grantor))
+    return _Template(assertion, resource_index)
+
+
+_TemplateKey = tuple[RequestingUser, IssuerConfig, str, bytes, bool]
+_local = threading.local()
+
+
+def _template(key: _TemplateKey) -> _Template:
+    # Per thread (lxml trees are not shared between threads here) and bounded: one entry per user, partner
+    # audience and signing certificate in use. The key holds every input of the template by value, so an
+    # entry is only ever reused for exactly the same user, issuer, audience and certificate.
+    cache: OrderedDict[_TemplateKey, _Template] = _local.__dict__.setdefault("templates", OrderedDict())
+    template = cache.get(key)
+    if template is None:
+        template = cache[key] = _build_template(*key)
+        if len(cache) > _TEMPLATE_CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return template
+
+
+def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Element:
+    """The unsigned holder-of-key XUA assertion for ``user`` (see the module docstring for its layout).
+
+    The parts that stay the same from message to message (user, issuer, audience, holder certificate) come
+    from a template made once and copied; only the ID, the instants and the resource-id are set per call.
+    """
+    if not spec.audience.strip():
+        raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
+    if spec.lifetime <= dt.timedelta(0):
+        raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
+    resource = format_cx(spec.resource_id) if spec.resource_id is not None else None
+    template = _template(
+        (user, spec.issuer, spec.audience, spec.holder_certificate_der, resource is not None)
+    )
+    assertion = copy.deepcopy(template.assertion)
+    issued = xml_datetime(spec.issue_instant)
+    assertion.set("ID", spec.assertion_id or new_assertion_id())
+    assertion.set("IssueInstant", issued)
+    conditions, authn, statement = assertion[3], assertion[4], assertion[5]
+    conditions.set("NotBefore", issued)
+    conditions.set("NotOnOrAfter", xml_datetime(spec.issue_instant + spec.lifetime))
+    authn.set("AuthnInstant", issued)
+    if resource is not None and template.resource_index is not None:
+        statement[template.resource_index][0].text = resource
     return assertion

@@ -3,8 +3,10 @@
 Chain building is :func:`certs.validate_certificate` (cryptography's RFC 5280 verifier). A successful
 validation is remembered per (leaf + intermediates) fingerprint and reused while ``now`` stays inside every
 chain member's validity window, so a busy partner's certificate is validated once, not once per message;
-failures are never cached. Certificate errors become the security refusals that carry a WS-Security fault
-subcode (OASIS WSS X.509 Token Profile 1.1 §3.3).
+failures are never cached. Validation depends only on the chain, the anchors, the purpose and ``now``; the
+store is frozen (anchors and purpose cannot change under its cache) and each store has its own cache, so a
+reused result is the one validation would give at that ``now``. Certificate errors become the security
+refusals that carry a WS-Security fault subcode (OASIS WSS X.509 Token Profile 1.1 §3.3).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class _Validated:
     not_after: dt.datetime
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class TrustStore:
     """Trust anchors for XML signatures plus a thread-safe cache of validated chains.
 

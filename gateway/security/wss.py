@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import threading
 import uuid
 from collections.abc import Collection, Sequence
@@ -28,6 +27,7 @@ from signxml.exceptions import SignXMLException
 from signxml.signer import XMLSigner
 from signxml.util import strip_pem_header
 
+from gateway.security.dsig import IdReferenceResolver
 from gateway.security.options import HeaderItem, PartnerSecurityOptions, SigningIdentity
 from gateway.security.saml import xml_datetime
 from xca import ns
@@ -51,16 +51,22 @@ SAMLV2_TOKEN_TYPE: Final = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-
 _EXC_C14N: Final = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 _WSU_ID: Final = q(ns.WSU, "Id")
 _DS_TAGS: dict[str, QName] = {}
+_TEMPLATES_PER_THREAD: Final = 16
 
 
-class _Signer(XMLSigner):
-    """signxml's signer with two shortcuts that leave its output byte for byte the same:
+class _Signer(IdReferenceResolver, XMLSigner):
+    """signxml's signer with shortcuts that leave its output byte for byte the same:
 
     * ``get_root``: signxml isolates its inputs (the document, then each referenced element) by serializing
-      and re-parsing them, five times per message; an lxml deep copy isolates them as well at a quarter of the
-      cost. The only difference, ancestors' namespace declarations that no element of the copy uses, cannot
-      reach a digest: our signers use exclusive c14n without an InclusiveNamespaces prefix list, and the trees
-      are our own (no DTD or entities for signxml's parse to refuse);
+      and re-parsing them, five times per message. A detached signature changes none of them (signxml only
+      canonicalizes the referenced elements and returns a new Signature element), so they are used as they
+      are. An enveloped one inserts the signature into the document and removes the placeholder from the
+      digested copy: there an lxml deep copy isolates them, at a quarter of the cost of the re-parse. Neither
+      difference (ancestors' namespace declarations that no element uses: absent from a deep copy, present
+      but not visibly used in place) can reach a digest: our signers use exclusive c14n without an
+      InclusiveNamespaces prefix list, and the trees are our own (no DTD or entities for signxml's parse to
+      refuse);
+    * ``_resolve_reference``: see :class:`~gateway.security.dsig.IdReferenceResolver`;
     * ``_ds_tag``: the ds: element names (about thirty per signature) are made once. Our signers keep
       signxml's default ``namespaces`` ({"ds": DS}), for which its ``_ds_tag`` is this QName.
     """
@@ -68,6 +74,8 @@ class _Signer(XMLSigner):
     def get_root(self, data: object) -> etree._Element:
         if not isinstance(data, etree._Element):
             raise TypeError("only lxml elements are signed here")
+        if self.construction_method is SignatureConstructionMethod.detached:
+            return data
         return copy.deepcopy(data)
 
     def _ds_tag(self, tag: str) -> QName:
@@ -116,20 +124,28 @@ def ensure_security_header(envelope: etree._Element) -> etree._Element:
     return security
 
 
-@functools.lru_cache(maxsize=16)
-def _x509_texts(certificates: tuple[x509.Certificate, ...]) -> tuple[str, ...]:
-    # signxml's own formatting of a ``cert=`` certificate (PEM body, line breaks kept)
-    return tuple(strip_pem_header(c.public_bytes(Encoding.PEM)) for c in certificates)  # type: ignore[no-untyped-call]
+def _x509_key_info_template(certificates: tuple[x509.Certificate, ...]) -> etree._Element:
+    # signxml's own formatting of a ``cert=`` certificate (PEM body, line breaks kept), made once per
+    # identity and thread (trees are not shared between threads here) and only ever copied
+    templates: dict[tuple[x509.Certificate, ...], etree._Element] = _local.__dict__.setdefault(
+        "key_infos", {}
+    )
+    key_info = templates.get(certificates)
+    if key_info is None:
+        if len(templates) >= _TEMPLATES_PER_THREAD:
+            templates.clear()
+        key_info = templates[certificates] = etree.Element(q(ns.DS, "KeyInfo"), nsmap={"ds": ns.DS})
+        x509_data = etree.SubElement(key_info, q(ns.DS, "X509Data"))
+        for certificate in certificates:
+            text = strip_pem_header(certificate.public_bytes(Encoding.PEM))  # type: ignore[no-untyped-call]
+            etree.SubElement(x509_data, q(ns.DS, "X509Certificate")).text = text
+    return key_info
 
 
 def _x509_key_info(identity: SigningIdentity) -> etree._Element:
     """``ds:KeyInfo/ds:X509Data`` with the certificate and chain, exactly as signxml writes it for ``cert=``
-    (base64 text as in PEM), with the PEM encoding done once per identity."""
-    key_info = etree.Element(q(ns.DS, "KeyInfo"), nsmap={"ds": ns.DS})
-    x509_data = etree.SubElement(key_info, q(ns.DS, "X509Data"))
-    for text in _x509_texts((identity.certificate, *identity.chain)):
-        etree.SubElement(x509_data, q(ns.DS, "X509Certificate")).text = text
-    return key_info
+    (base64 text as in PEM): a copy of one made once per identity."""
+    return copy.deepcopy(_x509_key_info_template((identity.certificate, *identity.chain)))
 
 
 def sign_assertion(
@@ -152,14 +168,26 @@ def sign_assertion(
         ) from exc
 
 
+def _timestamp_template() -> etree._Element:
+    timestamp: etree._Element | None = getattr(_local, "timestamp", None)
+    if timestamp is None:
+        timestamp = _local.timestamp = etree.Element(q(ns.WSU, "Timestamp"), nsmap={"wsu": ns.WSU})
+        timestamp.set(_WSU_ID, "")
+        etree.SubElement(timestamp, q(ns.WSU, "Created"))
+        etree.SubElement(timestamp, q(ns.WSU, "Expires"))
+    return timestamp
+
+
 def add_timestamp(
     security: etree._Element, *, created: dt.datetime, lifetime: dt.timedelta
 ) -> etree._Element:
     """Append a ``wsu:Timestamp`` (Created, Expires) with a fresh ``wsu:Id`` to ``security``."""
-    timestamp = etree.SubElement(security, q(ns.WSU, "Timestamp"), nsmap={"wsu": ns.WSU})
+    # copied from a template: cheaper than making the three elements and their namespace declaration anew
+    timestamp = copy.deepcopy(_timestamp_template())
     timestamp.set(_WSU_ID, f"TS-{uuid.uuid4()}")
-    etree.SubElement(timestamp, q(ns.WSU, "Created")).text = xml_datetime(created)
-    etree.SubElement(timestamp, q(ns.WSU, "Expires")).text = xml_datetime(created + lifetime)
+    timestamp[0].text = xml_datetime(created)
+    timestamp[1].text = xml_datetime(created + lifetime)
+    security.append(timestamp)
     return timestamp
 
 
@@ -233,9 +261,9 @@ def sign_message(
     references = [f"#{timestamp.get(_WSU_ID)}"]
     if options.sign_body:
         references.append(f"#{_body_with_id(envelope).get(_WSU_ID)}")
-    # signxml copies the whole document it is given (and scans all of it for each reference); exclusive c14n
-    # makes the digests independent of everything outside the referenced elements, so all other header blocks
-    # (the assertion, the largest part of the message, and the WS-Addressing headers) are set aside meanwhile.
+    # signxml scans the whole document it is given for each reference; exclusive c14n makes the digests
+    # independent of everything outside the referenced elements, so all other header blocks (the assertion,
+    # the largest part of the message, and the WS-Addressing headers) are set aside meanwhile.
     header = security.getparent()
     if header is None:
         raise SigningError("the security header is not inside a soap:Header")

@@ -43,6 +43,14 @@ _DATETIME: Final = re.compile(
 )
 _KNOWN_CONDITIONS: Final = frozenset({"AudienceRestriction", "OneTimeUse", "ProxyRestriction"})
 _SINGLE_VALUED: Final = frozenset(XuaAttribute) - {XuaAttribute.ROLE}
+_ATTRIBUTES: Final = {a.value: a for a in XuaAttribute}
+_CODED_TAGS: Final = {
+    XuaAttribute.ROLE: frozenset({q(ns.HL7V3, "Role")}),
+    XuaAttribute.PURPOSE_OF_USE: frozenset({q(ns.HL7V3, "PurposeOfUse"), q(ns.HL7V3, "PurposeForUse")}),
+}
+_ATTRIBUTE_STATEMENT: Final = q(ns.SAML2, "AttributeStatement")
+_ATTRIBUTE: Final = q(ns.SAML2, "Attribute")
+_ATTRIBUTE_VALUE: Final = q(ns.SAML2, "AttributeValue")
 
 
 def parse_xml_datetime(value: str | None, what: str) -> dt.datetime:
@@ -90,6 +98,8 @@ def _one(parent: etree._Element, local: str, what: str) -> etree._Element:
 
 
 def _text(element: etree._Element) -> str:
+    if not len(element):  # no child nodes of any kind: the text is all there is (the common case)
+        return (element.text or "").strip()
     return "".join(element.itertext()).strip()
 
 
@@ -106,10 +116,11 @@ def _holder_key_info(subject: etree._Element) -> etree._Element:
     )
 
 
-def _coded(values: list[etree._Element], attribute: XuaAttribute, locals_: tuple[str, ...]) -> CodedValue:
+def _coded(values: list[etree._Element], attribute: XuaAttribute) -> CodedValue:
+    tags = _CODED_TAGS[attribute]
     for value in values:
         for child in value:
-            if isinstance(child.tag, str) and child.tag in {q(ns.HL7V3, name) for name in locals_}:
+            if isinstance(child.tag, str) and child.tag in tags:
                 code, system = child.get("code"), child.get("codeSystem")
                 if code and system:
                     return CodedValue(code, system, child.get("codeSystemName"), child.get("displayName"))
@@ -129,17 +140,16 @@ def _oid_value(text: str, attribute: XuaAttribute) -> str:
 
 def _claims(assertion: etree._Element, policy: VerificationPolicy) -> XuaClaims:
     values: dict[XuaAttribute, list[etree._Element]] = {}
-    for statement in assertion.findall(q(ns.SAML2, "AttributeStatement")):
-        for attribute in statement.findall(q(ns.SAML2, "Attribute")):
-            try:
-                name = XuaAttribute(attribute.get("Name", ""))
-            except ValueError:
+    for statement in assertion.iterfind(_ATTRIBUTE_STATEMENT):
+        for attribute in statement.iterfind(_ATTRIBUTE):
+            name = _ATTRIBUTES.get(attribute.get("Name", ""))
+            if name is None:
                 continue
             if name in values:
                 raise XuaAttributeInvalidError(
                     "an XUA attribute is repeated", detail={"attribute": name.value}
                 )
-            values[name] = attribute.findall(q(ns.SAML2, "AttributeValue"))
+            values[name] = attribute.findall(_ATTRIBUTE_VALUE)
     for name in policy.required_attributes:
         if not values.get(name):
             raise XuaAttributeMissingError(
@@ -156,15 +166,11 @@ def _claims(assertion: etree._Element, policy: VerificationPolicy) -> XuaClaims:
             raise XuaAttributeInvalidError("an XUA attribute is empty", detail={"attribute": name.value})
     role = purpose = None
     if values.get(XuaAttribute.ROLE):
-        role = _coded(values[XuaAttribute.ROLE], XuaAttribute.ROLE, ("Role",))
+        role = _coded(values[XuaAttribute.ROLE], XuaAttribute.ROLE)
         if role.code_system != SNOMED_SYSTEM or not role.code.isdigit():
             raise XuaAttributeInvalidError("the role is not a SNOMED CT code", detail={"attribute": "role"})
     if values.get(XuaAttribute.PURPOSE_OF_USE):
-        purpose = _coded(
-            values[XuaAttribute.PURPOSE_OF_USE],
-            XuaAttribute.PURPOSE_OF_USE,
-            ("PurposeOfUse", "PurposeForUse"),
-        )
+        purpose = _coded(values[XuaAttribute.PURPOSE_OF_USE], XuaAttribute.PURPOSE_OF_USE)
         if purpose_from_code(purpose.code, purpose.code_system) is None:
             raise XuaAttributeInvalidError(
                 "the purpose of use is not a known nhin-purpose or TEFCA code",

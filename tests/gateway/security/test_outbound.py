@@ -162,3 +162,78 @@ def test_secured_message_is_signed_once(sign: Signer, verifier: Callable[..., ob
     assert verified.body is not None
     assert etree.QName(verified.body).localname == "RetrieveDocumentSetRequest"
     assert verified.signing_certificate == verified.assertion.holder_certificate
+
+
+def _attribute_text(assertion: etree._Element, name: XuaAttribute) -> str | None:
+    for attribute in assertion.iter(q(ns.SAML2, "Attribute")):
+        if attribute.get("Name") == name.value:
+            return attribute.findtext(q(ns.SAML2, "AttributeValue"))
+    return None
+
+
+def test_assertions_from_one_template_keep_their_own_values(pki: Pki) -> None:
+    """Assertions are copied from a template per user, issuer, audience and certificate; each copy gets its
+    own ID, instants and resource-id, and nothing set on one reaches the template or the next."""
+    from dataclasses import replace
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from gateway.security.saml import AssertionInput, build_assertion
+    from xca.ids import Cx
+
+    at = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    spec = AssertionInput(
+        issuer=IssuerConfig("CN=hie-gateway-dev", HOME),
+        audience=AUDIENCE,
+        issue_instant=at,
+        lifetime=dt.timedelta(minutes=5),
+        holder_certificate_der=pki.signing.certificate.public_bytes(Encoding.DER),
+        resource_id=Cx("PAT-1", "1.3.6.1.4.1.99999.2"),
+        assertion_id="_first",
+    )
+    first = build_assertion(make_user(), spec)
+    first_bytes = etree.tostring(first)
+    assert build_assertion(make_user(), spec) is not first
+    assert etree.tostring(build_assertion(make_user(), spec)) == first_bytes
+    first.find(f".//{q(ns.SAML2, 'NameID')}").text = "mallory@evil.example"  # type: ignore[union-attr]
+
+    later = at + dt.timedelta(hours=1)
+    second = build_assertion(
+        make_user(),
+        replace(spec, issue_instant=later, resource_id=Cx("PAT-2", "1.3.6.1.4.1.99999.2"), assertion_id="_2"),
+    )
+    assert list(second.attrib) == ["ID", "IssueInstant", "Version"]
+    assert (second.get("ID"), second.get("IssueInstant")) == ("_2", "2024-05-01T13:00:00.000Z")
+    conditions = second.find(q(ns.SAML2, "Conditions"))
+    assert conditions is not None
+    assert (conditions.get("NotBefore"), conditions.get("NotOnOrAfter")) == (
+        "2024-05-01T13:00:00.000Z",
+        "2024-05-01T13:05:00.000Z",
+    )
+    authn = second.find(q(ns.SAML2, "AuthnStatement"))
+    assert authn is not None
+    assert authn.get("AuthnInstant") == "2024-05-01T13:00:00.000Z"
+    assert second.findtext(f".//{q(ns.SAML2, 'NameID')}") == "jdoe@clinic.example"
+    assert _attribute_text(second, XuaAttribute.RESOURCE_ID) == "PAT-2^^^&1.3.6.1.4.1.99999.2&ISO"
+
+    other_user = build_assertion(
+        make_user(name="Dr. Other Person", npi=None), replace(spec, resource_id=None)
+    )
+    assert _attribute_text(other_user, XuaAttribute.SUBJECT_ID) == "Dr. Other Person"
+    assert _attribute_text(other_user, XuaAttribute.RESOURCE_ID) is None
+    assert _attribute_text(other_user, XuaAttribute.NPI) is None
+    other_partner = build_assertion(make_user(), replace(spec, audience="https://other.example/xca"))
+    assert other_partner.findtext(f".//{q(ns.SAML2, 'Audience')}") == "https://other.example/xca"
+    assert _attribute_text(other_partner, XuaAttribute.RESOURCE_ID) == "PAT-1^^^&1.3.6.1.4.1.99999.2&ISO"
+
+
+def test_signing_from_several_threads(sign: Signer, verifier: Callable[..., object]) -> None:
+    """Signers and the assertion and header templates are per thread: concurrent signing still verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        messages = list(pool.map(lambda _: sign(), range(16)))
+    check = verifier()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verified = list(pool.map(check.verify, messages))  # type: ignore[attr-defined]
+    assert len({v.assertion.id for v in verified}) == 16
