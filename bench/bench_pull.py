@@ -7,9 +7,15 @@ process (``gateway.sandbox.run_sandbox``) as before, for comparison.
 
 Prints, per size, beside its target:
 
-* wall time of the pull against the slowest answering gateway (the longest chain of exchanges one healthy
-  gateway needed: ITI-55 + ITI-38 + ITI-39, as measured by the initiating side); target wall <= 1.1 x slowest
-  + 0.3 s. Gateways that hang are only known by their timeout, so the partner timeout is part of the wall;
+* wall time of the pull, judged twice:
+
+  - "wall ok" (issue #8's target, unchanged): wall <= 1.1 x slowest + 0.3 s, where "slowest" is the slowest
+    answering gateway (the longest chain of exchanges one healthy gateway needed: ITI-55 + ITI-38 + ITI-39,
+    as measured by the initiating side). With a hanging gateway planted this cannot hold: a gateway that
+    hangs is only known by its timeout, so the wall can never drop below the partner timeout;
+  - "overhead ok": wall <= 1.1 x network bound + 0.3 s, where the network bound ("net s") is the longest the
+    network alone makes the pull last: max(slowest answering chain, the partner timeout when any gateway
+    timed out). This one judges the pull's own overhead on top of what the network imposes;
 * gateway CPU per exchange: ``time.process_time()`` of this process over the pull (every thread: TLS,
   signing, checking, parsing, audit, storage, the event loop) divided by the exchanges; target <= 3 ms.
   With a separate sandbox process that is the pull's CPU alone; in-process it also holds the sandbox's.
@@ -18,8 +24,18 @@ Prints, per size, beside its target:
 * documents held after the pull against documents available at healthy gateways; target: all of them;
 * the sandbox's start-up time (process start to ``directory.json`` + ``patients.json`` written).
 
+Before each pull the objects this process made while starting (modules, ORM mappers, certificates, the
+sandbox's directory) are frozen out of the cyclic garbage collector (``gc.freeze()``, as a long-running
+worker does once after start-up): otherwise the first full collection of that start-up heap (~80 ms) lands in
+whichever pull runs first and is charged to its exchanges. ``--no-gc-freeze`` measures without it.
+
+The sandbox's worker threads default to 4, the ``hiegate sandbox`` default (see
+:mod:`gateway.sandbox.runtime`: on 2 cores more threads only make its handlers fight over one GIL; at 200
+gateways 32 threads made healthy gateways miss the partner timeout). ``--sandbox-threads`` sets another
+number.
+
 Usage: ``python bench/bench_pull.py [--sizes 10,50,200] [--faults 20] [--latency SPEC] [--timeout 2.5]
-[--in-process]``.
+[--in-process] [--sandbox-threads 4] [--no-gc-freeze]``.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import resource
@@ -222,6 +239,9 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             sandbox.patients, key=lambda p: (len(p["expected"]["gateways"]), p["expected"]["documents"])
         )
         request = PullRequest(demographics=_demographics(person), user=default_user(settings))
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
         sandbox_cpu_before = _proc_cpu_s(sandbox.pid) if sandbox.pid else None
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         cpu_before = time.process_time()
@@ -239,6 +259,8 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     answering = (GatewayOutcome.OK, GatewayOutcome.NO_MATCH, GatewayOutcome.REJECTED, GatewayOutcome.PARTIAL)
     healthy = [g for g in summary.gateways if g.outcome in answering]
     slowest = max((g.latency_ms for g in healthy), default=0) / 1000
+    timed_out = sum(1 for g in summary.gateways if g.outcome is GatewayOutcome.TIMEOUT)
+    network_bound = max(slowest, args.timeout if timed_out else 0.0)
     failed = [g for g in summary.gateways if g.outcome is not None and g.outcome.failed]
     held = summary.counters.documents_retrieved + summary.counters.documents_reused
     exchanges = service.cpu.exchanges
@@ -251,6 +273,9 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "wall_s": wall,
         "slowest_s": slowest,
         "target_s": 1.1 * slowest + 0.3,
+        "timed_out": timed_out,
+        "network_s": network_bound,
+        "overhead_target_s": 1.1 * network_bound + 0.3,
         "cpu_ms": cpu * 1000 / exchanges if exchanges else 0.0,
         "cpu_s": cpu,
         "meter_ms": service.cpu.ms_per_exchange,
@@ -280,11 +305,16 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print("cpu ms/ex: process_time of this process (the pull only) / exchanges; the sandbox's CPU is in")
         print("  another process, not counted (shown as 'sbx cpu s', its CPU during the pull, for reference)")
         print("peak MB: this process (the pull); 'sbx MB': the sandbox process's peak RSS")
-    print("meter ms: the initiating side's thread-time meter (build, sign, check, parse) per exchange\n")
+    print("meter ms: the initiating side's thread-time meter (build, sign, check, parse) per exchange")
+    print("wall ok: wall <= target = 1.1 x slowest answering gateway + 0.3 s (issue #8)")
+    print("overhead ok: wall <= 1.1 x net + 0.3 s; net = max(slowest answering, partner timeout if any")
+    print("  gateway timed out): the pull's own overhead on top of what the network imposes")
+    frozen = "frozen before each pull" if args.gc_freeze else "NOT frozen (--no-gc-freeze)"
+    print(f"gc: start-up heap {frozen}\n")
     header = (
         f"{'gateways':>8} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'wall s':>7} {'slowest s':>9} "
-        f"{'target s':>8} {'wall ok':>7} {'cpu ms/ex':>9} {'(<=3)':>5} {'meter ms':>8} {'exch':>5} "
-        f"{'peak MB':>8} {'sbx cpu s':>9} {'sbx MB':>7} {'docs':>9} {'all':>4}"
+        f"{'net s':>6} {'target s':>8} {'wall ok':>7} {'overhead ok':>11} {'cpu ms/ex':>9} {'(<=3)':>5} "
+        f"{'meter ms':>8} {'exch':>5} {'peak MB':>8} {'sbx cpu s':>9} {'sbx MB':>7} {'docs':>9} {'all':>4}"
     )
     print(header)
     for r in rows:
@@ -292,8 +322,9 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         sbx_mb = "-" if r["sandbox_peak_mb"] is None else f"{r['sandbox_peak_mb']:.0f}"
         print(
             f"{r['size']:>8} {r['startup_s']:>8.1f} {r['faulty']:>6} {r['failed_reported']:>8} "
-            f"{r['wall_s']:>7.2f} {r['slowest_s']:>9.2f} {r['target_s']:>8.2f} "
-            f"{'yes' if r['wall_s'] <= r['target_s'] else 'NO':>7} {r['cpu_ms']:>9.2f} "
+            f"{r['wall_s']:>7.2f} {r['slowest_s']:>9.2f} {r['network_s']:>6.2f} {r['target_s']:>8.2f} "
+            f"{'yes' if r['wall_s'] <= r['target_s'] else 'NO':>7} "
+            f"{'yes' if r['wall_s'] <= r['overhead_target_s'] else 'NO':>11} {r['cpu_ms']:>9.2f} "
             f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['meter_ms']:>8.2f} {r['exchanges']:>5} "
             f"{r['rss_mb']:>8.0f} {sbx_cpu:>9} {sbx_mb:>7} "
             f"{r['held']:>4}/{r['available']:<4} {'yes' if r['held'] >= r['available'] else 'NO':>4}"
@@ -309,7 +340,13 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="run the sandbox in this process (shares the GIL)"
     )
-    parser.add_argument("--sandbox-threads", type=int, default=32, help="sandbox worker threads (32)")
+    parser.add_argument("--sandbox-threads", type=int, default=4, help="sandbox worker threads (4)")
+    parser.add_argument(
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="do not freeze the start-up heap out of the garbage collector before each pull",
+    )
     parser.add_argument(
         "--startup-timeout", type=float, default=300, help="seconds to wait for the sandbox process (300)"
     )

@@ -33,14 +33,33 @@ def canonical_json(value: object) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+_PLAIN: frozenset[type[Any]] = frozenset({str, int, float, bool})
+_FIELD_NAMES: dict[type[Any], tuple[str, ...] | None] = {}
+"""Per type: its dataclass field names, or None for a type that is not a dataclass. Every exchange writes an
+event of a few dozen nested values; asking ``dataclasses`` again for each was most of the encoding's cost."""
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...] | None:
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+        _FIELD_NAMES[cls] = names
+        return names
+
+
 def _encode(value: object) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    cls = type(value)
+    if cls in _PLAIN or value is None:
+        return value
+    names = _field_names(cls)
+    if names is not None:
         out: dict[str, Any] = {}
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
+        for name in names:
+            item = getattr(value, name)
             if item is None or item == ():
                 continue
-            out[field.name] = _encode(item)
+            out[name] = _encode(item)
         return out
     if isinstance(value, Enum):
         return value.value

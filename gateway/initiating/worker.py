@@ -4,8 +4,9 @@ Every selected gateway gets its own pipeline, all running at once: ITI-55 (or a 
 match evaluation → ITI-38 → ITI-39 in the partner's batch size, batches concurrent up to the partner's
 connection limit. So the network phase lasts about as long as the slowest gateway's own chain of answers, not
 the sum over gateways. Each answer is persisted (with its audit record) before the next request of that
-gateway goes out; documents are converted on a conversion thread as they arrive; at the end the patient's
-documents are consolidated into one record.
+gateway goes out; answers that arrive while the writer thread is busy are persisted together, one transaction
+for the lot (:mod:`gateway.initiating.batching`); documents are converted on a conversion thread as they
+arrive; at the end the patient's documents are consolidated into one record.
 
 Resuming is the same code: a gateway's persisted stage says where its pipeline starts, links and documents
 already held are not asked for again, and converted resources are upserted by id. A ``BaseException`` (a kill,
@@ -29,10 +30,12 @@ from fhir_facade.ccda.consolidate import consolidate
 from fhir_facade.ccda.convert import convert_ccda
 from gateway.audit import RemotePeer
 from gateway.directory import Community, PartnersConfig
+from gateway.initiating.batching import StepBatcher
 from gateway.initiating.evaluate import evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, ProgressEvent
 from gateway.initiating.exchange import Exchanger, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
+from gateway.initiating.jobs.base import Step
 from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
@@ -73,6 +76,7 @@ class PullWorker:
         self.events = events or EventBus()
         self.step_hook = step_hook
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pull-db")
+        self._batch = StepBatcher(store, self._writer)
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pull-convert")
         self._convert_lock = asyncio.Lock()
         self._converting: set[int] = set()
@@ -89,7 +93,12 @@ class PullWorker:
             ProgressEvent(kind, job_id, progress.state, progress.counters, progress.gateway, hcid)
         )
 
-    def _step(self, name: str) -> None:
+    async def _step(self, job_id: uuid.UUID, step: Step[None]) -> Progress:
+        """Persist one step (batched with whatever else is waiting for the writer)."""
+        progress, _ = await self._batch.run(job_id, step)
+        return progress
+
+    def _hook(self, name: str) -> None:
         if self.step_hook is not None:
             self.step_hook(name)
 
@@ -163,7 +172,7 @@ class PullWorker:
                     "the community is no longer reachable in the directory",
                     detail={"home_community_id": hcid},
                 )
-                progress = await self._db(self.store.fail_gateway, plan.job_id, hcid, error)
+                progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error))
                 self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
                 return
             await self._pipeline(plan, gateway, target)
@@ -175,7 +184,7 @@ class PullWorker:
 
     async def _lost_gateway(self, plan: JobPlan, hcid: str, code: str, message: str) -> None:
         error = ExchangeError(message, detail={"home_community_id": hcid})
-        progress = await self._db(self.store.fail_gateway, plan.job_id, hcid, error, code=code)
+        progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error, code=code))
         self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
 
     async def _pipeline(self, plan: JobPlan, gateway: GatewayPlan, target: Target) -> None:
@@ -186,7 +195,7 @@ class PullWorker:
             remote = plan.links.get(hcid)
             if remote is not None:
                 reused = True
-                progress = await self._db(self.store.reuse_link, job_id, hcid, remote)
+                progress = await self._step(job_id, self.store.reuse_link_step(hcid, remote))
                 self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
             else:
                 remote = await self._discover(plan, target)
@@ -203,7 +212,7 @@ class PullWorker:
             )
             if reused and unknown and not query.response.documents:  # type: ignore[union-attr]
                 # The linked id is gone over there: forget it and find the patient again (once).
-                await self._db(self.store.drop_link, job_id, hcid)
+                await self._step(job_id, self.store.drop_link_step(hcid))
                 links = {k: v for k, v in plan.links.items() if k != hcid}
                 await self._pipeline(
                     replace(plan, links=links),
@@ -211,19 +220,20 @@ class PullWorker:
                     target,
                 )
                 return
-            progress = await self._db(
-                self.store.record_query,
+            progress = await self._step(
                 job_id,
-                hcid,
-                user=user,
-                record=query.record,
-                response=query.response,
-                error=query.error,
-                remote=self._remote(target, target.endpoints.iti38),
-                patient=remote,
+                self.store.query_step(
+                    hcid,
+                    user=user,
+                    record=query.record,
+                    response=query.response,
+                    error=query.error,
+                    remote=self._remote(target, target.endpoints.iti38),
+                    patient=remote,
+                ),
             )
             self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
-            self._step("iti38")
+            self._hook("iti38")
             if progress.gateway is not None and progress.gateway.stage is GatewayStage.DONE:
                 return
             stage = GatewayStage.QUERIED
@@ -243,19 +253,20 @@ class PullWorker:
             if result.response is not None
             else None
         )
-        progress = await self._db(
-            self.store.record_discovery,
+        progress = await self._step(
             job_id,
-            hcid,
-            user=request.user,
-            record=result.record,
-            decision=decision,
-            error=result.error,
-            remote=self._remote(target, target.endpoints.iti55),
-            demographics=request.demographics,
+            self.store.discovery_step(
+                hcid,
+                user=request.user,
+                record=result.record,
+                decision=decision,
+                error=result.error,
+                remote=self._remote(target, target.endpoints.iti55),
+                demographics=request.demographics,
+            ),
         )
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
-        self._step("iti55")
+        self._hook("iti55")
         if decision is None or decision.match is None:
             return None
         match = decision.match
@@ -263,7 +274,7 @@ class PullWorker:
 
     async def _retrieve(self, plan: JobPlan, target: Target, remote: Cx) -> None:
         hcid, job_id, user = target.home_community_id, plan.job_id, plan.request.user
-        pending, progress = await self._db(self.store.documents_to_retrieve, job_id, hcid)
+        progress, pending = await self._batch.run(job_id, self.store.documents_to_retrieve_step(hcid))
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
         size = target.settings.retrieve_batch_size
         batches = [pending[i : i + size] for i in range(0, len(pending), size)]
@@ -275,27 +286,28 @@ class PullWorker:
                     iti39.DocumentRequest(d.home_community_id, d.repository_id, d.unique_id) for d in batch
                 ]
                 result = await self.exchanger.iti39(target, user, remote, requests)
-            progress, stored = await self._db(
-                self.store.record_retrieve,
+            progress, stored = await self._batch.run(
                 job_id,
-                hcid,
-                user=user,
-                requested=batch,
-                record=result.record,
-                response=result.response,
-                error=result.error,
-                remote=self._remote(target, target.endpoints.iti39),
-                patient=remote,
+                self.store.retrieve_step(
+                    hcid,
+                    user=user,
+                    requested=batch,
+                    record=result.record,
+                    response=result.response,
+                    error=result.error,
+                    remote=self._remote(target, target.endpoints.iti39),
+                    patient=remote,
+                ),
             )
             self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
-            self._step("iti39")
+            self._hook("iti39")
             if stored:
                 await self._convert_ready(plan)
 
         async with asyncio.TaskGroup() as group:
             for batch in batches:
                 group.create_task(one(batch))
-        progress = await self._db(self.store.finish_gateway, job_id, hcid)
+        progress = await self._step(job_id, self.store.finish_gateway_step(hcid))
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
         if not batches:
             await self._convert_ready(plan)
@@ -323,17 +335,14 @@ class PullWorker:
                         state, error_code = DocumentState.STORED, exc.code
                     else:
                         state, resources = DocumentState.CONVERTED, bundle
-                progress = await self._db(
-                    self.store.record_conversion,
+                progress = await self._step(
                     plan.job_id,
-                    doc_id,
-                    raw_id,
-                    resources=resources,
-                    state=state,
-                    error_code=error_code,
+                    self.store.conversion_step(
+                        doc_id, raw_id, resources=resources, state=state, error_code=error_code
+                    ),
                 )
                 self._emit(EventKind.DOCUMENT_CONVERTED, plan.job_id, progress)
-                self._step("convert")
+                self._hook("convert")
 
     async def _finish(self, plan: JobPlan, started: float) -> None:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,10 @@ at a step boundary and a fresh worker resumes from there.
 Synchronous on purpose: the worker runs every call on one writer thread (SQLite has one writer; the audit
 chain serializes a tenant's appends anyway), so the event loop never waits on the database.
 
+The per-exchange steps exist twice: as a method that runs in its own transaction (``record_discovery``) and as
+a step factory (``discovery_step``) whose steps :meth:`~.base.JobStoreBase.run_steps` runs several to one
+transaction (group commit), still each step's work with its own audit record, counters recomputed once.
+
 :class:`JobStore` combines one class per part of the pull, all on :class:`~.base.JobStoreBase` (tenant, job
 and gateway rows, requestor, a gateway's accounting and failure):
 

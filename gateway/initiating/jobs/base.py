@@ -8,6 +8,9 @@ import datetime as dt
 import os
 import socket
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +23,7 @@ from gateway.audit import (
     Requestor,
 )
 from gateway.initiating.exchange import ExchangeRecord
-from gateway.initiating.jobs.counters import recompute_progress
+from gateway.initiating.jobs.counters import gateway_report, recompute_progress
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     GatewayOutcome,
@@ -36,6 +39,7 @@ from gateway.store import (
     Tenant,
 )
 from gateway.store.documents import ensure_tenant
+from gateway.store.models import utcnow
 from xca.errors import (
     CircuitOpenError,
     ExchangeError,
@@ -46,7 +50,20 @@ from xca.ids import Cx
 
 __all__ = [
     "JobStoreBase",
+    "Step",
+    "StepOutcome",
 ]
+
+R = TypeVar("R")
+
+Step: TypeAlias = Callable[[Session, PullJob, Tenant], tuple[PullJobGateway | None, R]]
+"""One persisted step of a job: its database work (and audit record) in the given session, returning the
+gateway row it was about (for the report) and its own value. Steps are replayable: run again on the state
+before them, they do the same thing."""
+
+StepOutcome: TypeAlias = tuple[Progress, Any] | Exception
+"""What :meth:`JobStoreBase.run_steps` hands back per step: the progress after the batch and the step's
+value, or the exception that step raised."""
 
 
 _STALE_AFTER = dt.timedelta(minutes=2)
@@ -132,6 +149,11 @@ class JobStoreBase:
         return row
 
     def _local_id(self, session: Session, patient_id: uuid.UUID) -> Cx:
+        # Asked by every audited step of a batch: looked up once per transaction.
+        cache: dict[uuid.UUID, Cx] = session.info.setdefault("hiegate.local_ids", {})
+        cached = cache.get(patient_id)
+        if cached is not None:
+            return cached
         value = session.scalar(
             select(PatientIdentifier.value).where(
                 PatientIdentifier.patient_id == patient_id,
@@ -139,7 +161,8 @@ class JobStoreBase:
             )
         )
         assert value is not None
-        return Cx(value, self.assigning_authority)
+        cache[patient_id] = local = Cx(value, self.assigning_authority)
+        return local
 
     def _patients(self, session: Session, job: PullJob, remote: Cx | None = None) -> tuple[PatientId, ...]:
         local = self._local_id(session, job.patient_id)
@@ -151,6 +174,52 @@ class JobStoreBase:
     def _progress(self, session: Session, job: PullJob, row: PullJobGateway | None = None) -> Progress:
         """Recompute the job's counters and state from its rows (same transaction), and report."""
         return recompute_progress(session, job, row)
+
+    def run_step(self, job_id: uuid.UUID, step: Step[R]) -> tuple[Progress, R]:
+        """One step in its own transaction; raises what the step raises."""
+        outcome = self._run_batch(job_id, (step,))[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def run_steps(self, job_id: uuid.UUID, steps: Sequence[Step[Any]]) -> list[StepOutcome]:
+        """Several steps of one job in one transaction (group commit): each step's work and audit record
+        still commit together, and the job's counters are recomputed once for all of them. A step that
+        raises rolls the whole batch back; the steps then run again one transaction each, so only that step
+        fails (its exception is its outcome)."""
+        try:
+            return self._run_batch(job_id, steps)
+        except Exception as exc:
+            if len(steps) == 1:
+                return [exc]
+        outcomes: list[StepOutcome] = []
+        for step in steps:
+            try:
+                outcomes.extend(self._run_batch(job_id, (step,)))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _run_batch(self, job_id: uuid.UUID, steps: Sequence[Step[Any]]) -> list[StepOutcome]:
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id)
+            tenant = self._tenant(session)
+            # No step of a batch needs another's pending changes from the database: a gateway's steps are
+            # awaited one after another except its concurrent ITI-39 batches, which ask for disjoint
+            # documents and share only the gateway row, the same object in this session. So without
+            # autoflush each step's lookups stop flushing the steps before it; the batch flushes once,
+            # when it is counted.
+            with session.no_autoflush:
+                done = [step(session, job, tenant) for step in steps]
+            now = utcnow()
+            for row, _ in done:
+                if row is not None:
+                    row.updated_at = now
+            progress = self._progress(session, job)
+            return [
+                (replace(progress, gateway=gateway_report(row) if row is not None else None), value)
+                for row, value in done
+            ]
 
 
 def _account(row: PullJobGateway, record: ExchangeRecord | None) -> None:

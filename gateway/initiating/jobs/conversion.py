@@ -17,7 +17,7 @@ from gateway.audit import (
     PullStage,
 )
 from gateway.initiating.codec import request_from_json
-from gateway.initiating.jobs.base import JobStoreBase, _requestor
+from gateway.initiating.jobs.base import JobStoreBase, Step, _requestor
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     DocumentState,
@@ -29,6 +29,7 @@ from gateway.store import (
     PullJobDocument,
     PullJobGateway,
     RawDocument,
+    Tenant,
 )
 from gateway.store.models import utcnow
 
@@ -91,8 +92,21 @@ class ConversionSteps(JobStoreBase):
     ) -> Progress:
         """Keep one document's converted resources (``scope`` = the raw document; upserted by type and id, so
         converting twice changes nothing) and mark the document."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
+        step = self.conversion_step(doc_id, raw_id, resources=resources, state=state, error_code=error_code)
+        return self.run_step(job_id, step)[0]
+
+    def conversion_step(
+        self,
+        doc_id: int,
+        raw_id: uuid.UUID,
+        *,
+        resources: Sequence[dict[str, object]] | None,
+        state: DocumentState,
+        error_code: str | None = None,
+    ) -> Step[None]:
+        """:meth:`record_conversion` as a step, for a batch."""
+
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[None, None]:
             doc = session.get(PullJobDocument, doc_id)
             assert doc is not None
             if resources is not None:
@@ -108,7 +122,9 @@ class ConversionSteps(JobStoreBase):
                     or 0
                 )
             doc.state, doc.error_code, doc.updated_at = state.value, error_code, utcnow()
-            return self._progress(session, job)
+            return None, None
+
+        return step
 
     def patient_bundles(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
         """Every converted document of the patient (from any pull) as a Bundle, rebuilt from the stored

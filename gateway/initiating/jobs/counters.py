@@ -7,7 +7,7 @@ by :meth:`~gateway.initiating.jobs.JobStore.complete` and :meth:`~gateway.initia
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.initiating.jobs.plans import Progress
@@ -33,24 +33,57 @@ __all__ = [
 ]
 
 
+_FAILED = [o.value for o in GatewayOutcome if o.failed]
+_ANSWERED = [GatewayOutcome.NO_MATCH.value, GatewayOutcome.REJECTED.value]
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+_G = PullJobGateway
+_MATCHED = _G.remote_patient_id.is_not(None)
+# Built once: constructing (and cache-keying) these statements cost more than running them.
+_GATEWAY_COUNTS = select(
+    func.count(),
+    _count(or_(_G.exchanges > 0, _G.link_reused.is_(True))),
+    _count(_MATCHED),
+    _count(_G.outcome.in_(_FAILED)),
+    _count(or_(_MATCHED, _G.outcome.in_(_ANSWERED))),
+    _count(_G.stage == GatewayStage.PENDING.value),
+    _count(_G.stage == GatewayStage.MATCHED.value),
+    _count(_G.stage == GatewayStage.QUERIED.value),
+).where(_G.job_id == bindparam("job_id"))
+_DOCUMENT_COUNTS = (
+    select(PullJobDocument.state, PullJobDocument.reused, func.count())
+    .where(PullJobDocument.job_id == bindparam("job_id"))
+    .group_by(PullJobDocument.state, PullJobDocument.reused)
+)
+
+
 def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | None = None) -> Progress:
-    """Recompute the job's counters and state from its rows (same transaction), and report."""
-    gateways = list(session.scalars(select(PullJobGateway).where(PullJobGateway.job_id == job.id)))
-    docs = session.execute(
-        select(PullJobDocument.state, PullJobDocument.reused, func.count())
-        .where(PullJobDocument.job_id == job.id)
-        .group_by(PullJobDocument.state, PullJobDocument.reused)
-    ).all()
-    outcomes = [GatewayOutcome(g.outcome) if g.outcome else None for g in gateways]
-    job.gateways_selected = len(gateways)
-    job.gateways_asked = sum(1 for g in gateways if g.exchanges > 0 or g.link_reused)
-    job.gateways_matched = sum(1 for g in gateways if g.remote_patient_id is not None)
-    job.gateways_failed = sum(1 for o in outcomes if o is not None and o.failed)
-    job.gateways_answered = sum(
-        1
-        for g, o in zip(gateways, outcomes, strict=True)
-        if g.remote_patient_id is not None or o in (GatewayOutcome.NO_MATCH, GatewayOutcome.REJECTED)
-    )
+    """Recompute the job's counters and state from its rows (same transaction), and report.
+
+    Counted by the database in two aggregate queries: loading every gateway row into the ORM made each step
+    cost O(gateways), so a pull's bookkeeping grew with the square of its size.
+    """
+    params = {"job_id": job.id}
+    (
+        selected,
+        asked,
+        matched_n,
+        failed,
+        answered,
+        pending,
+        at_matched,
+        at_queried,
+    ) = session.execute(_GATEWAY_COUNTS, params).one()
+    docs = session.execute(_DOCUMENT_COUNTS, params).all()
+    job.gateways_selected = int(selected)
+    job.gateways_asked = int(asked)
+    job.gateways_matched = int(matched_n)
+    job.gateways_failed = int(failed)
+    job.gateways_answered = int(answered)
     count = {(DocumentState(state), bool(reused)): n for state, reused, n in docs}
     held = (DocumentState.RETRIEVED, DocumentState.CONVERTED, DocumentState.STORED)
     job.documents_found = sum(count.values())
@@ -60,12 +93,11 @@ def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | Non
     reused = sum(n for (s, r), n in count.items() if r and s in held)
     state = JobState(job.state)
     if state in ACTIVE_STATES:
-        stages = {GatewayStage(g.stage) for g in gateways}
-        if GatewayStage.PENDING in stages:
+        if pending:
             derived = JobState.DISCOVERING
-        elif GatewayStage.MATCHED in stages:
+        elif at_matched:
             derived = JobState.QUERYING
-        elif GatewayStage.QUERIED in stages:
+        elif at_queried:
             derived = JobState.RETRIEVING
         else:
             derived = JobState.CONVERTING

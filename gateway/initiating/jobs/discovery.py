@@ -17,7 +17,7 @@ from gateway.audit import (
 )
 from gateway.initiating.evaluate import MatchDecision
 from gateway.initiating.exchange import ExchangeRecord
-from gateway.initiating.jobs.base import JobStoreBase, _account, _fail, _requestor
+from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     GatewayOutcome,
@@ -27,6 +27,8 @@ from gateway.security import RequestingUser
 from gateway.store import (
     PatientLink,
     PullJob,
+    PullJobGateway,
+    Tenant,
 )
 from gateway.store.models import utcnow
 from xca.errors import (
@@ -60,9 +62,11 @@ class DiscoverySteps(JobStoreBase):
 
     def reuse_link(self, job_id: uuid.UUID, hcid: str, remote: Cx) -> Progress:
         """A link from an earlier pull: no ITI-55, straight to ITI-38."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            row = self._gateway(session, job_id, hcid)
+        return self.run_step(job_id, self.reuse_link_step(hcid, remote))[0]
+
+    def reuse_link_step(self, hcid: str, remote: Cx) -> Step[None]:
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
+            row = self._gateway(session, job.id, hcid)
             row.stage = GatewayStage.MATCHED.value
             row.link_reused = True
             row.remote_patient_id, row.remote_assigning_authority = remote.id, remote.root
@@ -76,12 +80,16 @@ class DiscoverySteps(JobStoreBase):
             )
             if link is not None:
                 link.last_used_at = utcnow()
-            return self._progress(session, job, row)
+            return row, None
+
+        return step
 
     def drop_link(self, job_id: uuid.UUID, hcid: str) -> Progress:
         """The remote community no longer knows the linked id: forget the link and discover again."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
+        return self.run_step(job_id, self.drop_link_step(hcid))[0]
+
+    def drop_link_step(self, hcid: str) -> Step[None]:
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             session.execute(
                 delete(PatientLink).where(
                     PatientLink.tenant_id == job.tenant_id,
@@ -89,11 +97,13 @@ class DiscoverySteps(JobStoreBase):
                     PatientLink.home_community_id == hcid,
                 )
             )
-            row = self._gateway(session, job_id, hcid)
+            row = self._gateway(session, job.id, hcid)
             row.stage = GatewayStage.PENDING.value
             row.link_reused = False
             row.remote_patient_id = row.remote_assigning_authority = None
-            return self._progress(session, job, row)
+            return row, None
+
+        return step
 
     def record_discovery(
         self,
@@ -109,10 +119,32 @@ class DiscoverySteps(JobStoreBase):
     ) -> Progress:
         """The ITI-55 outcome: a link and stage ``matched``, or the gateway done with its reason; plus the
         exchange's audit record."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            tenant = self._tenant(session)
-            row = self._gateway(session, job_id, hcid)
+        step = self.discovery_step(
+            hcid,
+            user=user,
+            record=record,
+            decision=decision,
+            error=error,
+            remote=remote,
+            demographics=demographics,
+        )
+        return self.run_step(job_id, step)[0]
+
+    def discovery_step(
+        self,
+        hcid: str,
+        *,
+        user: RequestingUser,
+        record: ExchangeRecord | None,
+        decision: MatchDecision | None,
+        error: ExchangeError | None,
+        remote: RemotePeer,
+        demographics: Demographics,
+    ) -> Step[None]:
+        """:meth:`record_discovery` as a step, for a batch."""
+
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
+            row = self._gateway(session, job.id, hcid)
             remote_id: Cx | None = None
             error_codes: tuple[str, ...] = ()
             outcome = Outcome.SUCCESS
@@ -161,7 +193,9 @@ class DiscoverySteps(JobStoreBase):
                         occurred_at=record.occurred_at,
                     ),
                 )
-            return self._progress(session, job, row)
+            return row, None
+
+        return step
 
     def _link(self, session: Session, job: PullJob, hcid: str, remote: Cx, score: int | None) -> None:
         link = session.scalar(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.audit import (
     Direction,
@@ -16,7 +17,7 @@ from gateway.audit import (
     TransactionEvent,
 )
 from gateway.initiating.exchange import ExchangeRecord
-from gateway.initiating.jobs.base import JobStoreBase, _account, _fail, _requestor
+from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     DocumentState,
@@ -25,7 +26,10 @@ from gateway.initiating.models import (
 )
 from gateway.security import RequestingUser
 from gateway.store import (
+    PullJob,
     PullJobDocument,
+    PullJobGateway,
+    Tenant,
 )
 from xca import iti38
 from xca.errors import (
@@ -56,9 +60,26 @@ class QuerySteps(JobStoreBase):
     ) -> Progress:
         """The ITI-38 outcome: one ``found`` row per listed document and stage ``queried``, or the gateway
         done with its error; plus the exchange's audit record."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            tenant = self._tenant(session)
+        step = self.query_step(
+            hcid, user=user, record=record, response=response, error=error, remote=remote, patient=patient
+        )
+        return self.run_step(job_id, step)[0]
+
+    def query_step(
+        self,
+        hcid: str,
+        *,
+        user: RequestingUser,
+        record: ExchangeRecord | None,
+        response: iti38.QueryResponse | None,
+        error: ExchangeError | None,
+        remote: RemotePeer,
+        patient: Cx,
+    ) -> Step[None]:
+        """:meth:`record_query` as a step, for a batch."""
+
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
+            job_id = job.id
             row = self._gateway(session, job_id, hcid)
             _account(row, record)
             refs: list[DocumentRef] = []
@@ -141,4 +162,6 @@ class QuerySteps(JobStoreBase):
                         occurred_at=record.occurred_at,
                     ),
                 )
-            return self._progress(session, job, row)
+            return row, None
+
+        return step

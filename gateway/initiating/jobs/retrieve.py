@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gateway.audit import (
     Direction,
@@ -17,7 +18,7 @@ from gateway.audit import (
     TransactionEvent,
 )
 from gateway.initiating.exchange import ExchangeRecord
-from gateway.initiating.jobs.base import JobStoreBase, _account, _fail, _requestor
+from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
 from gateway.initiating.jobs.plans import PendingDocument, Progress
 from gateway.initiating.models import (
     DocumentState,
@@ -26,8 +27,11 @@ from gateway.initiating.models import (
 )
 from gateway.security import RequestingUser
 from gateway.store import (
+    PullJob,
     PullJobDocument,
+    PullJobGateway,
     RawDocument,
+    Tenant,
 )
 from gateway.store.documents import store_raw_document
 from gateway.store.models import utcnow
@@ -49,9 +53,16 @@ class RetrieveSteps(JobStoreBase):
     def documents_to_retrieve(self, job_id: uuid.UUID, hcid: str) -> tuple[list[PendingDocument], Progress]:
         """The gateway's ``found`` documents not yet held. Documents already in the raw store (an earlier
         pull, or an earlier run of this job) are marked retrieved (``reused``) without asking again."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            tenant = self._tenant(session)
+        progress, pending = self.run_step(job_id, self.documents_to_retrieve_step(hcid))
+        return pending, progress
+
+    def documents_to_retrieve_step(self, hcid: str) -> Step[list[PendingDocument]]:
+        """:meth:`documents_to_retrieve` as a step, for a batch."""
+
+        def step(
+            session: Session, job: PullJob, tenant: Tenant
+        ) -> tuple[PullJobGateway, list[PendingDocument]]:
+            job_id = job.id
             rows = list(
                 session.scalars(
                     select(PullJobDocument)
@@ -80,8 +91,9 @@ class RetrieveSteps(JobStoreBase):
                     doc.updated_at = utcnow()
                 else:
                     pending.append(PendingDocument(hcid, doc.repository_id, doc.unique_id))
-            row = self._gateway(session, job_id, hcid)
-            return pending, self._progress(session, job, row)
+            return self._gateway(session, job_id, hcid), pending
+
+        return step
 
     def record_retrieve(
         self,
@@ -99,9 +111,34 @@ class RetrieveSteps(JobStoreBase):
         """One ITI-39 batch: each returned document checked against its ITI-38 size and hash and stored once;
         the rest marked failed with the reason; plus the exchange's audit record. Returns the raw document ids
         stored (for conversion)."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            tenant = self._tenant(session)
+        step = self.retrieve_step(
+            hcid,
+            user=user,
+            requested=requested,
+            record=record,
+            response=response,
+            error=error,
+            remote=remote,
+            patient=patient,
+        )
+        return self.run_step(job_id, step)
+
+    def retrieve_step(
+        self,
+        hcid: str,
+        *,
+        user: RequestingUser,
+        requested: Sequence[PendingDocument],
+        record: ExchangeRecord | None,
+        response: iti39.RetrieveResponse | None,
+        error: ExchangeError | None,
+        remote: RemotePeer,
+        patient: Cx,
+    ) -> Step[list[uuid.UUID]]:
+        """:meth:`record_retrieve` as a step, for a batch."""
+
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, list[uuid.UUID]]:
+            job_id = job.id
             row = self._gateway(session, job_id, hcid)
             _account(row, record)
             docs = {
@@ -196,12 +233,17 @@ class RetrieveSteps(JobStoreBase):
                         occurred_at=record.occurred_at,
                     ),
                 )
-            return self._progress(session, job, row), stored
+            return row, stored
+
+        return step
 
     def finish_gateway(self, job_id: uuid.UUID, hcid: str) -> Progress:
         """The gateway's part is over: ``ok`` when every found document is held, else ``partial``."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
+        return self.run_step(job_id, self.finish_gateway_step(hcid))[0]
+
+    def finish_gateway_step(self, hcid: str) -> Step[None]:
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
+            job_id = job.id
             row = self._gateway(session, job_id, hcid)
             failed = session.scalar(
                 select(func.count()).where(
@@ -213,20 +255,26 @@ class RetrieveSteps(JobStoreBase):
             row.stage = GatewayStage.DONE.value
             if row.outcome is None:
                 row.outcome = (GatewayOutcome.PARTIAL if failed else GatewayOutcome.OK).value
-            return self._progress(session, job, row)
+            return row, None
+
+        return step
 
     def fail_gateway(
         self, job_id: uuid.UUID, hcid: str, error: ExchangeError, *, code: str | None = None
     ) -> Progress:
         """A gateway stopped without an exchange to record (no endpoint, an unexpected error); ``code``
         overrides the error's own."""
-        with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            row = self._gateway(session, job_id, hcid)
+        return self.run_step(job_id, self.fail_gateway_step(hcid, error, code=code))[0]
+
+    def fail_gateway_step(self, hcid: str, error: ExchangeError, *, code: str | None = None) -> Step[None]:
+        def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
+            row = self._gateway(session, job.id, hcid)
             _fail(row, error)
             if code is not None:
                 row.error_code = code
-            return self._progress(session, job, row)
+            return row, None
+
+        return step
 
 
 def _integrity(doc: PullJobDocument, content: bytes | memoryview) -> str | None:

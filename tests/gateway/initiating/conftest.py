@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -88,11 +89,16 @@ class Node:
     mode: str = "ok"
     delay: float = 0.0
     patient: LocalPatient | None = None
+    holds: dict[str, threading.Event] = field(default_factory=dict)
+    """Requests to these paths wait (off the server's event loop) until their event is set."""
 
     def wrap(self, app: Any) -> Asgi:
         async def wrapped(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http":
                 self.hits[scope["path"]] += 1
+                hold = self.holds.get(scope["path"])
+                if hold is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, hold.wait)
                 if self.delay:
                     delay = self.delay
 
@@ -249,7 +255,12 @@ total_timeout = 1.0
 
 
 def make_service(network: Network, database: Database, **options: Any) -> PullService:
-    layout = DevPkiLayout(network.pki)
+    return service_for(network.pki, database, **options)
+
+
+def service_for(pki: Path, database: Database, **options: Any) -> PullService:
+    """The test network's caller with the certificates in ``pki`` (also used by a pull in a child process)."""
+    layout = DevPkiLayout(pki)
     signing = load_identity(
         layout.certificate(CertificatePurpose.SIGNING), layout.key(CertificatePurpose.SIGNING)
     )

@@ -5,6 +5,13 @@ log shows each exchange of completed work exactly once."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -15,8 +22,8 @@ from sqlalchemy import func, select
 
 from gateway.audit import AuditFilter, Outcome, TransactionEvent, iter_records
 from gateway.directory import SelectionSpec, SelectionStrategy
-from gateway.initiating import DocumentState, JobState, PullRequest
-from gateway.store import Database, FhirResource, PullJobDocument, RawDocument, Tenant
+from gateway.initiating import DocumentState, GatewayStage, JobState, PullRequest
+from gateway.store import Database, FhirResource, PullJobDocument, PullJobGateway, RawDocument, Tenant
 from tests.gateway.initiating.conftest import (
     HEALTHY,
     NOBODY,
@@ -120,3 +127,98 @@ def test_a_finished_job_runs_again_as_a_no_op(network: Network, database: Databa
     assert again.state is JobState.DONE
     assert network.nodes[HEALTHY].hits == hits
     assert again.bundle == summary.bundle
+
+
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _stages(database: Database, job_id: uuid.UUID) -> dict[str, str]:
+    with database.session() as session:
+        rows = session.execute(
+            select(PullJobGateway.home_community_id, PullJobGateway.stage).where(
+                PullJobGateway.job_id == job_id
+            )
+        )
+        return {str(hcid): str(stage) for hcid, stage in rows}
+
+
+def test_a_pull_killed_with_sigkill_resumes_without_asking_again(
+    network: Network, database: Database, tmp_path: Path
+) -> None:
+    """A real kill of a separate process, not an exception: the child pull is held at its ITI-39 (the
+    server does not answer until released), killed with SIGKILL once the job's rows show ITI-55 and ITI-38
+    persisted, and the job resumed here."""
+    reference = _reference(network, tmp_path)
+    healthy = network.nodes[HEALTHY]
+    hits_before = healthy.hits.copy()
+    import_directory(network, database)
+    job_id = make_service(network, database).create_job(_request(network))
+    gate = threading.Event()
+    healthy.holds["/xca/retrieve"] = gate
+    log = tmp_path / "child.log"
+    url = database.engine.url.render_as_string(hide_password=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        with log.open("wb") as output:
+            child = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.gateway.initiating._pull_child",
+                    str(network.pki),
+                    url,
+                    str(job_id),
+                ],
+                cwd=_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            # Poll the job's own rows (and the held server's hit count) until the child is parked at ITI-39.
+            deadline = time.monotonic() + 25
+            while True:
+                stages = _stages(database, job_id)
+                held = healthy.hits["/xca/retrieve"] > hits_before["/xca/retrieve"]
+                if held and stages.get(HEALTHY) == GatewayStage.QUERIED.value:
+                    break
+                assert child.poll() is None, f"the child pull ended early:\n{log.read_text(errors='replace')}"
+                assert time.monotonic() < deadline, f"the child made no progress: {stages}"
+                time.sleep(0.05)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+    finally:
+        gate.set()  # the held request answers a dead client; the resumed retrieve is not held
+        healthy.holds.clear()
+
+    fresh = make_service(network, database)
+    assert fresh.unfinished() == [job_id]
+    summary = asyncio.run(fresh.run(job_id))
+    assert summary.state is JobState.DONE
+    assert orjson.dumps(summary.bundle["entry"]) == reference  # type: ignore[index]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RawDocument)) == 2
+        resources = session.scalar(select(func.count()).select_from(FhirResource))
+        distinct = session.scalar(
+            select(func.count()).select_from(
+                select(FhirResource.scope, FhirResource.resource_type, FhirResource.resource_id)
+                .distinct()
+                .subquery()
+            )
+        )
+        assert resources == distinct
+    assert _successful_exchanges(database) == Counter(
+        {("ITI-55", HEALTHY): 1, ("ITI-55", NOBODY): 1, ("ITI-38", HEALTHY): 1, ("ITI-39", HEALTHY): 1}
+    )
+    # ITI-55 and ITI-38 were persisted before the kill: asked once. The killed ITI-39 was never recorded, so
+    # it is asked again (once).
+    asked = healthy.hits - hits_before
+    assert asked == Counter({"/xcpd": 1, "/xca/query": 1, "/xca/retrieve": 2})
