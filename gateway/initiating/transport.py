@@ -18,10 +18,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import ssl
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,18 +32,6 @@ from gateway.security import SecuredMessage, async_client
 from xca.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError
 
 __all__ = ["GatewayTransport", "HttpAnswer", "RetryPolicy"]
-
-
-def _remember_missing_sniffio() -> None:
-    # httpcore runs ``import sniffio`` for every lock, event and semaphore it creates, several per request.
-    # Without sniffio installed each of those is a failed import that searches sys.path again (~40 us, a
-    # visible share of an exchange's CPU). A None entry in sys.modules makes that ImportError immediate;
-    # httpcore then assumes asyncio, exactly as it does after the slow miss.
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_remember_missing_sniffio()
 
 
 @dataclass(frozen=True)
