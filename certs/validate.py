@@ -207,7 +207,8 @@ def validate_certificate(
     except VerificationError as exc:
         # cryptography reports every time problem as one message; find out which certificate is out of date
         # by building the chain again at a moment when that certificate was valid. This never accepts it.
-        for candidate in (certificate, *extra, *trust_bundle):
+        # each distinct certificate once: a chain build per candidate must not multiply with repeated copies
+        for candidate in dict.fromkeys((certificate, *extra, *trust_bundle)):
             probe = _clamp(candidate, at)
             if probe == at:
                 continue

@@ -70,6 +70,13 @@ _REFERENCE: Final = q(_DS, "Reference")
 _DIGEST_METHOD: Final = q(_DS, "DigestMethod")
 _TRANSFORM_PATH: Final = f"{q(_DS, 'Transforms')}/{q(_DS, 'Transform')}"
 
+MAX_KEY_INFO_CERTIFICATES: Final = 8
+"""Certificates accepted in one KeyInfo (the signer and its intermediates)."""
+MAX_REFERENCES: Final = 8
+"""References accepted in one signature: each is a digest over a copy of its element, so an unbounded list
+is an amplification a trusted sender could use (WS-Security messages sign a handful: Timestamp, Body,
+a few header blocks)."""
+
 
 @dataclass(frozen=True)
 class CheckedSignature:
@@ -101,10 +108,16 @@ def check_signature_algorithms(signature: etree._Element, *, allow_sha1: bool) -
     references = signed_info.findall(_REFERENCE)
     if not references:
         raise SecurityHeaderError("a signature has no Reference")
+    if len(references) > MAX_REFERENCES:
+        raise SecurityHeaderError(
+            "a signature has too many references", detail={"count": len(references), "limit": MAX_REFERENCES}
+        )
     for reference in references:
         uri = reference.get("URI") or ""
         if not uri.startswith("#") or len(uri) < 2:
             raise SignatureWrappingError("a signature reference is not a same-document ID reference")
+        if uri[1:] in uris:
+            raise SignatureWrappingError("a signature references the same element twice")
         uris.append(uri[1:])
         digest = reference.find(_DIGEST_METHOD)
         digest_uri = digest.get("Algorithm") if digest is not None else None
@@ -143,6 +156,13 @@ def key_info_certificates(
     )
     if not texts:
         raise UnsupportedKeyInfoError("the signing key is not given as an X509Certificate")
+    if len(texts) > MAX_KEY_INFO_CERTIFICATES:
+        # every certificate given goes into chain building, which an unauthenticated sender could otherwise
+        # make arbitrarily expensive by padding KeyInfo; no real chain is longer than a handful
+        raise UnsupportedKeyInfoError(
+            "KeyInfo carries too many certificates",
+            detail={"count": len(texts), "limit": MAX_KEY_INFO_CERTIFICATES},
+        )
     certificates = [_der(t.text) for t in texts]
     if len(certificates) == 1:
         return certificates[0], ()
@@ -321,6 +341,8 @@ def run_verifier(
         result = _verifier(id_attribute).verify(data, x509_cert=certificate, expect_config=config)
     except SignXMLException as exc:
         raise _refusal(exc) from exc
-    except (etree.LxmlError, ValueError, TypeError) as exc:
+    except (etree.LxmlError, ValueError, TypeError, NotImplementedError) as exc:
+        # NotImplementedError: signxml meets a key form it does not support (e.g. an EC DEREncodedKeyValue
+        # added to KeyInfo); whatever the sender put there, it is the sender's fault, never a 500
         raise SecurityHeaderError("a signature cannot be processed") from exc
     return result if isinstance(result, list) else [result]

@@ -60,18 +60,19 @@ def parse_xml_datetime(value: str | None, what: str) -> dt.datetime:
         raise AssertionInvalidError(f"{what} is not an xs:dateTime with a time zone", detail={"field": what})
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz = (
-        dt.UTC
-        if zone == "Z"
-        else dt.timezone(
-            (1 if zone[0] == "+" else -1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        )
-    )
     try:
+        tz = (
+            dt.UTC
+            if zone == "Z"
+            else dt.timezone(
+                (1 if zone[0] == "+" else -1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+            )
+        )
         parsed = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-    except ValueError:
+        # at the ends of the calendar (0001-01-01T00:00:00+01:00) the UTC instant does not exist
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise AssertionInvalidError(f"{what} is not a valid date", detail={"field": what}) from None
-    return parsed.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _claims(assertion: etree._Element, policy: VerificationPolicy) -> XuaClaims:
     role = purpose = None
     if values.get(XuaAttribute.ROLE):
         role = _coded(values[XuaAttribute.ROLE], XuaAttribute.ROLE)
-        if role.code_system != SNOMED_SYSTEM or not role.code.isdigit():
+        if role.code_system != SNOMED_SYSTEM or not (role.code.isascii() and role.code.isdigit()):
             raise XuaAttributeInvalidError("the role is not a SNOMED CT code", detail={"attribute": "role"})
     if values.get(XuaAttribute.PURPOSE_OF_USE):
         purpose = _coded(values[XuaAttribute.PURPOSE_OF_USE], XuaAttribute.PURPOSE_OF_USE)
@@ -265,6 +266,13 @@ def check_conditions(fields: AssertionFields, policy: VerificationPolicy, now: d
         raise AssertionExpiredError(
             "the assertion has expired", detail={"not_on_or_after": fields.not_on_or_after.isoformat()}
         )
+    # an assertion cannot have been issued or authenticated in the future: such instants are forged or come
+    # from a broken clock, and would make the audit record lie about when access was granted
+    for field, instant in (("IssueInstant", fields.issue_instant), ("AuthnInstant", fields.authn_instant)):
+        if instant is not None and instant > now + policy.clock_skew:
+            raise AssertionNotYetValidError(
+                f"the assertion's {field} is in the future", detail={"field": field}
+            )
     if not fields.audience_sets:
         raise AudienceMismatchError("the assertion has no audience restriction")
     for audiences in fields.audience_sets:
