@@ -182,16 +182,14 @@ def identity_key(element: etree._Element) -> str | None:
 
 
 _NAMESPACE_BYTES: Final = ID_NAMESPACE.bytes
+# UUID variant bits (10xx) applied to the hex digit that holds them: 0-3 → 8-b, 4-7 → 8-b, ...
+_VARIANT: Final[dict[str, str]] = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def make_id(resource_type: str, key: str) -> str:
-    """``uuid5(ID_NAMESPACE, f"{resource_type}|{key}")``, computed without the uuid module's overhead."""
-    digest = bytearray(
-        hashlib.sha1(_NAMESPACE_BYTES + f"{resource_type}|{key}".encode(), usedforsecurity=False).digest()[
-            :16
-        ]
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``uuid5(ID_NAMESPACE, f"{resource_type}|{key}")``, computed without the uuid module's overhead.
+
+    The version and variant are set on the hex digits directly: no bytearray to copy and patch.
+    """
+    h = hashlib.sha1(_NAMESPACE_BYTES + f"{resource_type}|{key}".encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from fhir_facade.ccda import body, document, header
 from fhir_facade.ccda.bundle import bundle, dumps, operation_outcome
-from fhir_facade.ccda.cda import child
+from fhir_facade.ccda.cda import child, indexed_lookups
 from fhir_facade.ccda.context import ConversionContext, Issue, Json, SectionStats, identity_key, reference
 from fhir_facade.ccda.datatypes import identifier
-from fhir_facade.ccda.read import read_ccda
+from fhir_facade.ccda.read import ReadDocument, read_ccda
 from xca.errors import ConversionValidationError
 from xca.safexml import DEFAULT_MAX_BYTES
 
@@ -81,6 +81,19 @@ def convert_ccda(
     """
     started = time.perf_counter()
     read = read_ccda(data, max_bytes=max_bytes)
+    with indexed_lookups():
+        return _convert(data, read, started, source_name, strict, source_url, include_outcome)
+
+
+def _convert(
+    data: bytes,
+    read: ReadDocument,
+    started: float,
+    source_name: str | None,
+    strict: bool,
+    source_url: str | None,
+    include_outcome: bool,
+) -> ConversionResult:
     root = read.root
     key = identity_key(root) or "sha256|" + hashlib.sha256(data).hexdigest()
     ctx = ConversionContext(root, key)

@@ -55,7 +55,7 @@ def read_ccda(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadDocumen
     current = bytes(data)
     for _ in range(_MAX_REPAIRS):
         try:
-            root = parse_xml(current, max_bytes=max_bytes, large_text=len(current) > _LARGE_TEXT)
+            root = _parse(current, max_bytes)
             break
         except XmlSyntaxError as exc:
             repaired = _repair(current, exc.message, repairs)
@@ -63,7 +63,7 @@ def read_ccda(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadDocumen
                 raise  # the problem left after any repairs, which is the one worth reporting
             current = repaired
     else:
-        root = parse_xml(current, max_bytes=max_bytes, large_text=len(current) > _LARGE_TEXT)
+        root = _parse(current, max_bytes)
     if root.tag != V3 + "ClinicalDocument":
         name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
         where = (
@@ -71,6 +71,11 @@ def read_ccda(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadDocumen
         )
         raise NotClinicalDocumentError(f"the XML root is {name!r}, {where}", detail={"root": name})
     return ReadDocument(root, tuple(repairs))
+
+
+def _parse(data: bytes, max_bytes: int) -> etree._Element:
+    # No XML ID hash: narrative references resolve through the converter's own index of ``ID`` attributes.
+    return parse_xml(data, max_bytes=max_bytes, large_text=len(data) > _LARGE_TEXT, collect_ids=False)
 
 
 def _repair(data: bytes, message: str, repairs: list[str]) -> bytes | None:

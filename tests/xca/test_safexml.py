@@ -70,10 +70,13 @@ ATTACKS = [
 ]
 
 
+@pytest.mark.parametrize("collect_ids", [True, False])
 @pytest.mark.parametrize(("data", "error", "code"), ATTACKS)
-def test_attack_is_refused_with_specific_error(data: bytes, error: type[XmlRefusedError], code: str) -> None:
+def test_attack_is_refused_with_specific_error(
+    data: bytes, error: type[XmlRefusedError], code: str, collect_ids: bool
+) -> None:
     with pytest.raises(error) as caught:
-        parse_xml(data)
+        parse_xml(data, collect_ids=collect_ids)
     assert type(caught.value) is error
     assert caught.value.code == code
     assert isinstance(caught.value, ValueError)
@@ -135,3 +138,19 @@ def test_parser_does_not_fetch_network_dtd_for_schema_location() -> None:
         b'xsi:schemaLocation="urn:x http://attacker.example/x.xsd"/>'
     )
     assert etree.QName(root).localname == "r"
+
+
+def test_collect_ids_off_skips_only_the_xml_id_hash() -> None:
+    data = b'<r><a xml:id="first">1</a><b ID="second">2</b></r>'
+    with_ids = parse_xml(data)
+    without = parse_xml(data, collect_ids=False)
+    assert [e.text for e in with_ids.xpath("id('first')")] == ["1"]
+    assert without.xpath("id('first')") == []
+    assert etree.tostring(without) == etree.tostring(with_ids)
+
+
+def test_collect_ids_off_still_refuses_entities_and_dtds() -> None:
+    with pytest.raises(XmlEntityDeclarationError):
+        parse_xml(LAUGHS, large_text=True, collect_ids=False)
+    with pytest.raises(XmlDtdForbiddenError):
+        parse_xml(b"<!DOCTYPE r><r/>", collect_ids=False)

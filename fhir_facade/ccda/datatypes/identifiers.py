@@ -8,6 +8,7 @@ identifier.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from lxml import etree
@@ -21,7 +22,9 @@ __all__ = ["identifier", "identifiers"]
 _RFC3986 = "urn:ietf:rfc:3986"
 
 
+@functools.lru_cache(maxsize=1024)
 def _root_uri(root: str) -> str:
+    # Memoized: a document repeats a handful of roots on every id, and the OID check is a regex.
     known = IDENTIFIER_SYSTEMS.get(root)
     if known is not None:
         return known

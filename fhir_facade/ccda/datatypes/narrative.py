@@ -23,6 +23,7 @@ __all__ = ["XHTML", "narrative_div", "original_text", "resolve_reference"]
 XHTML: Final = "http://www.w3.org/1999/xhtml"
 _DIV_OPEN: Final = f'<div xmlns="{XHTML}">'
 _ATTRIBUTE: Final = re.compile(r'([^\s=]+)="([^"]*)"')
+_ID_ATTRIBUTE: Final = re.compile(r'\s+ID="([^"]*)"')
 # Only tags and whitespace: the rendered narrative has no text (checked without building the stripped text).
 _NO_TEXT: Final = re.compile(r"(?:<[^>]*>|\s+)*+")
 _TAGS: Final[dict[str, str]] = {
@@ -59,8 +60,26 @@ _KNOWN_LIMIT: Final = len(_STATIC) + 4096
 _UNCHANGED: Final = sorted(tag[1:] for tag, rendered in _STATIC.items() if tag == rendered)
 # Elements with an ``ID`` in section narratives (the section's ``text`` included), in document order.
 _IDENTIFIED: Final = etree.XPath("//v3:section/v3:text/descendant-or-self::*[@ID]", namespaces={"v3": HL7V3})
+
+
+def _alternatives(words: list[str]) -> str:
+    """A regular expression matching exactly ``words``, factored by common prefix (``t(?:d>|h>|r>)``).
+
+    The lookahead below runs at every ``<`` of every narrative; the re module tries a flat alternation's
+    branches one by one, a factored one rejects on the first differing character.
+    """
+    if "" in words:  # one word ends here: the longer ones become optional
+        longer = [w for w in words if w]
+        return f"(?:{_alternatives(longer)})?" if longer else ""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _alternatives(tails) for first, tails in sorted(groups.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
 _MARKUP: Final = re.compile(
-    r"<(?!" + "|".join(map(re.escape, _UNCHANGED)) + r")"
+    r"<(?!" + _alternatives(_UNCHANGED) + r")"
     r"(?:(/?)(?:[\w.-]++:)?([\w.-]+)((?:\s+[^\s=/>]+=\"[^\"]*\")*)\s*(/?)>|!--.*?-->|\?.*?\?>)",
     re.DOTALL,
 )
@@ -139,10 +158,37 @@ class _State:
 def _rewrite(match: re.Match[str], state: _State) -> str:
     """A tag not in :data:`_KNOWN`: rendered, and remembered when its rendering cannot depend on context."""
     closing, local, attributes, empty = match.group(1, 2, 3, 4)
-    if local is not None and local not in _DYNAMIC and ' ID="' not in match[0] and len(_KNOWN) < _KNOWN_LIMIT:
-        _KNOWN[match[0]] = rendered = _render_tag(closing, local, attributes, empty, state)
+    if local is None or local in _DYNAMIC:
+        return _render_tag(closing, local, attributes, empty, state)
+    if ' ID="' in match[0]:
+        return _with_id(match[0], closing, local, attributes, empty, state)
+    rendered = _render_tag(closing, local, attributes, empty, state)
+    if len(_KNOWN) < _KNOWN_LIMIT:
+        _KNOWN[match[0]] = rendered
+    return rendered
+
+
+def _with_id(tag: str, closing: str, local: str, attributes: str, empty: str, state: _State) -> str:
+    """A context-free tag with an ``ID``: the remembered rendering of the same tag without it, ``id`` added.
+
+    IDs are unique, so the tags carrying them never repeat; without their ID they do (``<content>``,
+    ``<tr>``), and the ``id`` attribute always comes first in the rendering.
+    """
+    found = _ID_ATTRIBUTE.search(attributes)
+    if closing or found is None:
+        return _render_tag(closing, local, attributes, empty, state)
+    plain = tag.replace(found[0], "", 1)
+    rendered = _KNOWN.get(plain)
+    if rendered is None:
+        rest = attributes[: found.start()] + attributes[found.end() :]
+        rendered = _render_tag(closing, local, rest, empty, state)
+        if len(_KNOWN) < _KNOWN_LIMIT:
+            _KNOWN[plain] = rendered
+    ident = found[1].strip()
+    if not ident:
         return rendered
-    return _render_tag(closing, local, attributes, empty, state)
+    name = _TAGS.get(local, "span")
+    return f'<{name} id="{ident}"' + rendered[len(name) + 1 :]
 
 
 def _render_tag(closing: str, local: str | None, attributes: str | None, empty: str, state: _State) -> str:

@@ -114,7 +114,8 @@ def _note_attachment(act: etree._Element, ctx: ConversionContext) -> Json:
 
 def _without_reference(text: etree._Element) -> etree._Element:
     copy = etree.fromstring(etree.tostring(text, with_tail=False))
-    for ref in list(children(copy, "reference")):
+    # Not ``children()``: its per-conversion index would keep the removed elements listed.
+    for ref in list(copy.iterchildren(V3 + "reference")):
         copy.remove(ref)
     return copy
 

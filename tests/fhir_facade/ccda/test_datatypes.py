@@ -258,3 +258,18 @@ def test_narrative_rendering_is_safe_xhtml() -> None:
     )
     _, empty = make_ctx("<text>   </text>")
     assert narrative_div(empty) is None
+
+
+def test_narrative_ids_keep_their_place_among_other_attributes() -> None:
+    # Tags with an ID reuse the remembered rendering of the same tag without it: the id must still come first,
+    # an empty ID must vanish, and an empty element must stay empty.
+    _, text = make_ctx(
+        '<text><content ID=" c1 " styleCode="Bold">a</content><content styleCode="Bold" ID="c2">b</content>'
+        '<content ID="">c</content><content ID="c3"/><table><tr ID="r1"><td ID="d1" colspan="2">d</td>'
+        '<td colspan="2">e</td></tr></table></text>'
+    )
+    assert narrative_div(text) == (
+        '<div xmlns="http://www.w3.org/1999/xhtml"><span id="c1" class="bold">a</span>'
+        '<span id="c2" class="bold">b</span><span>c</span><span id="c3"></span>'
+        '<table><tr id="r1"><td id="d1" colspan="2">d</td><td colspan="2">e</td></tr></table></div>'
+    )
