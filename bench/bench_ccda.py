@@ -105,6 +105,7 @@ def run_hie(files: list[tuple[Path, str]]) -> tuple[list[Outcome], list[bytes | 
             ms = (time.perf_counter() - started) * 1000
             outcomes.append(Outcome(str(path), bundle.get("resourceType") == "Bundle", ms))
             bundles.append(orjson.dumps(bundle))
+            del bundle  # freed here, not inside the next document's timed conversion
         _progress("hie-gateway", index, len(files))
     return outcomes, bundles
 

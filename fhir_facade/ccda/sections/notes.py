@@ -17,6 +17,7 @@ DocumentReferences too.
 from __future__ import annotations
 
 import base64
+from copy import deepcopy
 from typing import Final
 
 from lxml import etree
@@ -113,7 +114,7 @@ def _note_attachment(act: etree._Element, ctx: ConversionContext) -> Json:
 
 
 def _without_reference(text: etree._Element) -> etree._Element:
-    copy = etree.fromstring(etree.tostring(text, with_tail=False))
+    copy = deepcopy(text)  # a copy of already-parsed nodes: nothing is parsed again
     # Not ``children()``: its per-conversion index would keep the removed elements listed.
     for ref in list(copy.iterchildren(V3 + "reference")):
         copy.remove(ref)
