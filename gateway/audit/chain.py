@@ -6,6 +6,10 @@ columns) and the canonical content bytes. The append first bumps the tenant's ``
 behind it until the holder commits and then see its hash; on SQLite the UPDATE takes the database write
 lock before the head is read. Either way the read of the head happens inside the write transaction, and a
 rolled-back transaction takes its record (and the advanced head) with it.
+
+:func:`append_events` appends several records of one transaction (a pull's group commit) with one bump of
+the head by their number, one multi-row insert and one head update: the chain is the same as appending
+them one by one, in order.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "AuditReceipt",
     "IndexColumns",
     "append_event",
+    "append_events",
     "hash_time",
     "index_columns",
     "link_hash",
@@ -112,7 +117,7 @@ def link_hash(
 _BUMP = (
     update(_HEAD)
     .where(_HEAD.c.tenant_id == bindparam("head_tenant"))
-    .values(last_seq=_HEAD.c.last_seq + 1, updated_at=bindparam("head_now"))
+    .values(last_seq=_HEAD.c.last_seq + bindparam("head_count"), updated_at=bindparam("head_now"))
     .returning(_HEAD.c.last_seq, _HEAD.c.last_hash)
 )
 _SET_HASH = (
@@ -124,8 +129,9 @@ _INSERT_EVENT = insert(_EVENTS)
 _INSERT_PATIENTS = insert(_PATIENTS)
 
 
-def _advance_head(connection: Connection, tenant_id: int, now: dt.datetime) -> tuple[int, str]:
-    params = {"head_tenant": tenant_id, "head_now": now}
+def _advance_head(connection: Connection, tenant_id: int, now: dt.datetime, count: int) -> tuple[int, str]:
+    """Reserve ``count`` sequence numbers: returns the last one reserved and the hash before them."""
+    params = {"head_tenant": tenant_id, "head_now": now, "head_count": count}
     row = connection.execute(_BUMP, params).one_or_none()
     if row is None:
         values: dict[str, Any] = {
@@ -163,42 +169,61 @@ def append_event(
     The caller commits together with the work the event records; if it rolls back, the record is gone
     too and the chain is unchanged.
     """
+    return append_events(session, tenant, ((event, now or utcnow()),))[0]
+
+
+def append_events(
+    session: Session, tenant: Tenant, events: Sequence[tuple[AuditEvent, dt.datetime]]
+) -> list[AuditReceipt]:
+    """Write ``events`` (each with its recording time) as the next links of ``tenant``'s chain, in order, in
+    ``session``'s transaction (no commit); the same chain as :func:`append_event` for each in turn."""
     if tenant.id is None:
         raise AuditEventError("the tenant has no id yet: flush it before auditing", detail={})
-    recorded_at = now or utcnow()
-    require_aware(recorded_at, "now")
-    recorded_at = recorded_at.astimezone(dt.UTC)
-    content = canonical_json(encode_event(event)).decode("utf-8")
-    columns = index_columns(event)
+    if not events:
+        return []
+    prepared: list[tuple[dt.datetime, str, IndexColumns, AuditEvent]] = []
+    for event, now in events:
+        require_aware(now, "now")
+        content = canonical_json(encode_event(event)).decode("utf-8")
+        prepared.append((now.astimezone(dt.UTC), content, index_columns(event), event))
     connection = session.connection()
-    seq, prev_hash = _advance_head(connection, tenant.id, recorded_at)
-    digest = link_hash(
-        prev_hash=prev_hash,
-        tenant_id=tenant.id,
-        seq=seq,
-        recorded_at=recorded_at,
-        columns=columns,
-        content=content,
-    )
-    connection.execute(
-        _INSERT_EVENT,
-        {
-            "tenant_id": tenant.id,
-            "seq": seq,
-            "recorded_at": recorded_at,
-            "kind": columns.kind,
-            "transaction_type": columns.transaction,
-            "direction": columns.direction,
-            "outcome": columns.outcome,
-            "user_id": columns.user_id,
-            "organization_id": columns.organization_id,
-            "remote_community": columns.remote_community,
-            "content": content,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
-    )
-    if event.patients:
-        connection.execute(_INSERT_PATIENTS, _patient_rows(tenant.id, seq, event.patients))
-    connection.execute(_SET_HASH, {"head_tenant": tenant.id, "head_hash": digest})
-    return AuditReceipt(tenant_id=tenant.id, seq=seq, hash=digest, recorded_at=recorded_at)
+    last_seq, prev_hash = _advance_head(connection, tenant.id, prepared[-1][0], len(prepared))
+    seq = last_seq - len(prepared)
+    rows: list[dict[str, Any]] = []
+    patients: list[dict[str, Any]] = []
+    receipts: list[AuditReceipt] = []
+    for recorded_at, content, columns, event in prepared:
+        seq += 1
+        digest = link_hash(
+            prev_hash=prev_hash,
+            tenant_id=tenant.id,
+            seq=seq,
+            recorded_at=recorded_at,
+            columns=columns,
+            content=content,
+        )
+        rows.append(
+            {
+                "tenant_id": tenant.id,
+                "seq": seq,
+                "recorded_at": recorded_at,
+                "kind": columns.kind,
+                "transaction_type": columns.transaction,
+                "direction": columns.direction,
+                "outcome": columns.outcome,
+                "user_id": columns.user_id,
+                "organization_id": columns.organization_id,
+                "remote_community": columns.remote_community,
+                "content": content,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        patients += _patient_rows(tenant.id, seq, event.patients)
+        receipts.append(AuditReceipt(tenant_id=tenant.id, seq=seq, hash=digest, recorded_at=recorded_at))
+        prev_hash = digest
+    connection.execute(_INSERT_EVENT, rows)
+    if patients:
+        connection.execute(_INSERT_PATIENTS, patients)
+    connection.execute(_SET_HASH, {"head_tenant": tenant.id, "head_hash": prev_hash})
+    return receipts

@@ -76,6 +76,10 @@ class GatewayTransport:
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._clients: dict[str, httpx.AsyncClient] = {}
+        # Parsed once per endpoint and content type: httpx would parse the URL string and build the headers
+        # again for every request.
+        self._urls: dict[str, httpx.URL] = {}
+        self._headers: dict[str, httpx.Headers] = {}
 
     def _client(self, origin: str, settings: PartnerSettings) -> httpx.AsyncClient:
         client = self._clients.get(origin)
@@ -119,7 +123,12 @@ class GatewayTransport:
         started = time.perf_counter()
         attempts = 0
         message = sign()
-        headers = {"content-type": content_type}
+        target = self._urls.get(url)
+        if target is None:
+            target = self._urls[url] = httpx.URL(url)
+        headers = self._headers.get(content_type)
+        if headers is None:
+            headers = self._headers[content_type] = httpx.Headers({"content-type": content_type})
         try:
             async with asyncio.timeout(settings.total_timeout):
                 while True:
@@ -128,7 +137,7 @@ class GatewayTransport:
                     failure: Exception | None = None
                     try:
                         async with self._global:
-                            response = await client.post(url, content=message.data, headers=headers)
+                            response = await client.post(target, content=message.data, headers=headers)
                     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                         failure, resend_same = exc, True
                     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:

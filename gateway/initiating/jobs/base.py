@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, defer
 
 from gateway.audit import (
+    AuditEvent,
     AuditLog,
     Code,
     PatientId,
@@ -67,6 +68,21 @@ value, or the exception that step raised."""
 
 
 _STALE_AFTER = dt.timedelta(minutes=2)
+_AUDIT_BATCH = "hiegate.pull.audit"
+# A step needs the job's counters and ids, never its stored request and selection: with 200 gateways the
+# selection is a JSON document whose decoding cost more than the rest of loading the job.
+_JOB_LOAD = (defer(PullJob.request), defer(PullJob.selection))
+# Built once, with bound parameters: building and cache-keying a statement per step cost about as much as
+# running it.
+_JOB_AND_TENANT = (
+    select(PullJob, Tenant)
+    .join(Tenant, Tenant.id == PullJob.tenant_id)
+    .where(PullJob.id == bindparam("job_id"), Tenant.id == bindparam("tenant_id"))
+    .options(*_JOB_LOAD)
+)
+_GATEWAY_ROW = select(PullJobGateway).where(
+    PullJobGateway.job_id == bindparam("job_id"), PullJobGateway.home_community_id == bindparam("hcid")
+)
 
 
 def _worker_id() -> str:
@@ -124,6 +140,7 @@ class JobStoreBase:
         self.home_community_id = home_community_id
         self.worker = worker or _worker_id()
         self._tenant_id: int | None = None
+        self._local_ids: dict[uuid.UUID, Cx] = {}
 
     def _tenant(self, session: Session) -> Tenant:
         # The cached id can name a tenant created in a transaction that later rolled back: look again then.
@@ -134,24 +151,30 @@ class JobStoreBase:
         return tenant
 
     def _job(self, session: Session, job_id: uuid.UUID) -> PullJob:
-        job = session.get(PullJob, job_id)
+        job = session.get(PullJob, job_id, options=_JOB_LOAD)
         if job is None or job.tenant_id != self._tenant(session).id:
             raise UnknownJobError("no such pull job for this tenant", detail={"job": str(job_id)})
         return job
 
+    def _job_and_tenant(self, session: Session, job_id: uuid.UUID) -> tuple[PullJob, Tenant]:
+        """:meth:`_job` and its tenant in one query (every batch starts with both)."""
+        if self._tenant_id is not None:
+            found = session.execute(_JOB_AND_TENANT, {"job_id": job_id, "tenant_id": self._tenant_id}).first()
+            if found is not None:
+                job, tenant = found
+                return job, tenant
+        # No such job for this tenant, or the tenant is not known yet (or gone): the slow path says which.
+        return self._job(session, job_id), self._tenant(session)
+
     def _gateway(self, session: Session, job_id: uuid.UUID, hcid: str) -> PullJobGateway:
-        row = session.scalar(
-            select(PullJobGateway).where(
-                PullJobGateway.job_id == job_id, PullJobGateway.home_community_id == hcid
-            )
-        )
+        row = session.scalar(_GATEWAY_ROW, {"job_id": job_id, "hcid": hcid})
         assert row is not None, "a gateway row exists for every selected community"
         return row
 
     def _local_id(self, session: Session, patient_id: uuid.UUID) -> Cx:
-        # Asked by every audited step of a batch: looked up once per transaction.
-        cache: dict[uuid.UUID, Cx] = session.info.setdefault("hiegate.local_ids", {})
-        cached = cache.get(patient_id)
+        # Asked by every audited step: a patient's id under this gateway's authority never changes once
+        # written, and patient ids are fresh UUIDs, so it is looked up once per patient and store.
+        cached = self._local_ids.get(patient_id)
         if cached is not None:
             return cached
         value = session.scalar(
@@ -161,8 +184,13 @@ class JobStoreBase:
             )
         )
         assert value is not None
-        cache[patient_id] = local = Cx(value, self.assigning_authority)
+        self._local_ids[patient_id] = local = Cx(value, self.assigning_authority)
         return local
+
+    def _audit(self, session: Session, event: AuditEvent) -> None:
+        """Audit ``event`` in this step's transaction: appended to the chain with the rest of the batch's
+        records when the batch is counted, before it commits (one head update for all of them)."""
+        session.info.setdefault(_AUDIT_BATCH, []).append(event)
 
     def _patients(self, session: Session, job: PullJob, remote: Cx | None = None) -> tuple[PatientId, ...]:
         local = self._local_id(session, job.patient_id)
@@ -202,8 +230,7 @@ class JobStoreBase:
 
     def _run_batch(self, job_id: uuid.UUID, steps: Sequence[Step[Any]]) -> list[StepOutcome]:
         with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
-            tenant = self._tenant(session)
+            job, tenant = self._job_and_tenant(session, job_id)
             # No step of a batch needs another's pending changes from the database: a gateway's steps are
             # awaited one after another except its concurrent ITI-39 batches, which ask for disjoint
             # documents and share only the gateway row, the same object in this session. So without
@@ -211,6 +238,9 @@ class JobStoreBase:
             # when it is counted.
             with session.no_autoflush:
                 done = [step(session, job, tenant) for step in steps]
+            events: list[AuditEvent] = session.info.pop(_AUDIT_BATCH, [])
+            if events:
+                self.audit.record_many(session, tenant, events)
             now = utcnow()
             for row, _ in done:
                 if row is not None:

@@ -7,8 +7,10 @@ by :meth:`~gateway.initiating.jobs.JobStore.complete` and :meth:`~gateway.initia
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
-from sqlalchemy.orm import Session
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
@@ -41,33 +43,57 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _one_of(column: InstrumentedAttribute[Any], values: list[str]) -> ColumnElement[bool]:
+    # Not ``IN``: a list-valued parameter is expanded into the SQL text again at every execution.
+    return or_(*(column == value for value in values))
+
+
 _G = PullJobGateway
+_D = PullJobDocument
 _MATCHED = _G.remote_patient_id.is_not(None)
-# Built once: constructing (and cache-keying) these statements cost more than running them.
-_GATEWAY_COUNTS = select(
-    func.count(),
-    _count(or_(_G.exchanges > 0, _G.link_reused.is_(True))),
-    _count(_MATCHED),
-    _count(_G.outcome.in_(_FAILED)),
-    _count(or_(_MATCHED, _G.outcome.in_(_ANSWERED))),
-    _count(_G.stage == GatewayStage.PENDING.value),
-    _count(_G.stage == GatewayStage.MATCHED.value),
-    _count(_G.stage == GatewayStage.QUERIED.value),
-).where(_G.job_id == bindparam("job_id"))
+_HELD = [DocumentState.RETRIEVED.value, DocumentState.CONVERTED.value, DocumentState.STORED.value]
+_REUSED = _D.reused.is_(True)
 _DOCUMENT_COUNTS = (
-    select(PullJobDocument.state, PullJobDocument.reused, func.count())
-    .where(PullJobDocument.job_id == bindparam("job_id"))
-    .group_by(PullJobDocument.state, PullJobDocument.reused)
+    select(
+        func.count().label("found"),
+        _count(_one_of(_D.state, _HELD) & ~_REUSED).label("retrieved"),
+        _count(_D.state == DocumentState.CONVERTED.value).label("converted"),
+        _count(_D.state == DocumentState.FAILED.value).label("failed"),
+        _count(_one_of(_D.state, _HELD) & _REUSED).label("reused"),
+    )
+    .where(_D.job_id == bindparam("job_id"))
+    .subquery()
+)
+# Built once: constructing (and cache-keying) these statements cost more than running them. One statement
+# (the documents' aggregates joined as a one-row subquery) so a step pays one round trip for its counters.
+_COUNTS = (
+    select(
+        func.count(),
+        _count(or_(_G.exchanges > 0, _G.link_reused.is_(True))),
+        _count(_MATCHED),
+        _count(_one_of(_G.outcome, _FAILED)),
+        _count(or_(_MATCHED, _one_of(_G.outcome, _ANSWERED))),
+        _count(_G.stage == GatewayStage.PENDING.value),
+        _count(_G.stage == GatewayStage.MATCHED.value),
+        _count(_G.stage == GatewayStage.QUERIED.value),
+        func.max(_DOCUMENT_COUNTS.c.found),
+        func.max(_DOCUMENT_COUNTS.c.retrieved),
+        func.max(_DOCUMENT_COUNTS.c.converted),
+        func.max(_DOCUMENT_COUNTS.c.failed),
+        func.max(_DOCUMENT_COUNTS.c.reused),
+    )
+    .select_from(_G)
+    .join(_DOCUMENT_COUNTS, true())
+    .where(_G.job_id == bindparam("job_id"))
 )
 
 
 def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | None = None) -> Progress:
     """Recompute the job's counters and state from its rows (same transaction), and report.
 
-    Counted by the database in two aggregate queries: loading every gateway row into the ORM made each step
+    Counted by the database in one aggregate query: loading every gateway row into the ORM made each step
     cost O(gateways), so a pull's bookkeeping grew with the square of its size.
     """
-    params = {"job_id": job.id}
     (
         selected,
         asked,
@@ -77,20 +103,23 @@ def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | Non
         pending,
         at_matched,
         at_queried,
-    ) = session.execute(_GATEWAY_COUNTS, params).one()
-    docs = session.execute(_DOCUMENT_COUNTS, params).all()
+        docs_found,
+        docs_retrieved,
+        docs_converted,
+        docs_failed,
+        reused,
+    ) = session.execute(_COUNTS, {"job_id": job.id}).one()
     job.gateways_selected = int(selected)
     job.gateways_asked = int(asked)
     job.gateways_matched = int(matched_n)
     job.gateways_failed = int(failed)
     job.gateways_answered = int(answered)
-    count = {(DocumentState(state), bool(reused)): n for state, reused, n in docs}
-    held = (DocumentState.RETRIEVED, DocumentState.CONVERTED, DocumentState.STORED)
-    job.documents_found = sum(count.values())
-    job.documents_retrieved = sum(n for (s, reused), n in count.items() if s in held and not reused)
-    job.documents_converted = sum(n for (s, _), n in count.items() if s is DocumentState.CONVERTED)
-    job.documents_failed = sum(n for (s, _), n in count.items() if s is DocumentState.FAILED)
-    reused = sum(n for (s, r), n in count.items() if r and s in held)
+    # A job without gateway rows has no joined row to take the documents' counts from (max() of nothing).
+    job.documents_found = int(docs_found or 0)
+    job.documents_retrieved = int(docs_retrieved or 0)
+    job.documents_converted = int(docs_converted or 0)
+    job.documents_failed = int(docs_failed or 0)
+    reused = int(reused or 0)
     state = JobState(job.state)
     if state in ACTIVE_STATES:
         if pending:

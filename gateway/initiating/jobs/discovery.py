@@ -173,9 +173,8 @@ class DiscoverySteps(JobStoreBase):
                 row.match_score = decision.score
                 error_codes = decision.error_codes
             if record is not None:
-                self.audit.record(
+                self._audit(
                     session,
-                    tenant,
                     TransactionEvent(
                         transaction=Transaction.ITI_55,
                         direction=Direction.INITIATING,

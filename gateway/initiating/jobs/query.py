@@ -135,9 +135,8 @@ class QuerySteps(JobStoreBase):
                         row.reason = f"ITI-38 registry errors: {', '.join(error_codes)}"
                         outcome = Outcome.MINOR_FAILURE
             if record is not None:
-                self.audit.record(
+                self._audit(
                     session,
-                    tenant,
                     TransactionEvent(
                         transaction=Transaction.ITI_38,
                         direction=Direction.INITIATING,

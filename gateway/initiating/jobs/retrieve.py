@@ -213,9 +213,8 @@ class RetrieveSteps(JobStoreBase):
                     outcome = Outcome.MINOR_FAILURE
                 else:
                     outcome = Outcome.SUCCESS
-                self.audit.record(
+                self._audit(
                     session,
-                    tenant,
                     TransactionEvent(
                         transaction=Transaction.ITI_39,
                         direction=Direction.INITIATING,

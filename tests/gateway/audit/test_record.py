@@ -158,6 +158,43 @@ def test_chain_links_and_patient_index(database: Database, tenant: Tenant) -> No
         assert verify_chain(session, tenant).records == len(events)
 
 
+def test_record_many_links_the_same_chain_as_one_by_one(
+    database: Database, tenant: Tenant, audit: AuditLog
+) -> None:
+    events: list[AuditEvent] = list(PATHS.values())
+    with database.session() as session, session.begin():
+        audit.record(session, tenant, events[0])
+        receipts = audit.record_many(session, tenant, events[1:])
+        assert audit.record_many(session, tenant, []) == []
+    assert [r.seq for r in receipts] == list(range(2, len(events) + 1))
+    with database.session() as session:
+        rows = session.scalars(select(AuditEventRow).order_by(AuditEventRow.seq)).all()
+        assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+        assert [r.hash for r in rows[1:]] == [r.hash for r in receipts]
+        assert session.get_one(AuditChainHead, tenant.id).last_seq == len(events)
+        assert session.get_one(AuditChainHead, tenant.id).last_hash == rows[-1].hash
+        indexed = session.scalar(
+            select(func.count()).select_from(AuditPatientRow).where(AuditPatientRow.value == LOCAL.value)
+        )
+        assert indexed == sum(LOCAL in e.patients for e in events)
+        assert [r.event for r in reversed(search(session, tenant, AuditFilter()).records)] == events
+        assert verify_chain(session, tenant).records == len(events)
+
+
+def test_record_many_rolls_back_as_a_whole(database: Database, tenant: Tenant, audit: AuditLog) -> None:
+    def failing_work() -> None:
+        with database.session() as session, session.begin():
+            audit.record_many(session, tenant, [iti39(), iti39()])
+            raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError):
+        failing_work()
+    with database.session() as session, session.begin():
+        assert audit.record(session, tenant, iti39()).seq == 1
+    with database.session() as session:
+        assert verify_chain(session, tenant).records == 1
+
+
 def test_chains_are_per_tenant(database: Database, tenant: Tenant) -> None:
     from gateway.store.documents import ensure_tenant
 
