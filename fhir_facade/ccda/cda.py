@@ -74,9 +74,10 @@ def indexed_lookups() -> Iterator[None]:
 def _by_tag(element: etree._Element, index: _Index) -> dict[object, list[etree._Element]]:
     found: dict[object, list[etree._Element]] = {}
     for node in element:
-        same = found.get(node.tag)
+        tag = node.tag  # lxml builds a new string on every access: once per child
+        same = found.get(tag)
         if same is None:
-            found[node.tag] = [node]
+            found[tag] = [node]
         else:
             same.append(node)
     index[element] = found

@@ -88,6 +88,9 @@ class ConversionContext:
     encounter: Json | None = None
     narrative_ids: dict[str, etree._Element] | None = None
     """``ID`` → narrative element, built on the first ``originalText/reference`` (see ``narrative.py``)."""
+    made_from: dict[str, list[str]] = field(default_factory=dict)
+    """Identity key (``ii|root|extension``) → ids of the resources made from elements carrying it, so that an
+    entry referring to another one by its ``id`` (an Entry Reference) can link to what it became."""
     _used_ii: set[tuple[str, str]] = field(default_factory=set)
     _tallies: Counter[str] = field(default_factory=Counter)
     _first_location: dict[str, str] = field(default_factory=dict)
@@ -110,7 +113,9 @@ class ConversionContext:
                 return self.make_id(resource_type, key)
             if (resource_type, key) not in self._used_ii:
                 self._used_ii.add((resource_type, key))
-                return self.make_id(resource_type, key)
+                rid = self.make_id(resource_type, key)
+                self.made_from.setdefault(key, []).append(rid)
+                return rid
             self.tally("reused-id", element, "entries reused an id already used in this document")
         return self.make_id(resource_type, f"doc|{self.document_key}|{path_of(element)}")
 

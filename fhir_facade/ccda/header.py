@@ -5,11 +5,12 @@ Authors, custodian and the Composition itself are in ``participants.py`` and ``d
 
 from __future__ import annotations
 
-from typing import Final, cast
+from collections.abc import Iterator
+from typing import Final
 
 from lxml import etree
 
-from fhir_facade.ccda.cda import HL7V3, attr, child, children, sdtc, text_of
+from fhir_facade.ccda.cda import attr, child, children, has_template, sdtc, text_of
 from fhir_facade.ccda.context import ConversionContext, Json
 from fhir_facade.ccda.datatypes import (
     address,
@@ -35,13 +36,6 @@ _OMB_RACE: Final = frozenset({"1002-5", "2028-9", "2054-5", "2076-8", "2106-3"})
 _OMB_ETHNICITY: Final = frozenset({"2135-2", "2186-5"})
 _GENDER: Final[dict[str, str]] = {"M": "male", "F": "female", "UN": "other", "U": "unknown"}
 _UNKNOWN: Final[dict[str, str]] = {"UNK": "Unknown", "ASKU": "Asked but no answer"}
-# Birth Sex observations (an entry's first observation) in Social History sections (a component's first
-# section), in document order: one query in C instead of walking every section of the body from Python.
-_BIRTH_SEX_OBSERVATIONS: Final = etree.XPath(
-    "v3:component[1]/v3:structuredBody[1]/v3:component/v3:section[1][v3:templateId/@root = $section]"
-    "/v3:entry/v3:observation[1][v3:templateId/@root = $observation]",
-    namespaces={"v3": HL7V3},
-)
 
 
 def patient(ctx: ConversionContext) -> Json:
@@ -143,10 +137,7 @@ def _race_or_ethnicity(
 
 
 def _birth_sex(ctx: ConversionContext) -> Json | None:
-    found = _BIRTH_SEX_OBSERVATIONS(
-        ctx.root, section=SOCIAL_HISTORY_SECTION, observation=BIRTH_SEX_OBSERVATION
-    )
-    for observation in cast("list[etree._Element]", found):
+    for observation in _birth_sex_observations(ctx.root):
         value = child(observation, "value")
         code = code_of(value) or attr(value, "nullFlavor")
         if code in ("F", "M", "UNK", "ASKU", "OTH"):
@@ -155,6 +146,23 @@ def _birth_sex(ctx: ConversionContext) -> Json | None:
                 "valueCode": "UNK" if code != "F" and code != "M" else code,
             }
     return None
+
+
+def _birth_sex_observations(root: etree._Element) -> Iterator[etree._Element]:
+    """Birth Sex observations (an entry's first observation) in Social History sections (a component's first
+    section), in document order.
+
+    Walked through the child index rather than queried: the body's conversion indexes these same elements
+    anyway, and an XPath over the document costs more than the whole walk.
+    """
+    for component in children(child(root, "component", "structuredBody"), "component"):
+        section = child(component, "section")
+        if section is None or not has_template(section, SOCIAL_HISTORY_SECTION):
+            continue
+        for entry in children(section, "entry"):
+            observation = child(entry, "observation")
+            if observation is not None and has_template(observation, BIRTH_SEX_OBSERVATION):
+                yield observation
 
 
 def _deceased(person: etree._Element | None, resource: Json, ctx: ConversionContext) -> None:

@@ -24,7 +24,7 @@ from fhir_facade.ccda.datatypes import (
     ts,
 )
 
-__all__ = ["Party", "assigned_party", "author_of", "organization"]
+__all__ = ["Party", "assigned_party", "author_of", "author_time", "organization"]
 
 _NUCC = "http://nucc.org/provider-taxonomy"
 
@@ -148,4 +148,14 @@ def author_of(element: etree._Element, ctx: ConversionContext) -> Party | None:
         party = assigned_party(child(author, "assignedAuthor"), ctx)
         if party is not None:
             return Party(party.who, party.organization, party.role, ts(child(author, "time"), ctx))
+    return None
+
+
+def author_time(element: etree._Element, ctx: ConversionContext) -> str | None:
+    """The time of the first ``author`` having one, whether or not the author can be identified: an author
+    with neither id nor name still says when the entry was written."""
+    for author in children(element, "author"):
+        when = ts(child(author, "time"), ctx)
+        if when:
+            return when
     return None

@@ -1,40 +1,50 @@
 """Health Concerns section (2.16.840.1.113883.10.20.22.2.58, LOINC 75310-3) → Condition (health-concern).
 
-After C-CDA on FHIR and US Core Condition Problems and Health Concerns:
+After C-CDA on FHIR and US Core Condition Problems and Health Concerns (category ``health-concern`` from the
+US Core condition-category code system):
 
 * Health Concern Act (4.132) and Risk Concern Act (4.136): each Problem Observation (4.4) it refers to →
   Condition with category ``health-concern`` (``problems.condition``, the act as the concern: its status
   gives the clinical status when the observation has none);
-* a concern act referring to no problem observation (only its narrative, Entry References 4.122, or other
-  kinds of observations) → one Condition from the act itself: its text (narrative reference resolved) is the
-  code, ``effectiveTime`` the onset; without text either, nothing (the entry counts as not converted);
+* a concern act referring to no problem observation but with text (narrative reference resolved) → one
+  Condition from the act itself: its text is the code, ``effectiveTime`` the onset;
+* a concern act with neither, whose entries (Entry References 4.122, or copies of entries) carry the ``id``
+  of an entry converted elsewhere in the document: linked, not duplicated. A C-CDA health concern wraps a
+  concern kept elsewhere in the record (problem list, social history...): a Condition made from that entry
+  gets the ``health-concern`` category besides its own and is listed in this section; an Observation with a
+  coded value becomes a health-concern Condition with that value as its code and the Observation as its
+  ``evidence``. Nothing to link to and no text: nothing (the entry counts as not converted);
 * a bare Problem Observation entry → Condition (health-concern);
 * a Health Status Observation (4.5) → Observation keeping its code and value, no category (US Core has no
   profile for the patient's overall health status).
+
+Linking sees the entries converted before the concern (the Health Concerns section normally follows the
+sections it refers to); a reference to one not converted (yet) is counted.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Final
 
 from lxml import etree
 
 from fhir_facade.ccda.cda import V3, has_template
-from fhir_facade.ccda.context import ConversionContext, Json
+from fhir_facade.ccda.context import ConversionContext, Json, identity_key, reference
 from fhir_facade.ccda.sections.base import Section, SectionSpec, convert_entries, related
 from fhir_facade.ccda.sections.notes import NOTE_ACTIVITY, note_activity
 from fhir_facade.ccda.sections.observation import observation
-from fhir_facade.ccda.sections.problems import CATEGORY_SYSTEM, condition
+from fhir_facade.ccda.sections.problems import condition
 from fhir_facade.ccda.templates import PROBLEM_OBSERVATION
 
-__all__ = ["HEALTH_CONCERN", "SPEC", "convert_health_concerns", "health_concern"]
+__all__ = ["HEALTH_CONCERN", "SPEC", "US_CORE_CATEGORY_SYSTEM", "convert_health_concerns", "health_concern"]
 
 HEALTH_CONCERNS_SECTION: Final = "2.16.840.1.113883.10.20.22.2.58"
-HEALTH_CONCERN_ACT: Final = "2.16.840.1.113883.10.20.22.4.132"
-RISK_CONCERN_ACT: Final = "2.16.840.1.113883.10.20.22.4.136"
 HEALTH_STATUS: Final = "2.16.840.1.113883.10.20.22.4.5"
+ENTRY_REFERENCE: Final = "2.16.840.1.113883.10.20.22.4.122"
+US_CORE_CATEGORY_SYSTEM: Final = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
 HEALTH_CONCERN: Final[Json] = {
-    "coding": [{"system": CATEGORY_SYSTEM, "code": "health-concern", "display": "Health Concern"}]
+    "coding": [{"system": US_CORE_CATEGORY_SYSTEM, "code": "health-concern", "display": "Health Concern"}]
 }
 
 
@@ -76,7 +86,49 @@ def health_concern(act: etree._Element, ctx: ConversionContext) -> list[Json]:
     if problems:
         return [condition(problem, act, _category(), ctx) for problem in problems]
     resource = condition(act, act, _category(), ctx)
-    if "extension" in resource["code"]:  # no text either: a Condition saying nothing is not made
+    if "extension" not in resource["code"]:
+        return [resource]
+    # No text either: the concern is an entry kept elsewhere in the document, if it names one.
+    linked = _linked(act, resource, ctx)
+    if not linked:  # a Condition saying nothing is not made
         ctx.tally("empty-concern", act, "health concern acts had no problem observation and no text")
-        return []
-    return [resource]
+    return linked
+
+
+def _linked(act: etree._Element, concern: Json, ctx: ConversionContext) -> list[Json]:
+    """The resources for the entries ``act`` refers to by ``id`` that were converted elsewhere (see above);
+    ``concern`` is the Condition made from the act, used when an Observation is the evidence."""
+    conditions: list[Json] = []
+    evidence: list[Json] = []
+    for inner in related(act):
+        key = identity_key(inner)
+        made = ctx.made_from.get(key, ()) if key is not None else ()
+        targets = [ctx.resources[rid] for rid in made if rid in ctx.resources]
+        if not targets and has_template(inner, ENTRY_REFERENCE):
+            ctx.tally(
+                "concern-reference",
+                inner,
+                "health concern entry references named no entry converted before them",
+            )
+        for target in targets:
+            if target["resourceType"] == "Condition":
+                if all(target is not c for c in conditions):
+                    conditions.append(target)
+            elif target["resourceType"] == "Observation" and target.get("valueCodeableConcept"):
+                evidence.append(target)
+    for target in conditions:
+        categories = target.setdefault("category", [])
+        if not any(_is_health_concern(c) for c in categories):
+            categories.append(_category())
+    if evidence:
+        concern["code"] = copy.deepcopy(evidence[0]["valueCodeableConcept"])
+        concern["evidence"] = [{"detail": [reference(target["id"]) for target in evidence]}]
+        return [*conditions, concern]
+    return conditions
+
+
+def _is_health_concern(category: Json) -> bool:
+    return any(
+        c.get("code") == "health-concern" and c.get("system") == US_CORE_CATEGORY_SYSTEM
+        for c in category.get("coding", ())
+    )

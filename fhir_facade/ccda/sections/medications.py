@@ -27,7 +27,7 @@ from fhir_facade.ccda.datatypes import (
     period,
 )
 from fhir_facade.ccda.datatypes.quantity import number, quantity, range_, ratio
-from fhir_facade.ccda.participants import author_of, organization
+from fhir_facade.ccda.participants import author_of, author_time, organization
 from fhir_facade.ccda.sections.base import Section, SectionSpec, convert_entries, related
 from fhir_facade.ccda.templates import (
     INDICATION,
@@ -123,10 +123,15 @@ def medication_activity(activity: etree._Element, ctx: ConversionContext) -> Jso
                 resource["dateAsserted"] = party.time
             if ctx.type_of(party.who) in _STATEMENT_SOURCES:
                 resource["informationSource"] = party.who
-    elif party is not None:
-        if party.time:
-            resource["authoredOn"] = party.time
-        resource["requester"] = party.role or party.who
+    else:
+        # The author's time even when the author cannot be identified (no id, no name): it is still when the
+        # order was written.
+        authored = party.time if party is not None else None
+        authored = authored or author_time(activity, ctx)
+        if authored:
+            resource["authoredOn"] = authored
+        if party is not None:
+            resource["requester"] = party.role or party.who
     reasons = [r for r in (concept(child(i, "value"), ctx) for i in related(activity, INDICATION)) if r]
     if reasons:
         resource["reasonCode"] = reasons

@@ -20,7 +20,7 @@ from fhir_facade.ccda.cda import V3, child, children, has_template
 from fhir_facade.ccda.context import ConversionContext, Json
 from fhir_facade.ccda.datatypes import concept, data_absent, identifiers, original_text, ts, ts_value
 from fhir_facade.ccda.datatypes.quantity import quantity
-from fhir_facade.ccda.participants import author_of
+from fhir_facade.ccda.participants import Party, author_of, author_time
 from fhir_facade.ccda.sections.base import Section, SectionSpec, convert_entries, related
 from fhir_facade.ccda.sections.status import (
     CONDITION_CLINICAL,
@@ -29,11 +29,13 @@ from fhir_facade.ccda.sections.status import (
     status_concept,
 )
 from fhir_facade.ccda.templates import (
+    HEALTH_CONCERN_ACT,
     PROBLEM_CONCERN_ACT,
     PROBLEM_OBSERVATION,
     PROBLEM_STATUS,
     PROBLEMS_SECTION,
     PROBLEMS_SECTION_ENTRIES,
+    RISK_CONCERN_ACT,
 )
 
 __all__ = ["CATEGORY_SYSTEM", "SPEC", "condition", "convert_problems"]
@@ -43,6 +45,7 @@ _PROBLEM_LIST_ITEM: Final[Json] = {
     "coding": [{"system": CATEGORY_SYSTEM, "code": "problem-list-item", "display": "Problem List Item"}]
 }
 _AGE_AT_ONSET: Final = "2.16.840.1.113883.10.20.22.4.31"
+_CONCERN_ACTS: Final = (PROBLEM_CONCERN_ACT, HEALTH_CONCERN_ACT, RISK_CONCERN_ACT)
 _RECORDERS: Final = frozenset({"Practitioner", "PractitionerRole", "Patient", "RelatedPerson"})
 
 
@@ -96,12 +99,28 @@ def condition(
     if abatement:
         resource["abatementDateTime"] = abatement
     party = author_of(observation, ctx) or (author_of(concern, ctx) if concern is not None else None)
-    if party is not None:
-        if party.time:
-            resource["recordedDate"] = party.time
-        if ctx.type_of(party.who) in _RECORDERS:
-            resource["recorder"] = party.who
+    recorded = _recorded(observation, concern, party, ctx)
+    if recorded:
+        resource["recordedDate"] = recorded
+    if party is not None and ctx.type_of(party.who) in _RECORDERS:
+        resource["recorder"] = party.who
     return resource
+
+
+def _recorded(
+    observation: etree._Element, concern: etree._Element | None, party: Party | None, ctx: ConversionContext
+) -> str | None:
+    """Condition.recordedDate: the author's time (the observation's first, then the concern act's, even from
+    an author that cannot be identified), else when a concern act began (C-CDA on FHIR maps the Problem
+    Concern Act's author time, and its ``effectiveTime/low``, the time the concern was noted)."""
+    if party is not None and party.time:
+        return party.time
+    recorded = author_time(observation, ctx)
+    if recorded is None and concern is not None:
+        recorded = author_time(concern, ctx)
+        if recorded is None and has_template(concern, *_CONCERN_ACTS):
+            recorded = ts(child(concern, "effectiveTime", "low"), ctx)
+    return recorded
 
 
 def _text(observation: etree._Element, ctx: ConversionContext) -> Json | None:

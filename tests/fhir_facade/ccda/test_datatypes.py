@@ -14,6 +14,7 @@ from fhir_facade.ccda.datatypes import (
     narrative_div,
     quantity,
     range_,
+    resolve_reference,
     system_uri,
     telecom,
 )
@@ -47,7 +48,7 @@ SECTION_TEXT = (
         ("2.16.840.1.113883.5.2", "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"),
         ("2.16.840.1.113883.5.25", "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"),
         ("2.16.840.1.113883.6.238", "urn:oid:2.16.840.1.113883.6.238"),
-        ("2.16.840.1.113883.3.26.1.1", "http://ncithesaurus-stage.nci.nih.gov"),
+        ("2.16.840.1.113883.3.26.1.1", "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"),
         ("2.16.840.1.113883.4.9", "http://fdasis.nlm.nih.gov"),
         ("2.16.840.1.113883.6.345", "http://va.gov/terminology/medrt"),
         ("2.16.840.1.113883.12.112", "http://terminology.hl7.org/CodeSystem/v2-0112"),
@@ -273,3 +274,37 @@ def test_narrative_ids_keep_their_place_among_other_attributes() -> None:
         '<span id="c2" class="bold">b</span><span>c</span><span id="c3"></span>'
         '<table><tr id="r1"><td id="d1" colspan="2">d</td><td colspan="2">e</td></tr></table></div>'
     )
+
+
+def test_narrative_references_resolve_in_nested_sections_first_in_document_order() -> None:
+    # The index walks the body's sections, nested ones included (deeper than any spelled-out level), and an
+    # ID sent twice resolves to its first occurrence in document order, as a document-wide search found it.
+    deep = '<section><text><content ID="dup">later</content><content ID="deep">six down</content></text>'
+    for _ in range(5):
+        deep = f"<section><text>level</text><component>{deep}</section></component>"
+    ctx, _ = make_ctx(
+        "<component><structuredBody>"
+        '<component><section><text><paragraph ID="dup">first</paragraph></text></section></component>'
+        f"<component>{deep}</section></component>"
+        "</structuredBody></component>"
+    )
+    assert resolve_reference("#dup", ctx) == "first"
+    assert resolve_reference("#deep", ctx) == "six down"
+    assert resolve_reference("#absent", ctx) is None
+
+
+def test_list_and_table_renderings_are_the_same_when_remembered() -> None:
+    # The second rendering of each start tag comes from memory: the containers it opens must still decide
+    # how captions and closing tags render.
+    _, text = make_ctx(
+        '<text><table border="9"><caption>T</caption><tr><td><list listType="ordered"><caption>L</caption>'
+        "<item>x</item></list></td></tr></table><list><caption>U</caption><item>y</item></list>"
+        '<table border="9"><caption>T2</caption></table></text>'
+    )
+    expected = (
+        '<div xmlns="http://www.w3.org/1999/xhtml"><table><caption>T</caption><tr><td><ol><li>L</li>'
+        "<li>x</li></ol></td></tr></table><ul><li>U</li><li>y</li></ul>"
+        "<table><caption>T2</caption></table></div>"
+    )
+    assert narrative_div(text) == expected
+    assert narrative_div(text) == expected

@@ -27,7 +27,6 @@ import pytest
 from lxml import etree
 
 from fhir_facade.ccda.convert import convert_ccda
-from fhir_facade.ccda.datatypes.codesystems import SYSTEMS
 from fhir_facade.ccda.sections import SPECS
 from fhir_facade.ccda.writer import synthetic_record, write_ccd
 from fhir_facade.ccda.writer.codesystems import oid_for
@@ -73,12 +72,9 @@ def representable(rtype: str, name: str, source: Json) -> bool:
 # --- normalized values ----------------------------------------------------------------------------------
 
 
-# The converter's code-system table read backwards (URI → OID), for URIs the writer's table spells otherwise.
-_CONVERTER_OIDS = {uri: oid for oid, uri in sorted(SYSTEMS.items(), reverse=True)}
-
-
 def system_oid(uri: str) -> str:
-    return oid_for(uri) or _CONVERTER_OIDS.get(uri) or uri
+    # One table serves both directions, so the writer's inverse knows every URI the converter produces.
+    return oid_for(uri) or uri
 
 
 def codes(concept: Any) -> tuple[tuple[str, str], ...]:

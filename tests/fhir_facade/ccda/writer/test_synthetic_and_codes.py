@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from fhir_facade.ccda.datatypes.codesystems import CODE_SYSTEMS, IDENTIFIER_ROWS, system_uri
 from fhir_facade.ccda.writer import codesystems, synthetic_record
 
 SEEDS = range(30)
@@ -80,3 +81,25 @@ def test_unknown_systems_do_not_map() -> None:
     row = codesystems.by_oid("2.16.840.1.113883.6.96")
     assert row is not None
     assert row.name == "SNOMED CT"
+
+
+def test_one_code_system_table_serves_both_directions() -> None:
+    # Every URI the converter produces from a listed OID is one the writer turns back into an OID, the
+    # preferred one where several OIDs share the URI, and that OID converts to the same URI again.
+    preferred: dict[str, list[str]] = {}
+    for row in (*CODE_SYSTEMS, *IDENTIFIER_ROWS):
+        if row.preferred:
+            preferred.setdefault(row.uri, []).append(row.oid)
+    assert all(len(oids) == 1 for oids in preferred.values()), preferred
+    for row in CODE_SYSTEMS:
+        uri = system_uri(row.oid)
+        assert uri == row.uri
+        written = codesystems.oid_for(uri)
+        assert written == preferred[uri][0]
+        assert system_uri(written) == uri
+    assert codesystems.oid_for("http://snomed.info/sct") == "2.16.840.1.113883.6.96"  # not the legacy 6.5
+    assert (
+        codesystems.oid_for("http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl")
+        == "2.16.840.1.113883.3.26.1.1"
+    )
+    assert system_uri("2.16.840.1.113883.3.26.1.1") == "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
