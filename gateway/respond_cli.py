@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -52,7 +53,8 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
         settings = load_settings(args.config, **overrides)
     db = _database(settings)  # the server applies migrations on start
     try:
-        gateway = gateway_from_settings(settings, db)
+        # The tenant is found or created now, not by the first request.
+        gateway = gateway_from_settings(settings, db).prepare()
         app = create_responding_app(gateway)
         context = responder_ssl_context(settings)
         config = gateway.config
@@ -75,6 +77,10 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
                 log_level=settings.log_level.lower(),
             )
         )
+        # The start-up heap (modules, certificates, ORM mappers, the app) lives as long as the process: kept
+        # out of the cyclic collector, whose full passes over it would otherwise land in requests.
+        gc.collect()
+        gc.freeze()
         server.run()
     finally:
         db.dispose()

@@ -9,6 +9,7 @@ or sets ``api_tls_cert`` / ``api_tls_key`` to serve HTTPS itself.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -50,6 +51,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             f"FHIR API on http{'s' if settings.api_tls_cert else ''}://{settings.api_host}:{settings.api_port}"
         )
         print(f"  base URL {public_base_url(settings)}  (token URL {public_base_url(settings)}/auth/token)")
+        # The start-up heap (modules, ORM mappers, the app) lives as long as the process: kept out of the
+        # cyclic collector, whose full passes over it would otherwise land in the middle of requests.
+        gc.collect()
+        gc.freeze()
         uvicorn.run(
             app,
             host=settings.api_host,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.responding.entry_json import entry_from_json, entry_to_json
@@ -157,17 +157,23 @@ def get_documents(session: Session, tenant: Tenant, query: GetDocumentsQuery) ->
     return [entry_from_json(row) for row in rows]
 
 
+# Built once with bind parameters: constructing the expression anew cost more CPU per ITI-39 document
+# than executing it (SQLAlchemy caches the compiled SQL either way).
+_RETRIEVE = (
+    select(ClinicDocument.entry_metadata, RawDocument.content)
+    .join(RawDocument, RawDocument.id == ClinicDocument.raw_document_id)
+    .where(
+        ClinicDocument.tenant_id == bindparam("tenant_id"),
+        ClinicDocument.unique_id == bindparam("unique_id"),
+        ClinicDocument.repository_id == bindparam("repository_id"),
+    )
+)
+
+
 def retrieve(session: Session, tenant: Tenant, repository_id: str, unique_id: str) -> StoredContent | None:
     """The document ``unique_id`` in our repository ``repository_id``, or None."""
-    row = session.execute(
-        select(ClinicDocument.entry_metadata, RawDocument.content)
-        .join(RawDocument, RawDocument.id == ClinicDocument.raw_document_id)
-        .where(
-            ClinicDocument.tenant_id == tenant.id,
-            ClinicDocument.unique_id == unique_id,
-            ClinicDocument.repository_id == repository_id,
-        )
-    ).first()
+    params = {"tenant_id": tenant.id, "unique_id": unique_id, "repository_id": repository_id}
+    row = session.execute(_RETRIEVE, params).first()
     if row is None:
         return None
     return StoredContent(entry_from_json(row[0]), bytes(row[1]))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import object_session
 
 from gateway.audit import (
     AuditLog,
@@ -74,6 +74,17 @@ _HANDLERS: Final[dict[Transaction, Handler]] = {
 }
 
 
+def _detached(tenant: Tenant) -> Tenant:
+    """``tenant`` out of its session, with ``id`` and ``slug`` readable without one."""
+    session = object_session(tenant)
+    if session is not None:
+        session.flush()
+        session.expunge(tenant)
+    # Raises here (not in a request) if the attributes were expired and the session is gone.
+    _ = tenant.id, tenant.slug
+    return tenant
+
+
 class _RefusedError(Exception):
     def __init__(
         self, error: HieGatewayError, relates_to: str | None, verified: VerifiedMessage | None
@@ -109,16 +120,33 @@ class RespondingGateway:
             )
         )
         self._clock = clock
-        self._tenant_id: int | None = None
+        self._tenant: Tenant | None = None
         self._tenant_lock = threading.Lock()
 
-    def tenant(self, session: Session) -> Tenant:
-        """This gateway's tenant row in ``session`` (created on first use)."""
-        if self._tenant_id is None:
-            with self._tenant_lock, self.database.session() as setup, setup.begin():
-                self._tenant_id = ensure_tenant(setup, self.config.tenant, self.config.organization_name).id
-        tenant = session.get(Tenant, self._tenant_id)
-        assert tenant is not None
+    def prepare(self, tenant: Tenant | None = None) -> RespondingGateway:
+        """Find or create this gateway's tenant now, at start-up, rather than in its first request.
+
+        ``tenant`` (loaded by the caller, e.g. in the transaction that seeded it) is used as is when its
+        slug is this gateway's. Returns the gateway, so ``RespondingGateway(...).prepare()`` reads as one.
+        """
+        if tenant is not None and tenant.slug != self.config.tenant:
+            raise ValueError(f"tenant {tenant.slug!r} is not this gateway's tenant {self.config.tenant!r}")
+        with self._tenant_lock:
+            if tenant is None:
+                with self.database.session() as setup, setup.begin():
+                    tenant = ensure_tenant(setup, self.config.tenant, self.config.organization_name)
+            # Detached with its columns loaded: requests read only ``id`` and ``slug``, which never change
+            # for a running gateway, so no request needs its own SELECT of the tenant row.
+            self._tenant = _detached(tenant)
+        return self
+
+    @property
+    def tenant(self) -> Tenant:
+        """This gateway's tenant (detached; :meth:`prepare` loads it, else the first request does)."""
+        tenant = self._tenant
+        if tenant is None:
+            tenant = self.prepare()._tenant
+            assert tenant is not None
         return tenant
 
     def handle(self, request: InboundRequest) -> HttpReply:
@@ -175,7 +203,7 @@ class RespondingGateway:
         transaction = request.transaction
         relates_to = verified.addressing.message_id
         with self.database.session() as session, session.begin():
-            tenant = self.tenant(session)
+            tenant = self.tenant
             exchange = Exchange(
                 config=self.config,
                 session=session,
@@ -223,7 +251,7 @@ class RespondingGateway:
             request_bytes=len(request.body),
         )
         with self.database.session() as session, session.begin():
-            self.audit.record(session, self.tenant(session), event)
+            self.audit.record(session, self.tenant, event)
         envelope = build_fault_envelope(refusal.fault, relates_to=refused.relates_to)
         return HttpReply(http_status(refusal.fault), to_bytes(envelope), CONTENT_TYPE)
 
@@ -258,7 +286,7 @@ class RespondingGateway:
                         local_endpoint=request.endpoint,
                         request_bytes=len(request.body),
                     )
-                self.audit.record(session, self.tenant(session), event)
+                self.audit.record(session, self.tenant, event)
         except Exception as audit_exc:
             log.error(
                 "audit of a failed %s request failed: %s", request.transaction.value, type(audit_exc).__name__

@@ -69,7 +69,7 @@ from gateway.security import (
     VerificationPolicy,
     server_ssl_context,
 )
-from gateway.store import Database
+from gateway.store import Database, Tenant
 from gateway.store.documents import ensure_tenant
 
 __all__ = ["Sandbox", "SandboxGateway", "run_sandbox", "start_sandbox"]
@@ -227,9 +227,9 @@ class Sandbox:
                 self._responding_config(plan, sock, documents)
                 for plan, sock in zip(plans, sockets, strict=True)
             ]
-            self._seed(plans, configs, population, documents)
+            tenants = self._seed(plans, configs, population, documents)
             mark = self._timed("database", mark)
-            self._serve(plans, configs, certificates, sockets, population, documents)
+            self._serve(plans, configs, tenants, certificates, sockets, population, documents)
         except BaseException:
             for sock in sockets:
                 sock.close()
@@ -271,7 +271,9 @@ class Sandbox:
         configs: list[RespondingConfig],
         population: Population,
         documents: dict[Registration, list[SandboxDocument]],
-    ) -> None:
+    ) -> list[Tenant]:
+        """A fresh database with every gateway's data; returns the tenants in ``plans`` order."""
+        tenants: list[Tenant] = []
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.database_path}{suffix}").unlink(missing_ok=True)
         database = self.database = Database(self.database_url)
@@ -279,6 +281,7 @@ class Sandbox:
         with database.session() as session, session.begin():
             for plan, config in zip(plans, configs, strict=True):
                 tenant = ensure_tenant(session, config.tenant, config.organization_name)
+                tenants.append(tenant)
                 for registration in population.by_gateway[plan.index]:
                     local = register_patient(
                         session,
@@ -289,11 +292,13 @@ class Sandbox:
                     )
                     for document in documents.get(registration, ()):
                         add_document(session, tenant, local, document.entry, document.content)
+        return tenants
 
     def _serve(
         self,
         plans: list[GatewayPlan],
         configs: list[RespondingConfig],
+        tenants: list[Tenant],
         certificates: list[ServerCertificate],
         sockets: list[socket.socket],
         population: Population,
@@ -313,13 +318,17 @@ class Sandbox:
             held[registration.gateway][0] += 1
             held[registration.gateway][1] += len(documents.get(registration, ()))
         gateways: list[SandboxGateway] = []
-        for plan, responding, certificate, sock in zip(plans, configs, certificates, sockets, strict=True):
+        for plan, responding, tenant, certificate, sock in zip(
+            plans, configs, tenants, certificates, sockets, strict=True
+        ):
             verifier = MessageVerifier(
                 trust=trust,
                 policy=VerificationPolicy(audiences=responding.audiences),
                 replay_cache=InMemoryReplayCache(),
             )
+            # The tenant seeded above, so no request has to look it up or create it.
             gateway = RespondingGateway(config=responding, database=self.database, verifier=verifier)
+            gateway.prepare(tenant)
             app = GatewayBehaviour(
                 create_responding_app(gateway),
                 config=responding,
