@@ -1,12 +1,15 @@
 """``hiegate``: the gateway's command line.
 
-Every failure the project anticipates prints one line ``hiegate: HG-xxxx: message`` on stderr. Exit status:
-0 success, 1 an operation failed, 2 bad usage or a bad setting (as argparse does for usage errors).
+Every failure the project anticipates prints one line ``hiegate: HG-xxxx: message`` on stderr, including a
+file or folder the user named that cannot be read or written (``HG-1002``). Exit status: 0 success, 1 an
+operation failed, 2 bad usage or a bad setting (as argparse does for usage errors). Anything else is a bug:
+one line too, and its traceback with ``HIEGATE_LOG_LEVEL=DEBUG``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -16,12 +19,12 @@ from pathlib import Path
 from fhir_facade.api.cli import add_serve_commands
 from fhir_facade.ccda.cli import add_convert_commands
 from gateway.audit.cli import add_audit_commands
-from gateway.config import Settings, load_settings, masked_settings
+from gateway.config import Settings, load_settings, masked_settings, settings_as_json
 from gateway.directory_cli import add_directory_commands
 from gateway.pull_cli import add_pull_commands
 from gateway.respond_cli import add_responding_commands
 from gateway.sandbox_cli import add_sandbox_commands
-from xca.errors import ConfigError, HieGatewayError
+from xca.errors import ConfigError, HieGatewayError, PathAccessError
 
 __all__ = ["main"]
 
@@ -32,10 +35,10 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _config_show(args: argparse.Namespace, settings: Settings) -> int:
-    shown = masked_settings(settings)
     if args.json:
-        print(json.dumps(shown, indent=2))
+        print(json.dumps(settings_as_json(settings), indent=2))
     else:
+        shown = masked_settings(settings)
         width = max(len(name) for name in shown)
         for name, value in shown.items():
             print(f"{name:<{width}}  {value}")
@@ -106,9 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hiegate", description="An open on-ramp to health information networks."
     )
-    parser.add_argument(
-        "--config", type=Path, help="TOML settings file (default: $HIEGATE_CONFIG, ./hiegate.toml)"
-    )
+    parser.add_argument("--config", type=Path, help=_CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config = commands.add_parser("config", help="inspect the effective settings")
@@ -141,11 +142,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     for add_commands in _FEATURE_COMMANDS:
         add_commands(commands)
+    _accept_config_everywhere(parser)
     return parser
+
+
+_CONFIG_HELP = "TOML settings file (default: $HIEGATE_CONFIG, ./hiegate.toml)"
+
+
+def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--config`` follow any command (``hiegate config show --config x.toml``), same meaning.
+
+    Added after the feature packages registered their commands, so none of them has to remember it. The
+    default is SUPPRESS: a command that does not repeat ``--config`` keeps the value given before it.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=_CONFIG_HELP)
+                _accept_config_everywhere(command)
+
+
+# Why a path failed, in the user's terms; other errors keep the system's own wording.
+_PATH_PROBLEMS = {
+    errno.ENOENT: "no such file or folder",
+    errno.EEXIST: "exists and is not a folder",
+    errno.ENOTDIR: "a part of this path is a file, not a folder",
+    errno.EISDIR: "is a folder, a file is expected",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOSPC: "no space left on the device",
+    errno.EROFS: "read-only file system",
+}
+
+
+def _path_error(exc: OSError) -> PathAccessError:
+    problem = _PATH_PROBLEMS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    if exc.errno == errno.EEXIST and Path(str(exc.filename)).is_dir():
+        problem = "already exists"  # an exclusive create, not a folder blocked by a file
+    return PathAccessError(f"{exc.filename}: {problem}", detail={"path": str(exc.filename)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings(args.config)
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -164,6 +203,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        # With a file name it is a path the user gave (or a setting named); without one (a socket, a
+        # pipe) it is not the user's input and is reported like any other unexpected error below.
+        if exc.filename is None:
+            return _unexpected(exc, settings)
+        print(f"hiegate: {_path_error(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        return _unexpected(exc, settings)
+
+
+def _unexpected(exc: Exception, settings: Settings | None) -> int:
+    """A bug, not a user error: one line, and the traceback when DEBUG asks for every detail."""
+    if settings is not None and settings.log_level == "DEBUG":
+        raise exc
+    print(
+        f"hiegate: unexpected error: {type(exc).__name__}: {exc} "
+        "(run with HIEGATE_LOG_LEVEL=DEBUG for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Precedence, highest first: explicit arguments, environment variables, the TOML file, defaults. The TOML
 file is ``--config PATH`` on the command line, else ``$HIEGATE_CONFIG``, else ``./hiegate.toml`` when it
 exists. Its keys are the field names below (``database_url = "..."``). A bad value raises
-:class:`ConfigError` whose message is one line naming the setting (as its environment variable) and what
-is expected.
+:class:`ConfigError` whose message is one line naming the setting where the user wrote it (the environment
+variable, ``key (in FILE)``, or the command-line flag) and what is expected.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +31,14 @@ from sqlalchemy.exc import ArgumentError
 from xca.errors import ConfigError
 from xca.ids import is_oid
 
-__all__ = ["DEFAULT_CONFIG_FILE", "ENV_PREFIX", "Settings", "load_settings", "masked_settings"]
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
+    "Settings",
+    "load_settings",
+    "masked_settings",
+    "settings_as_json",
+]
 
 ENV_PREFIX = "HIEGATE_"
 DEFAULT_CONFIG_FILE = Path("hiegate.toml")
@@ -207,8 +216,13 @@ class Settings(BaseSettings):
     @field_validator("requesting_user_npi")
     @classmethod
     def _npi(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9]{10}", value):
-            raise ValueError("expected a ten-digit NPI")
+        if value is None:
+            return None
+        # Imported here: gateway.security pulls in the signing stack, which only a set NPI needs to pay for.
+        from gateway.security.user import is_valid_npi
+
+        if not is_valid_npi(value):
+            raise ValueError("expected a ten-digit NPI whose last digit is its Luhn check digit")
         return value
 
     @field_validator("requesting_user_role")
@@ -273,13 +287,20 @@ def _config_file(explicit: Path | None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the effective settings, or raise one-line :class:`ConfigError` naming the bad setting."""
+def load_settings(
+    config_file: Path | None = None, /, *, origins: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build the effective settings, or raise one-line :class:`ConfigError` naming the bad setting.
+
+    ``overrides`` win over every other source; ``origins`` names where each came from (``{"api_port":
+    "--port"}``) so that an error names what the user typed.
+    """
     path = _config_file(config_file)
+    from_file: dict[str, Any] = {}
     if path is not None:
         try:
             with path.open("rb") as handle:
-                tomllib.load(handle)
+                from_file = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"config file {path}: not valid TOML ({exc})", detail={"setting": "config"}
@@ -288,32 +309,62 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise _config_error(exc) from None
+        where = _Sources(overrides, dict(origins or {}), path, from_file)
+        raise _config_error(exc, where) from None
     finally:
         _toml_file.reset(token)
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
+@dataclass(frozen=True)
+class _Sources:
+    """What each source held, to name a bad value the way the user wrote it."""
+
+    overrides: Mapping[str, Any]
+    origins: Mapping[str, str]
+    toml_file: Path | None
+    from_file: Mapping[str, Any]
+
+    def name(self, field: str) -> str:
+        """The flag, environment variable or ``key (in FILE)`` the value of ``field`` came from."""
+        if field in self.overrides:
+            return self.origins.get(field, field)
+        env = f"{ENV_PREFIX}{field.upper()}"
+        # Environment names are matched case-insensitively, as pydantic-settings reads them.
+        if any(name.upper() == env for name in os.environ):
+            return env
+        if field in self.from_file:
+            return f"{field} (in {self.toml_file})"
+        return env
+
+
+def _config_error(exc: ValidationError, where: _Sources) -> ConfigError:
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
-    name = f"{ENV_PREFIX}{field.upper()}"
     if first["type"] == "extra_forbidden":
-        return ConfigError(f"{field}: unknown setting", detail={"setting": field})
+        return ConfigError(f"{where.name(field)}: unknown setting", detail={"setting": field})
     message = str(first["msg"]).removeprefix("Value error, ")
     shown = "" if "password" in field or first["type"] == "missing" else f", got {first['input']!r}"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return ConfigError(f"{name}: {message}{shown}{more}", detail={"setting": field})
+    return ConfigError(f"{where.name(field)}: {message}{shown}{more}", detail={"setting": field})
 
 
 def masked_settings(settings: Settings) -> dict[str, str]:
     """Every effective setting as display text, secrets masked (passwords, and the password in the DB URL)."""
-    shown: dict[str, str] = {}
+    return {
+        name: "(not set)" if value is None else str(value)
+        for name, value in settings_as_json(settings).items()
+    }
+
+
+def settings_as_json(settings: Settings) -> dict[str, str | int | float | bool | None]:
+    """Every effective setting as a JSON value (numbers, booleans, ``None`` when unset), secrets masked."""
+    shown: dict[str, str | int | float | bool | None] = {}
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             shown[name] = "********"
-        elif value is None:
-            shown[name] = "(not set)"
+        elif value is None or isinstance(value, bool | int | float):
+            shown[name] = value
         elif name == "database_url":
             shown[name] = make_url(value).render_as_string(hide_password=True)
         else:

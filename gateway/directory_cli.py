@@ -54,6 +54,11 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     assert isinstance(database, Database)
     try:
         for path in files:
+            if path.is_dir():
+                raise ConfigError(
+                    f"directory file {path}: is a folder; give a FHIR Bundle file (JSON or XML)",
+                    detail={"setting": "directory_file"},
+                )
             if not path.is_file():
                 raise ConfigError(f"directory file {path}: not found", detail={"setting": "directory_file"})
             parsed = parse_directory(path.read_bytes())

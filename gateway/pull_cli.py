@@ -11,10 +11,11 @@ import datetime as dt
 import gc
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xca.errors import ConfigError
+from xca.errors import ConfigError, UnknownCommunityError
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -131,6 +132,17 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
     )
 
 
+def _check_named(named: Sequence[str], listed: set[str]) -> None:
+    """Every ``--to`` community must be in the directory: a typo would otherwise ask nobody and report a
+    finished pull with nothing found, which reads like "no records"."""
+    unknown = [hcid for hcid in named if hcid not in listed]
+    if unknown:
+        raise UnknownCommunityError(
+            f"--to: the directory does not list {', '.join(unknown)}",
+            detail={"home_community_id": unknown[0]},
+        )
+
+
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
@@ -146,11 +158,14 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     try:
         database.upgrade()
         service = PullService.from_settings(settings, database)
-        if not service.communities():
+        communities = service.communities()
+        if not communities:
             raise ConfigError(
                 "the directory is empty: run `hiegate directory import FILE` first",
                 detail={"setting": "directory"},
             )
+        if request is not None:
+            _check_named(args.to or (), {c.home_community_id for c in communities})
         if args.resume:
             try:
                 jobs = [uuid.UUID(args.resume)]

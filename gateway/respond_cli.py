@@ -48,9 +48,11 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.responding import create_responding_app, gateway_from_settings, responder_ssl_context
     from gateway.security import uvicorn_config
 
-    overrides = {k: v for k, v in (("responding_host", args.host), ("responding_port", args.port)) if v}
+    flags = {"responding_host": ("--host", args.host), "responding_port": ("--port", args.port)}
+    overrides = {name: value for name, (_, value) in flags.items() if value is not None}
     if overrides:
-        settings = load_settings(args.config, **overrides)
+        origins = {name: flag for name, (flag, _) in flags.items()}
+        settings = load_settings(args.config, origins=origins, **overrides)
     db = _database(settings)  # the server applies migrations on start
     try:
         # The tenant is found or created now, not by the first request.

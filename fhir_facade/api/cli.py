@@ -39,9 +39,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from fhir_facade.api.app import create_app, public_base_url
     from gateway.config import load_settings
 
-    overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v}
+    flags = {"api_host": ("--host", args.host), "api_port": ("--port", args.port)}
+    overrides = {name: value for name, (_, value) in flags.items() if value is not None}
     if overrides:
-        settings = load_settings(args.config, **overrides)
+        origins = {name: flag for name, (flag, _) in flags.items()}
+        settings = load_settings(args.config, origins=origins, **overrides)
     if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
         raise ConfigError("api_tls_cert and api_tls_key go together", detail={"setting": "api_tls_cert"})
     db = _database(settings)  # the server applies migrations on start
@@ -120,18 +122,29 @@ def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
     from fhir_facade.api.auth.clients import list_clients
+    from gateway.store.api import ApiKey
 
     db = _database(settings)
     try:
         with db.session() as session:
             rows = list_clients(session)
+            # Revoked keys no longer open anything, so they are not counted.
+            counted = session.execute(
+                select(ApiKey.client_pk, func.count())
+                .where(ApiKey.revoked_at.is_(None))
+                .group_by(ApiKey.client_pk)
+            )
+            live_keys: dict[int, int] = {row[0]: row[1] for row in counted}
     finally:
         db.dispose()
     for client, tenant in rows:
-        keys = len((client.jwks or {}).get("keys", []))  # type: ignore[arg-type]
+        jwks = len((client.jwks or {}).get("keys", []))  # type: ignore[arg-type]
         state = "active" if client.active else "disabled"
-        print(f"{client.client_id}\t{tenant}\t{state}\tkeys={keys}\t{client.scopes}")
+        keys = live_keys.get(client.id, 0)
+        print(f"{client.client_id}\t{tenant}\t{state}\tapi_keys={keys}\tjwks={jwks}\t{client.scopes}")
     return 0
 
 

@@ -40,7 +40,13 @@ def add_convert_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     """Register ``convert`` on the ``hiegate`` command line."""
     convert = commands.add_parser("convert", help="convert C-CDA documents to FHIR R4 Bundles")
     convert.add_argument("files", nargs="+", type=Path, metavar="FILE", help="C-CDA XML documents")
-    convert.add_argument("--out", type=Path, help="write one <name>.json per input under this folder")
+    convert.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write each Bundle under DIR at the input's path below the inputs' common folder, with .json "
+        "appended (a/ccd.xml and b/ccd.xml give DIR/a/ccd.xml.json and DIR/b/ccd.xml.json)",
+    )
     convert.add_argument(
         "--consolidate",
         action="store_true",

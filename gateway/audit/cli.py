@@ -50,6 +50,8 @@ def parse_time(text: str) -> dt.datetime:
 def _session(settings: Settings) -> Iterator[Session]:
     db = Database(settings.database_url)
     try:
+        # Like every other command on a database: a fresh one gets its schema, not a "no such table".
+        db.upgrade()
         with db.session() as session, session.begin():
             yield session
     finally:

@@ -10,7 +10,7 @@ directory Bundle and ``sandbox.patients`` who to look for (:mod:`gateway.sandbox
 ``sandbox.gateways`` the running gateways.
 """
 
-from gateway.sandbox.plan import MAX_GATEWAYS, SANDBOX_ROOT_OID, GatewayPlan, SandboxConfig
+from gateway.sandbox.plan import MAX_GATEWAYS, SANDBOX_ROOT_OID, GatewayPlan, SandboxConfig, sandbox_root
 from gateway.sandbox.runtime import Sandbox, SandboxGateway, run_sandbox, start_sandbox
 from gateway.sandbox.specs import FaultMode, LatencySpec, parse_faults, parse_latency
 
@@ -26,5 +26,6 @@ __all__ = [
     "parse_faults",
     "parse_latency",
     "run_sandbox",
+    "sandbox_root",
     "start_sandbox",
 ]

@@ -20,11 +20,27 @@ from gateway.sandbox.specs import (
 )
 from xca.errors import ConfigError
 
-__all__ = ["MAX_GATEWAYS", "SANDBOX_ROOT_OID", "GatewayPlan", "SandboxConfig", "plan_gateways"]
+__all__ = [
+    "MAX_GATEWAYS",
+    "SANDBOX_ROOT_OID",
+    "GatewayPlan",
+    "SandboxConfig",
+    "plan_gateways",
+    "sandbox_root",
+]
 
 MAX_GATEWAYS: Final = 200
 # A UUID-derived OID arc (2.25, ITU-T X.667) generated for the sandbox: valid, and nobody's real community.
 SANDBOX_ROOT_OID: Final = "2.25.262734160923853815386318153206537512305"
+
+
+def sandbox_root(seed: int) -> str:
+    """The arc under which a sandbox of ``seed`` names its communities (and so its patients and documents).
+
+    One arc per seed: two sandboxes with different seeds never share a community or document id, so a
+    gateway that pulled from one never mistakes the other's documents for ones it already holds.
+    """
+    return f"{SANDBOX_ROOT_OID}.{seed}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,9 @@ class SandboxConfig:
             raise ConfigError(
                 "--port must leave room for every gateway below 65536", detail={"setting": "port"}
             )
+        if self.seed < 0:
+            # The seed is an OID arc of every id the sandbox makes (see sandbox_root).
+            raise ConfigError("--seed must be 0 or more", detail={"setting": "seed"})
         if not 1 <= self.threads <= 256:
             raise ConfigError("threads must be 1 to 256", detail={"setting": "threads"})
 
@@ -110,13 +129,14 @@ class GatewayPlan:
 
 
 def plan_gateways(config: SandboxConfig) -> list[GatewayPlan]:
-    """The gateways of ``config``: communities under :data:`SANDBOX_ROOT_OID`, metros round-robin."""
+    """The gateways of ``config``: communities under :func:`sandbox_root` of its seed, metros round-robin."""
     rng = random.Random(f"gateways:{config.seed}")  # noqa: S311 - reproducible synthetic data
     faults = assign_faults(parse_faults(config.faults), config.gateways, config.seed)
     default, targeted = parse_latency(config.latency)
     latency = assign_latency(default, targeted, config.gateways, config.seed)
     plans: list[GatewayPlan] = []
     names: set[str] = set()
+    root = sandbox_root(config.seed)
     for index in range(config.gateways):
         place = place_for(index % len(METROS), rng)
         name = organization_name(index, place, rng)
@@ -126,7 +146,7 @@ def plan_gateways(config: SandboxConfig) -> list[GatewayPlan]:
         plans.append(
             GatewayPlan(
                 index=index,
-                home_community_id=f"{SANDBOX_ROOT_OID}.{index + 1}",
+                home_community_id=f"{root}.{index + 1}",
                 organization_name=name,
                 place=place,
                 fault=faults.get(index),

@@ -73,7 +73,7 @@ def test_bad_value_is_one_line_naming_the_setting_exit_2(
 def test_unknown_toml_key_and_broken_toml(capsys: pytest.CaptureFixture[str]) -> None:
     Path("hiegate.toml").write_text('databse_url = "sqlite:///x.db"\n')
     assert main(["config", "show"]) == 2
-    assert "databse_url: unknown setting" in capsys.readouterr().err
+    assert "databse_url (in hiegate.toml): unknown setting" in capsys.readouterr().err
     Path("hiegate.toml").write_text("tenant = \n")
     assert main(["config", "show"]) == 2
     assert "not valid TOML" in capsys.readouterr().err
@@ -103,3 +103,48 @@ def test_bad_password_value_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "HIEGATE_XML_MAX_BYTES" in str(caught.value)
+
+
+def test_npi_is_luhn_checked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HIEGATE_REQUESTING_USER_NPI", "1234567890")  # ten digits, wrong check digit
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("hiegate: HG-1001: HIEGATE_REQUESTING_USER_NPI: expected a ten-digit NPI")
+    monkeypatch.setenv("HIEGATE_REQUESTING_USER_NPI", "1234567893")  # CMS's own example of a valid NPI
+    assert load_settings().requesting_user_npi == "1234567893"
+
+
+def test_bad_value_names_the_key_in_the_file_it_came_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "x.toml"
+    config.write_text('responding_port = "x"\n')
+    assert main(["config", "show", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hiegate: HG-1001: responding_port (in {config}): Input should be a valid integer")
+    assert "HIEGATE_RESPONDING_PORT" not in err
+
+
+def test_environment_wins_and_is_named_over_the_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("hiegate.toml").write_text("responding_port = 8000\n")
+    monkeypatch.setenv("HIEGATE_RESPONDING_PORT", "0")
+    assert main(["config", "show"]) == 2
+    assert "HIEGATE_RESPONDING_PORT: Input should be greater than or equal to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["serve", "respond"])
+def test_bad_flag_is_named_as_the_flag(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    assert main([command, "--port", "99999"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hiegate: HG-1001: --port: Input should be less than or equal to 65535")
+    assert err.count("\n") == 1
+
+
+def test_flag_named_via_origins_in_load_settings() -> None:
+    with pytest.raises(ConfigError, match=r"^HG-1001: --port: "):
+        load_settings(origins={"api_port": "--port"}, api_port=0)
+    with pytest.raises(ConfigError, match=r"^HG-1001: api_port: "):
+        load_settings(api_port=0)

@@ -10,6 +10,7 @@ that built-in (bad input, an unknown key)::
 
     HieGatewayError                         HG-0000  root; ``code``, ``message``, ``detail``
     ├── ConfigError(ValueError)             HG-1001  a setting has a bad value
+    │   └── PathAccessError                 HG-1002  a given file or folder cannot be read or written
     ├── XmlRefusedError(ValueError)         HG-2000  20xx: the hardened parser refused inbound bytes
     │   ├── XmlTooLargeError                HG-2001  input over the size limit
     │   ├── XmlSyntaxError                  HG-2002  not well-formed XML (or empty)
@@ -65,7 +66,8 @@ that built-in (bad input, an unknown key)::
     ├── StorageError                        HG-5000  5xxx: database and migrations
     │   ├── DatabaseUnavailableError        HG-5001  cannot connect / bad URL
     │   ├── MigrationError                  HG-5002  Alembic could not bring the schema to head
-    │   └── DocumentConflictError           HG-5003  same document unique id, different content
+    │   ├── DocumentConflictError           HG-5003  same document unique id, different content
+    │   └── DocumentPatientMismatchError    HG-5004  a unique id already held for another local patient
     ├── PullError                           HG-6000  6xxx: the initiating side (exchanges, pull jobs)
     │   ├── ExchangeError                   HG-6010  one exchange with a remote gateway failed; ``detail``
     │   │   │                                        names the community and the transaction, never PHI
@@ -150,6 +152,7 @@ from xca.errors.certs import (
 )
 from xca.errors.config import (
     ConfigError,
+    PathAccessError,
 )
 from xca.errors.conversion import (
     CcdaWriteError,
@@ -192,6 +195,7 @@ from xca.errors.security import (
 from xca.errors.storage import (
     DatabaseUnavailableError,
     DocumentConflictError,
+    DocumentPatientMismatchError,
     MigrationError,
     StorageError,
 )
@@ -260,6 +264,7 @@ __all__ = [
     "DirectoryError",
     "DirectoryFormatError",
     "DocumentConflictError",
+    "DocumentPatientMismatchError",
     "DuplicateIdError",
     "ExchangeError",
     "GatewayConnectError",
@@ -284,6 +289,7 @@ __all__ = [
     "MultipleMatchesError",
     "NotAcceptableError",
     "NotClinicalDocumentError",
+    "PathAccessError",
     "PullError",
     "ReplayedMessageError",
     "ResourceConflictError",

@@ -6,6 +6,7 @@ from xca.errors._base import HieGatewayError
 
 __all__ = [
     "ConfigError",
+    "PathAccessError",
 ]
 
 
@@ -13,3 +14,9 @@ class ConfigError(HieGatewayError, ValueError):
     """A setting has a value the gateway cannot use; ``detail['setting']`` names it."""
 
     code = "HG-1001"
+
+
+class PathAccessError(ConfigError):
+    """A file or folder named by a setting or an argument cannot be read or written; ``detail['path']``."""
+
+    code = "HG-1002"

@@ -32,6 +32,7 @@ from gateway.store import (
     Tenant,
 )
 from gateway.store.models import utcnow
+from xca.errors import DocumentPatientMismatchError
 
 __all__ = [
     "ConversionSteps",
@@ -62,8 +63,11 @@ class ConversionSteps(JobStoreBase):
             ).all()
             converted = set(
                 session.scalars(
+                    # Converted for this patient only: another patient's conversion of the same bytes is
+                    # never counted (nor read) as this one's.
                     select(FhirResource.source_document_id).where(
                         FhirResource.tenant_id == job.tenant_id,
+                        FhirResource.patient_id == job.patient_id,
                         FhirResource.source_document_id.in_([r[1] for r in rows]),
                     )
                 )
@@ -116,7 +120,9 @@ class ConversionSteps(JobStoreBase):
                 doc.resources = (
                     session.scalar(
                         select(func.count()).where(
-                            FhirResource.tenant_id == job.tenant_id, FhirResource.source_document_id == raw_id
+                            FhirResource.tenant_id == job.tenant_id,
+                            FhirResource.patient_id == job.patient_id,
+                            FhirResource.source_document_id == raw_id,
                         )
                     )
                     or 0
@@ -146,6 +152,10 @@ class ConversionSteps(JobStoreBase):
                 select(FhirResource.source_document_id, FhirResource.content)
                 .where(
                     FhirResource.tenant_id == tenant.id,
+                    # The resources are the patient's own as well as the documents: a document id shared
+                    # with another patient (a pull recorded before ownership was checked) brings nothing of
+                    # theirs.
+                    FhirResource.patient_id == patient_id,
                     FhirResource.source_document_id.in_([r for r in raw_ids if r is not None]),
                 )
                 .order_by(FhirResource.id)
@@ -202,6 +212,14 @@ class ConversionSteps(JobStoreBase):
                 .order_by(PullJobDocument.id)
             ).all()
             failed = progress.counters.gateways_failed + progress.counters.documents_failed
+            # Documents refused as another patient's are named in the completion record as well as in the
+            # exchange that listed them: the job's own trail shows why its record is smaller.
+            refused = session.scalar(
+                select(func.count()).where(
+                    PullJobDocument.job_id == job.id,
+                    PullJobDocument.error_code == DocumentPatientMismatchError.code,
+                )
+            )
             self.audit.record(
                 session,
                 tenant,
@@ -215,6 +233,7 @@ class ConversionSteps(JobStoreBase):
                     documents=tuple(
                         DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
                     ),
+                    error_codes=(DocumentPatientMismatchError.code,) if refused else (),
                     latency_ms=wall_ms,
                 ),
             )
@@ -246,6 +265,9 @@ def _upsert(
         for r in session.scalars(
             select(FhirResource).where(FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope)
         )
+        # Never rewrite another patient's rows: a scope held by someone else fails the step (its unique
+        # key) rather than mixing two records.
+        if r.patient_id == job.patient_id
     }
     now = utcnow()
     added: list[dict[str, object]] = []

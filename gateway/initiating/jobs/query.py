@@ -18,6 +18,7 @@ from gateway.audit import (
 )
 from gateway.initiating.exchange import ExchangeRecord
 from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
+from gateway.initiating.jobs.held import held_documents
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     DocumentState,
@@ -33,6 +34,7 @@ from gateway.store import (
 )
 from xca import iti38
 from xca.errors import (
+    DocumentPatientMismatchError,
     ExchangeError,
 )
 from xca.ids import Cx
@@ -98,17 +100,30 @@ class QuerySteps(JobStoreBase):
                         )
                     )
                 )
-                for entry in response.documents:
+                listed = [
+                    e for e in response.documents if e.unique_id not in known and e.repository_unique_id
+                ]
+                held = held_documents(session, tenant.id, hcid, {e.unique_id for e in listed})
+                foreign = 0
+                for entry in listed:
                     if entry.unique_id in known or not entry.repository_unique_id:
                         continue
                     known.add(entry.unique_id)
+                    state, error_code = DocumentState.FOUND.value, None
+                    kept = held.get(entry.unique_id)
+                    if kept is not None and kept.foreign_to(job.patient_id):
+                        # Another local patient's document under the same id: attaching it would show that
+                        # patient's record as this one's. Refused before anything is fetched.
+                        state, error_code = DocumentState.FAILED.value, DocumentPatientMismatchError.code
+                        foreign += 1
                     session.add(
                         PullJobDocument(
                             job_id=job_id,
                             home_community_id=hcid,
                             repository_id=entry.repository_unique_id,
                             unique_id=entry.unique_id,
-                            state=DocumentState.FOUND.value,
+                            state=state,
+                            error_code=error_code,
                             mime_type=entry.mime_type[:127],
                             size=entry.size,
                             sha1=entry.hash,
@@ -133,6 +148,14 @@ class QuerySteps(JobStoreBase):
                     row.stage = GatewayStage.QUERIED.value
                     if error_codes:
                         row.reason = f"ITI-38 registry errors: {', '.join(error_codes)}"
+                        outcome = Outcome.MINOR_FAILURE
+                if foreign:
+                    error_codes = (*error_codes, DocumentPatientMismatchError.code)
+                    row.error_code = DocumentPatientMismatchError.code
+                    row.reason = (
+                        f"{foreign} listed document(s) already held for another local patient; not attached"
+                    )
+                    if outcome is Outcome.SUCCESS:
                         outcome = Outcome.MINOR_FAILURE
             if record is not None:
                 self._audit(

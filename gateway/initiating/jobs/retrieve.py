@@ -19,6 +19,7 @@ from gateway.audit import (
 )
 from gateway.initiating.exchange import ExchangeRecord
 from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
+from gateway.initiating.jobs.held import held_documents, matches_listing
 from gateway.initiating.jobs.plans import PendingDocument, Progress
 from gateway.initiating.models import (
     DocumentState,
@@ -30,7 +31,6 @@ from gateway.store import (
     PullJob,
     PullJobDocument,
     PullJobGateway,
-    RawDocument,
     Tenant,
 )
 from gateway.store.documents import store_raw_document
@@ -38,6 +38,7 @@ from gateway.store.models import utcnow
 from xca import iti39
 from xca.errors import (
     DocumentConflictError,
+    DocumentPatientMismatchError,
     ExchangeError,
 )
 from xca.ids import Cx
@@ -51,8 +52,11 @@ class RetrieveSteps(JobStoreBase):
     """The ITI-39 steps of a gateway and its end."""
 
     def documents_to_retrieve(self, job_id: uuid.UUID, hcid: str) -> tuple[list[PendingDocument], Progress]:
-        """The gateway's ``found`` documents not yet held. Documents already in the raw store (an earlier
-        pull, or an earlier run of this job) are marked retrieved (``reused``) without asking again."""
+        """The gateway's ``found`` documents not yet held. A document already in the raw store (an earlier
+        pull, or an earlier run of this job) is marked retrieved (``reused``) without asking again only when
+        it was stored for this job's patient and agrees with the size and hash ITI-38 listed; otherwise it is
+        fetched again, and the retrieve step decides (a content change is a conflict, another patient's
+        document is refused)."""
         progress, pending = self.run_step(job_id, self.documents_to_retrieve_step(hcid))
         return pending, progress
 
@@ -74,20 +78,16 @@ class RetrieveSteps(JobStoreBase):
                     .order_by(PullJobDocument.id)
                 )
             )
-            held: dict[str, uuid.UUID] = {}
-            for unique_id, raw_id in session.execute(
-                select(RawDocument.unique_id, RawDocument.id).where(
-                    RawDocument.tenant_id == tenant.id,
-                    RawDocument.home_community_id == hcid,
-                    RawDocument.unique_id.in_([r.unique_id for r in rows]),
-                )
-            ):
-                held[unique_id] = raw_id
+            held = held_documents(session, tenant.id, hcid, [r.unique_id for r in rows])
             pending: list[PendingDocument] = []
             for doc in rows:
-                held_id = held.get(doc.unique_id)
-                if held_id is not None:
-                    doc.state, doc.reused, doc.raw_document_id = DocumentState.RETRIEVED.value, True, held_id
+                kept = held.get(doc.unique_id)
+                if (
+                    kept is not None
+                    and kept.owners == {job.patient_id}
+                    and matches_listing(session, kept, size=doc.size, sha1=doc.sha1)
+                ):
+                    doc.state, doc.reused, doc.raw_document_id = DocumentState.RETRIEVED.value, True, kept.id
                     doc.updated_at = utcnow()
                 else:
                     pending.append(PendingDocument(hcid, doc.repository_id, doc.unique_id))
@@ -155,6 +155,8 @@ class RetrieveSteps(JobStoreBase):
             refs: list[DocumentRef] = []
             registry_codes = tuple(e.error_code for e in response.errors) if response else ()
             returned = response.documents if response else ()
+            held = held_documents(session, tenant.id, hcid, [d.document_unique_id for d in returned])
+            foreign = 0
             for document in returned:
                 doc = docs.get(document.document_unique_id)
                 if doc is None or doc.state != DocumentState.FOUND.value:
@@ -163,6 +165,14 @@ class RetrieveSteps(JobStoreBase):
                 problem = _integrity(doc, content)
                 if problem is not None:
                     doc.state, doc.error_code = DocumentState.FAILED.value, problem
+                    continue
+                prior = held.get(doc.unique_id)
+                if prior is not None and prior.foreign_to(job.patient_id):
+                    # Stored for another local patient since ITI-38 listed it (the query step refuses the
+                    # ones held then): the same bytes would otherwise be attached to this patient too.
+                    doc.state, doc.error_code = DocumentState.FAILED.value, DocumentPatientMismatchError.code
+                    doc.updated_at = utcnow()
+                    foreign += 1
                     continue
                 try:
                     kept = store_raw_document(
@@ -201,8 +211,15 @@ class RetrieveSteps(JobStoreBase):
                     doc.state, doc.error_code = DocumentState.FAILED.value, missing_code
                     doc.updated_at = utcnow()
             row.documents_retrieved += len(stored)
+            if foreign:
+                registry_codes = (*registry_codes, DocumentPatientMismatchError.code)
             if error is not None:
                 row.error_code, row.reason = error.code, error.message
+            elif foreign:
+                row.error_code = DocumentPatientMismatchError.code
+                row.reason = (
+                    f"{foreign} retrieved document(s) already held for another local patient; not attached"
+                )
             elif len(stored) < len(requested) and row.error_code is None:
                 row.error_code = missing_code
                 row.reason = f"{len(requested) - len(stored)} of {len(requested)} documents not retrieved"

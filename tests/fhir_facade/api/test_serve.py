@@ -65,8 +65,21 @@ def test_clients_commands(
     assert "ehr-1 registered for tenant default" in out
     assert "hgk_" in out
     assert main(["clients", "list"]) == 0
-    assert "ehr-1\tdefault\tactive\tkeys=1" in capsys.readouterr().out
+    assert "ehr-1\tdefault\tactive\tapi_keys=1\tjwks=1\t" in capsys.readouterr().out
     assert main(["clients", "add", "ehr-1", "--scopes", "system/Patient.rs"]) == 2  # taken
     assert main(["clients", "add", "x", "--scopes", "system/Patient.rs", "--user-npi", "123"]) == 2
     assert main(["clients", "key", "ehr-1", "--scopes", "system/Patient.cruds"]) == 2  # beyond the client
     assert main(["clients", "disable", "ehr-1"]) == 0
+
+
+def test_clients_list_counts_api_keys_not_jwks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIEGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'cli.db'}")
+    assert main(["clients", "add", "dev-1", "--scopes", "system/Patient.rs", "--api-key"]) == 0
+    assert main(["clients", "list"]) == 0
+    assert "dev-1\tdefault\tactive\tapi_keys=1\tjwks=0\t" in capsys.readouterr().out
+    assert main(["clients", "key", "dev-1"]) == 0
+    assert main(["clients", "list"]) == 0
+    assert "\tapi_keys=2\t" in capsys.readouterr().out

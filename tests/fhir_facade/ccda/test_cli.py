@@ -68,3 +68,12 @@ def test_output_paths_mirror_the_common_folder(tmp_path: Path) -> None:
         files[0]: tmp_path / "o" / "x" / "1.xml.json",
         files[1]: tmp_path / "o" / "y" / "z" / "1.xml.json",
     }
+
+
+def test_out_help_describes_the_mirrored_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["convert", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "one <name>.json" not in shown
+    # The same layout test_same_base_names_get_distinct_outputs observes on disk.
+    assert "a/ccd.xml and b/ccd.xml give DIR/a/ccd.xml.json and DIR/b/ccd.xml.json" in shown

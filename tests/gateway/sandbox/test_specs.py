@@ -88,3 +88,28 @@ def test_every_registration_matches_its_person_and_decoys_never_do() -> None:
                 assert isinstance(result, NoMatch), (gateway, label)
     kinds = {kind for _, kind, _ in population.decoys}
     assert kinds == {"twin", "namesake"}
+
+
+def test_sandbox_ids_are_distinct_per_seed_and_valid_oids() -> None:
+    from gateway.demo import DEMO_SEED
+    from gateway.sandbox import SANDBOX_ROOT_OID, SandboxConfig, sandbox_root
+    from gateway.sandbox.plan import plan_gateways
+
+    default_seed = SandboxConfig().seed
+    assert default_seed != DEMO_SEED
+    ids = {
+        seed: {p.home_community_id for p in plan_gateways(SandboxConfig(gateways=12, seed=seed))}
+        for seed in (default_seed, DEMO_SEED, 0, 11)
+    }
+    for seed, communities in ids.items():
+        assert len(communities) == 12
+        for hcid in communities:
+            assert hcid.startswith(f"{sandbox_root(seed)}.")
+            assert hcid.startswith(f"{SANDBOX_ROOT_OID}.")
+            assert all(arc.isdigit() and (arc == "0" or not arc.startswith("0")) for arc in hcid.split("."))
+    # Nor do repository or document ids (which extend the community's) meet across seeds.
+    assert not ids[1] & ids[11]
+    assert not ids[default_seed] & ids[DEMO_SEED]
+    assert not {f"{h}.9" for h in ids[1]} & {f"{h}.9" for h in ids[11]}
+    with pytest.raises(ConfigError):
+        SandboxConfig(seed=-1)
