@@ -1,5 +1,10 @@
 """``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
-display and a summary table; ``--resume JOB`` finishes an interrupted job. Unfinished jobs are resumed first.
+display and a summary table; ``--resume JOB`` finishes an interrupted job (not a cancelled one), ``--cancel
+JOB`` cancels an unfinished one. Unfinished jobs are resumed first.
+
+``--cancel`` exits 0 when the job is now cancelled (or already was), 1 when it cannot be (unknown to this
+tenant, already ``done`` or ``failed``), 2 for a malformed job id. A worker running the job, in any process,
+stops before its next request.
 
 Light at import: the handler imports the pull machinery.
 """
@@ -74,7 +79,9 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     which.add_argument("--cap", type=int, default=500, help="ask at most this many gateways (default 500)")
     pull.add_argument("--from-date", type=_date, help="documents created on or after (ITI-38 range)")
     pull.add_argument("--to-date", type=_date, help="documents created before")
-    pull.add_argument("--resume", metavar="JOB", help="finish an interrupted job instead of starting one")
+    job = pull.add_mutually_exclusive_group()
+    job.add_argument("--resume", metavar="JOB", help="finish an interrupted job instead of starting one")
+    job.add_argument("--cancel", metavar="JOB", help="cancel an unfinished job (queued or running)")
     pull.add_argument("--no-progress", action="store_true", help="no live display (summary only)")
     pull.set_defaults(handler=_pull)
 
@@ -143,8 +150,52 @@ def _check_named(named: Sequence[str], listed: set[str]) -> None:
         )
 
 
+def _job_id(text: str, flag: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise ConfigError(f"--{flag} takes a job id (a UUID)", detail={"setting": flag}) from None
+
+
+def _cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import AuditLog, AuditSource
+    from gateway.initiating.jobs import JobStore
+    from gateway.initiating.service import default_user
+    from gateway.store import Database
+    from xca.errors import JobCancelledError
+
+    job_id = _job_id(args.cancel, "cancel")
+    database = Database(settings.database_url)
+    try:
+        database.upgrade()
+        hcid = settings.home_community_id
+        # Only bookkeeping: no certificates or network client are needed to cancel.
+        store = JobStore(
+            database,
+            AuditLog(
+                source=AuditSource(source_id=hcid, site=settings.organization_name, home_community_id=hcid)
+            ),
+            tenant=settings.tenant,
+            organization_name=settings.organization_name,
+            assigning_authority=settings.assigning_authority or f"{hcid}.2",
+            home_community_id=hcid,
+        )
+        try:
+            was = store.cancel_job(job_id, default_user(settings))
+        except JobCancelledError:
+            print(f"job {job_id} is already cancelled")
+            return 0
+        print(f"job {job_id} cancelled (it was {was.value})")
+        return 0
+    finally:
+        database.dispose()
+
+
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
+
+    if args.cancel:
+        return _cancel(args, settings)
 
     from gateway.initiating.display import LiveProgress, summary_table, totals_line
     from gateway.initiating.display import console as make_console
@@ -167,10 +218,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         if request is not None:
             _check_named(args.to or (), {c.home_community_id for c in communities})
         if args.resume:
-            try:
-                jobs = [uuid.UUID(args.resume)]
-            except ValueError:
-                raise ConfigError("--resume takes a job id (a UUID)", detail={"setting": "resume"}) from None
+            jobs = [_job_id(args.resume, "resume")]
         else:
             jobs = service.unfinished()
             for job in jobs:

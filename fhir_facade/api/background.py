@@ -5,7 +5,8 @@ Request handlers may run on any event loop (uvicorn's, or a test client's short-
 here outlives them. Everything it does is persisted first (the pull job, the export row, the delivery row), so
 :meth:`Worker.resume` at app start-up picks up what a previous process left unfinished.
 
-Webhooks: an event ``{id, type, job, patient, status, counts}`` is stored once per job and final state (the id
+Webhooks: an event ``{id, type, job, patient, status, counts}`` (type ``pull.completed``, ``pull.failed`` or
+``pull.cancelled``) is stored once per job and final state (the id
 is derived from both, so it is idempotent), then POSTed with ``X-HieGateway-Signature: sha256=<hex HMAC-SHA256
 of the body>``, ``X-HieGateway-Timestamp`` and ``X-HieGateway-Event-Id``, retried with exponential backoff
 for a bounded number of attempts; a delivery never blocks or fails the pull.
@@ -31,7 +32,7 @@ import orjson
 from sqlalchemy import select
 
 from gateway.config import Settings
-from gateway.initiating import JobBusyError, JobState, PullService, PullSummary
+from gateway.initiating import JobBusyError, JobCancelledError, JobState, PullService, PullSummary
 from gateway.store import Database
 from gateway.store.api import ApiClient
 from gateway.store.api_jobs import ApiExport, ApiPull, ApiWebhook, ApiWebhookDelivery
@@ -45,6 +46,7 @@ SIGNATURE_HEADER = "X-HieGateway-Signature"
 TIMESTAMP_HEADER = "X-HieGateway-Timestamp"
 EVENT_HEADER = "X-HieGateway-Event-Id"
 _ACTIVE = ("created", "discovering", "querying", "retrieving", "converting")
+_EVENT_TYPES = {JobState.DONE.value: "pull.completed", JobState.CANCELLED.value: "pull.cancelled"}
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,10 @@ class Worker:
         except JobBusyError:
             log.info("pull job %s is run by another worker", job_id)
             return None
+        except JobCancelledError:
+            # Cancelled while queued: never started; the client still hears of its final state.
+            log.info("pull job %s was cancelled before it ran", job_id)
+            summary = None
         except Exception:
             log.exception("pull job %s stopped", job_id)
             summary = None
@@ -188,6 +194,11 @@ class Worker:
             self.submit(self._deliver(delivery))
         return resumed + len(exports)
 
+    def notify(self, job_id: uuid.UUID) -> concurrent.futures.Future[Any]:
+        """Store and deliver the final-state event of ``job_id`` now (idempotent: the event is stored once
+        per job and state), e.g. right after a cancel, whether or not a worker of this process runs it."""
+        return self.submit(self._notify(job_id))
+
     # --- exports ----------------------------------------------------------------------------------------
 
     def start_export(self, export_id: uuid.UUID) -> concurrent.futures.Future[Any]:
@@ -221,7 +232,7 @@ class Worker:
                 return None  # already stored (and delivered or being delivered)
             body = {
                 "id": identifier,
-                "type": "pull.completed" if job.state == JobState.DONE.value else "pull.failed",
+                "type": _EVENT_TYPES.get(job.state, "pull.failed"),
                 "job": str(job_id),
                 "patient": str(job.patient_id),
                 "status": job.state,

@@ -10,6 +10,14 @@ with ``Retry-After`` and ``X-Progress`` and a Parameters body of the progress wh
 Parameters of the per-gateway outcomes, counts and the ``$everything`` link when done, and 500 with an
 OperationOutcome when the job failed. Another tenant's job is 404. Each call is audited.
 
+``DELETE`` on the status URL cancels, as the Bulk Data Access IG's "delete a bulk data request" describes
+for the asynchronous pattern: 202 with an OperationOutcome when the job was queued or running (the worker
+stops before its next request; see :mod:`gateway.initiating.worker`); 404 for an unknown job, another
+tenant's, or one already cancelled; 409 ``conflict`` (an error status with an OperationOutcome) for a job
+already ``done`` or ``failed``: what was pulled stays. Afterwards the status URL answers 404 with an
+OperationOutcome saying the job was cancelled, as the IG requires of a deleted request. The cancel (who,
+when) is audited with the state change; the client's webhook hears ``pull.cancelled``.
+
 The job is for the patient in the URL (``PullRequest.patient_id``), so the record lands on the registered
 patient.
 """
@@ -37,7 +45,9 @@ from fhir_facade.api.errors import (
     InternalApiError,
     InvalidRequestError,
     Issue,
+    ResourceConflictError,
     ResourceNotFoundError,
+    http_status,
     operation_outcome,
 )
 from fhir_facade.api.http import FhirResponse, negotiate, read_resource, response_media_type
@@ -45,7 +55,7 @@ from fhir_facade.api.patients.store import patient_in_tenant
 from fhir_facade.api.routing import FhirEndpoint, FhirOperation, Interaction, fhir_route
 from gateway.audit import ApiInteraction
 from gateway.directory import SelectionSpec, SelectionStrategy
-from gateway.initiating import PullRequest
+from gateway.initiating import JobState, JobStore, PullRequest
 from gateway.security import RequestingUser
 from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
 from gateway.store.api import ApiClient
@@ -53,7 +63,7 @@ from gateway.store.api_jobs import ApiPull
 from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, Tenant
 from gateway.store.pull import PullJob, PullJobGateway
-from xca.errors import HieGatewayError
+from xca.errors import HieGatewayError, JobCancelledError, JobFinishedError, UnknownJobError
 
 __all__ = ["PATIENT_PULL", "router"]
 
@@ -69,7 +79,8 @@ PATIENT_PULL = FhirEndpoint(
         "pull",
         "urn:hie-gateway:fhir:OperationDefinition:Patient-pull",
         "Find the patient across the network, retrieve, convert and consolidate every document; Parameters "
-        "purposeOfUse (required), period, gateway (repeated homeCommunityId)",
+        "purposeOfUse (required), period, gateway (repeated homeCommunityId); DELETE on the status URL "
+        "cancels",
         instance=True,
     ),
 )
@@ -311,14 +322,17 @@ def pull_status(
             job = None
         patient = session.get(Patient, job.patient_id) if job is not None else None
         named = patient_ids([patient] if patient else [], context.assigning_authority)
+        gone = job is None or job.state == JobState.CANCELLED.value
         record_access(
             context, session, tenant, principal, request, info,
-            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=200 if job else 404,
+            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=404 if gone else 200,
             patients=named, resource_id=job_id[:64], operation="$pull-status",
-            error_code=None if job else ResourceNotFoundError.code,
+            error_code=ResourceNotFoundError.code if gone else None,
         )  # fmt: skip
         found: tuple[dict[str, Any], str, str | None, str | None, str] | None = None
-        if job is not None:
+        if job is not None and job.state == JobState.CANCELLED.value:
+            found = ({}, job.state, None, None, "")
+        elif job is not None:
             gateways = list(
                 session.scalars(
                     select(PullJobGateway).where(PullJobGateway.job_id == job.id).order_by(PullJobGateway.id)
@@ -329,6 +343,8 @@ def pull_status(
     if found is None:  # after the commit: the refused access stays audited
         raise ResourceNotFoundError(f"no pull job {job_id[:64]}")
     body, state, error_code, error_detail, progress = found
+    if state == JobState.CANCELLED.value:
+        raise _cancelled(job_id)
     media = response_media_type(request)
     if state in _ACTIVE:
         headers = {"Retry-After": RETRY_AFTER, "X-Progress": progress}
@@ -339,3 +355,75 @@ def pull_status(
         )
         return FhirResponse(operation_outcome([error.issue]), status_code=500, media_type=media)
     return FhirResponse(body, media_type=media)
+
+
+def _cancelled(job_id: str) -> ResourceNotFoundError:
+    return ResourceNotFoundError(f"pull job {job_id[:64]} was cancelled", detail={"job": job_id[:64]})
+
+
+def _tenant_job(session: Any, tenant: Tenant, job_id: str) -> PullJob | None:
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        return None
+    job = session.get(PullJob, key)
+    return job if job is not None and job.tenant_id == tenant.id else None
+
+
+@router.delete(
+    "/$pull-status/{job_id}", status_code=202, summary="Cancel a pull job", dependencies=[Depends(negotiate)]
+)
+def pull_cancel(
+    job_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_operation("Patient", "$pull"))],
+    user: Annotated[RequestingUser, Depends(requesting_user)],
+    context: Context,
+    info: Info,
+) -> Response:
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        job = _tenant_job(session, tenant, job_id)
+        key = job.id if job is not None else None
+        session.expunge(tenant)
+    error: ApiError | None = None
+    if key is None:
+        error = ResourceNotFoundError(f"no pull job {job_id[:64]}")
+    else:
+        # A store without a network client: cancelling is bookkeeping only, so it needs no certificates.
+        store = JobStore(
+            context.database,
+            context.audit,
+            tenant=tenant.slug,
+            organization_name=tenant.name,
+            assigning_authority=context.assigning_authority,
+            home_community_id=context.home_community_id,
+        )
+        try:
+            store.cancel_job(key, user)  # the state change and its audit record: one transaction
+        except UnknownJobError:
+            error = ResourceNotFoundError(f"no pull job {job_id[:64]}")
+        except JobCancelledError:
+            error = _cancelled(job_id)
+        except JobFinishedError as exc:
+            error = ResourceConflictError(
+                f"pull job {job_id[:64]} cannot be cancelled: {exc.message}", issue_code="conflict"
+            )
+    status = http_status(error) if error is not None else 202
+    with context.transaction() as session:
+        tenant_row = context.tenant(session, principal.tenant_id)
+        job = _tenant_job(session, tenant_row, job_id)
+        patient = session.get(Patient, job.patient_id) if job is not None else None
+        record_access(
+            context, session, tenant_row, principal, request, info,
+            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=status,
+            patients=patient_ids([patient] if patient else [], context.assigning_authority),
+            resource_id=job_id[:64], operation="$pull-cancel",
+            error_code=error.code if error is not None else None,
+        )  # fmt: skip
+    if error is not None:  # after the commit: the refused cancel stays audited
+        raise error
+    assert key is not None
+    worker_of(request).notify(key)
+    body = operation_outcome([Issue("information", "informational", f"pull job {key} cancelled")])
+    return FhirResponse(body, status_code=202, media_type=response_media_type(request))

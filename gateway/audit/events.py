@@ -56,6 +56,7 @@ class PullStage(StrEnum):
     REQUESTED = "requested"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped on request before completing (who asked is the requestor)
 
 
 class ApiInteraction(StrEnum):

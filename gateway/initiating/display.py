@@ -29,6 +29,8 @@ _STYLE = {
     GatewayOutcome.FAILED: "red",
     GatewayOutcome.TIMEOUT: "red",
     GatewayOutcome.CIRCUIT_OPEN: "magenta",
+    GatewayOutcome.SKIPPED: "dim",
+    GatewayOutcome.CANCELLED: "yellow",
 }
 
 

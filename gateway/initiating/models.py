@@ -4,7 +4,12 @@ Job state machine (persisted in ``pull_job.state``; monotonic, each step idempot
 
     created ──▶ discovering ──▶ querying ──▶ retrieving ──▶ converting ──▶ done
        │             │              │             │              │
-       └─────────────┴──────────────┴─────────────┴──────────────┴──▶ failed   (unexpected error)
+       ├─────────────┼──────────────┼─────────────┼──────────────┼──▶ failed     (unexpected error)
+       └─────────────┴──────────────┴─────────────┴──────────────┴──▶ cancelled  (asked to stop)
+
+``done``, ``failed`` and ``cancelled`` are final. A cancelled job is never claimed again: its worker stops
+before its next request (answers already in flight are still persisted and audited), converts nothing more,
+and every gateway not finished is closed as ``skipped`` (never asked) or ``cancelled`` (asked, unfinished).
 
 Gateways run their own pipelines concurrently (ITI-55 → ITI-38 → ITI-39 batches), so the job's state is the
 stage of its least advanced gateway: ``discovering`` while some gateway has not finished ITI-55, ``querying``
@@ -45,6 +50,7 @@ class JobState(StrEnum):
     CONVERTING = "converting"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def rank(self) -> int:
@@ -74,6 +80,10 @@ class GatewayOutcome(StrEnum):
     FAILED = "failed"
     TIMEOUT = "timeout"
     CIRCUIT_OPEN = "circuit-open"
+    SKIPPED = "skipped"
+    """The job was cancelled before this gateway was asked."""
+    CANCELLED = "cancelled"
+    """The job was cancelled after this gateway was asked, before its part was finished."""
 
     @property
     def failed(self) -> bool:

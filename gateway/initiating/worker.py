@@ -12,6 +12,13 @@ Resuming is the same code: a gateway's persisted stage says where its pipeline s
 already held are not asked for again, and converted resources are upserted by id. A ``BaseException`` (a kill,
 Ctrl-C, an injected crash) leaves the job resumable; an unexpected ``Exception`` in one gateway's pipeline
 costs that gateway (``HG-6000``), anywhere else it marks the job ``failed``.
+
+Cancelling (:meth:`~gateway.initiating.jobs.JobStore.cancel_job`, from any process) only changes the persisted
+state; every persisted step reads it back in its own transaction, so the worker learns of it at its next step
+boundary. It then sends no new request (ITI-55, ITI-38 or ITI-39 batch), converts nothing more and does not
+consolidate; answers already in flight are persisted and audited as always. At the end the unfinished gateways
+are closed (``skipped`` or ``cancelled``) and the final progress event is emitted. A cancelled job is refused
+when claimed (:class:`~xca.errors.JobCancelledError`), so it is never resumed.
 """
 
 from __future__ import annotations
@@ -82,12 +89,21 @@ class PullWorker:
         self._converting: set[int] = set()
         self._state = JobState.CREATED
         self._counters = JobCounters()
+        self._cancelled = False
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kwargs))
 
+    def _note(self, progress: Progress) -> Progress:
+        # A step's progress carries the job's state as persisted in the step's transaction: the one check of
+        # a cancel that costs no extra query.
+        if progress.state is JobState.CANCELLED:
+            self._cancelled = True
+        return progress
+
     def _emit(self, kind: EventKind, job_id: uuid.UUID, progress: Progress, hcid: str | None = None) -> None:
+        self._note(progress)
         self._state, self._counters = progress.state, progress.counters
         self.events.emit(
             ProgressEvent(kind, job_id, progress.state, progress.counters, progress.gateway, hcid)
@@ -96,7 +112,7 @@ class PullWorker:
     async def _step(self, job_id: uuid.UUID, step: Step[None]) -> Progress:
         """Persist one step (batched with whatever else is waiting for the writer)."""
         progress, _ = await self._batch.run(job_id, step)
-        return progress
+        return self._note(progress)
 
     def _hook(self, name: str) -> None:
         if self.step_hook is not None:
@@ -108,7 +124,8 @@ class PullWorker:
         self._cpu.shutdown(wait=True)
 
     async def run(self, job_id: uuid.UUID, *, force: bool = False) -> PullSummary:
-        """Run or resume ``job_id`` to ``done`` (or ``failed``) and return its summary."""
+        """Run or resume ``job_id`` to ``done``, ``failed`` or ``cancelled`` and return its summary; a job
+        cancelled before this run is refused (:class:`~xca.errors.JobCancelledError`)."""
         started = time.perf_counter()
         plan = await self._db(self.store.claim, job_id, force=force)
         state, counters, _, _ = await self._db(self.store.reports, job_id)
@@ -123,6 +140,9 @@ class PullWorker:
                         group.create_task(self._gateway(plan, gateway))
             await self._convert_ready(plan)
             await self._finish(plan, started)
+            if self._cancelled:
+                progress = await self._db(self.store.settle_cancelled, job_id)
+                self._emit(EventKind.GATEWAY_UPDATED, job_id, progress)
         except* PullError as group_error:
             # Only the job's own bookkeeping raises these (gateway failures are values): the job cannot go on.
             error = group_error.exceptions[0]
@@ -165,6 +185,8 @@ class PullWorker:
 
     async def _gateway(self, plan: JobPlan, gateway: GatewayPlan) -> None:
         hcid = gateway.home_community_id
+        if self._cancelled:
+            return
         try:
             target = self._target(hcid)
             if target is None:
@@ -191,6 +213,9 @@ class PullWorker:
         hcid, job_id, user = gateway.home_community_id, plan.job_id, plan.request.user
         stage, remote = gateway.stage, gateway.remote
         reused = False
+        # ``self._cancelled`` is checked before each request this pipeline sends.
+        if self._cancelled:
+            return
         if stage is GatewayStage.PENDING:
             remote = plan.links.get(hcid)
             if remote is not None:
@@ -199,8 +224,8 @@ class PullWorker:
                 self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
             else:
                 remote = await self._discover(plan, target)
-                if remote is None:
-                    return
+            if remote is None or self._cancelled:
+                return
             stage = GatewayStage.MATCHED
         assert remote is not None
         if stage is GatewayStage.MATCHED:
@@ -235,6 +260,8 @@ class PullWorker:
             self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
             self._hook("iti38")
             if progress.gateway is not None and progress.gateway.stage is GatewayStage.DONE:
+                return
+            if self._cancelled:
                 return
             stage = GatewayStage.QUERIED
         if stage is GatewayStage.QUERIED:
@@ -282,6 +309,8 @@ class PullWorker:
 
         async def one(batch: list[PendingDocument]) -> None:
             async with limit:
+                if self._cancelled:  # batches waiting for a connection are not sent
+                    return
                 requests = [
                     iti39.DocumentRequest(d.home_community_id, d.repository_id, d.unique_id) for d in batch
                 ]
@@ -307,6 +336,8 @@ class PullWorker:
         async with asyncio.TaskGroup() as group:
             for batch in batches:
                 group.create_task(one(batch))
+        if self._cancelled:
+            return  # left unfinished: closed as cancelled when the job settles
         progress = await self._step(job_id, self.store.finish_gateway_step(hcid))
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
         if not batches:
@@ -316,8 +347,12 @@ class PullWorker:
         """Convert every held, unconverted document of the job (one conversion run at a time)."""
         async with self._convert_lock:
             loop = asyncio.get_running_loop()
+            if self._cancelled:
+                return
             todo = await self._db(self.store.documents_to_convert, plan.job_id)
             for doc_id, raw_id, mime, unique_id, already in todo:
+                if self._cancelled:
+                    return
                 if doc_id in self._converting:
                     continue
                 self._converting.add(doc_id)
@@ -345,6 +380,8 @@ class PullWorker:
                 self._hook("convert")
 
     async def _finish(self, plan: JobPlan, started: float) -> None:
+        if self._cancelled:
+            return
         loop = asyncio.get_running_loop()
         bundles = await self._db(self.store.patient_bundles, plan.patient_id)
         resources: list[dict[str, object]] = []

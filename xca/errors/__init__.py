@@ -80,7 +80,9 @@ that built-in (bad input, an unknown key)::
     │   └── JobError                        HG-6200  62xx: pull jobs
     │       ├── UnknownJobError(LookupError) HG-6201 no such job for this tenant
     │       ├── JobBusyError                HG-6202  another live worker holds the job
-    │       └── UnknownPatientError(LookupError) HG-6203 the pull names a patient the tenant lacks
+    │       ├── UnknownPatientError(LookupError) HG-6203 the pull names a patient the tenant lacks
+    │       ├── JobCancelledError           HG-6204  the job was cancelled: never run or resumed again
+    │       └── JobFinishedError            HG-6205  cancel refused: the job already ended (done or failed)
     ├── DirectoryError                      HG-6100  61xx: the directory of remote communities
     │   ├── DirectoryFormatError(ValueError) HG-6101 not a FHIR Bundle of Organizations (JSON or XML)
     │   └── UnknownCommunityError(LookupError) HG-6102 a homeCommunityId the directory does not list
@@ -210,7 +212,9 @@ from xca.errors.transport import (
     GatewayResponseError,
     GatewayTimeoutError,
     JobBusyError,
+    JobCancelledError,
     JobError,
+    JobFinishedError,
     PullError,
     UnknownCommunityError,
     UnknownJobError,
@@ -280,7 +284,9 @@ __all__ = [
     "InvalidValueError",
     "Issue",
     "JobBusyError",
+    "JobCancelledError",
     "JobError",
+    "JobFinishedError",
     "KeyMismatchError",
     "MethodNotAllowedError",
     "MigrationError",

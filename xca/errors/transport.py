@@ -18,7 +18,9 @@ __all__ = [
     "GatewayResponseError",
     "GatewayTimeoutError",
     "JobBusyError",
+    "JobCancelledError",
     "JobError",
+    "JobFinishedError",
     "PullError",
     "UnknownCommunityError",
     "UnknownJobError",
@@ -106,3 +108,15 @@ class JobBusyError(JobError):
 
 class UnknownPatientError(JobError, LookupError):
     code = "HG-6203"
+
+
+class JobCancelledError(JobError):
+    """The job was cancelled: it is never run or resumed again."""
+
+    code = "HG-6204"
+
+
+class JobFinishedError(JobError):
+    """The job already ended (``done`` or ``failed``): there is nothing left to cancel."""
+
+    code = "HG-6205"

@@ -79,6 +79,9 @@ _JOB_AND_TENANT = (
     .join(Tenant, Tenant.id == PullJob.tenant_id)
     .where(PullJob.id == bindparam("job_id"), Tenant.id == bindparam("tenant_id"))
     .options(*_JOB_LOAD)
+    # The job row is locked for the batch: a cancel committed meanwhile would otherwise be overwritten by
+    # the batch's state update on PostgreSQL (read committed). SQLite's BEGIN IMMEDIATE already serializes.
+    .with_for_update(of=PullJob)
 )
 _GATEWAY_ROW = select(PullJobGateway).where(
     PullJobGateway.job_id == bindparam("job_id"), PullJobGateway.home_community_id == bindparam("hcid")
@@ -150,8 +153,10 @@ class JobStoreBase:
             self._tenant_id = tenant.id
         return tenant
 
-    def _job(self, session: Session, job_id: uuid.UUID) -> PullJob:
-        job = session.get(PullJob, job_id, options=_JOB_LOAD)
+    def _job(self, session: Session, job_id: uuid.UUID, *, lock: bool = False) -> PullJob:
+        """The tenant's job ``job_id``; ``lock`` holds its row until the transaction ends (PostgreSQL), for
+        a change of its final state that must not race another (cancel against complete)."""
+        job = session.get(PullJob, job_id, options=_JOB_LOAD, with_for_update=True if lock else None)
         if job is None or job.tenant_id != self._tenant(session).id:
             raise UnknownJobError("no such pull job for this tenant", detail={"job": str(job_id)})
         return job
@@ -164,7 +169,7 @@ class JobStoreBase:
                 job, tenant = found
                 return job, tenant
         # No such job for this tenant, or the tenant is not known yet (or gone): the slow path says which.
-        return self._job(session, job_id), self._tenant(session)
+        return self._job(session, job_id, lock=True), self._tenant(session)
 
     def _gateway(self, session: Session, job_id: uuid.UUID, hcid: str) -> PullJobGateway:
         row = session.scalar(_GATEWAY_ROW, {"job_id": job_id, "hcid": hcid})

@@ -183,7 +183,10 @@ class ConversionSteps(JobStoreBase):
     ) -> Progress:
         """Replace the patient's consolidated resources, mark the job ``done`` and audit its completion."""
         with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
+            job = self._job(session, job_id, lock=True)
+            if job.state == JobState.CANCELLED.value:
+                # Cancelled after the worker's last check: the cancel stands, nothing is consolidated.
+                return self._progress(session, job)
             tenant = self._tenant(session)
             scope = f"patient:{job.patient_id.hex}"
             session.execute(

@@ -1,12 +1,12 @@
 """Job bookkeeping: the local patient, creating a job, listing unfinished ones, claiming one (resume), failing
-one, and reading it back.
+or cancelling one, and reading it back.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import (
@@ -18,15 +18,17 @@ from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
 from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive, _requestor
 from gateway.initiating.jobs.counters import gateway_report
-from gateway.initiating.jobs.plans import GatewayPlan, JobPlan
+from gateway.initiating.jobs.plans import GatewayPlan, JobPlan, Progress
 from gateway.initiating.models import (
     ACTIVE_STATES,
+    GatewayOutcome,
     GatewayReport,
     GatewayStage,
     JobCounters,
     JobState,
     PullRequest,
 )
+from gateway.security import RequestingUser
 from gateway.store import (
     Patient,
     PatientIdentifier,
@@ -39,6 +41,8 @@ from gateway.store.demographics import demographics_to_json
 from gateway.store.models import utcnow
 from xca.errors import (
     JobBusyError,
+    JobCancelledError,
+    JobFinishedError,
     UnknownPatientError,
 )
 from xca.ids import Cx
@@ -155,6 +159,8 @@ class JobSteps(JobStoreBase):
         (heartbeat within two minutes, or a process still running on this host) is refused."""
         with self.database.session() as session, session.begin():
             job = self._job(session, job_id)
+            if job.state == JobState.CANCELLED.value:
+                raise JobCancelledError("the pull job was cancelled", detail={"job": str(job_id)})
             holder = job.worker
             fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < _STALE_AFTER
             if (
@@ -203,7 +209,9 @@ class JobSteps(JobStoreBase):
     def fail_job(self, job_id: uuid.UUID, code: str, detail: str) -> None:
         """An unexpected error stopped the job for good: ``failed`` with the code, audited."""
         with self.database.session() as session, session.begin():
-            job = self._job(session, job_id)
+            job = self._job(session, job_id, lock=True)
+            if job.state == JobState.CANCELLED.value:
+                return  # the cancel came first and stands: a cancelled job's end is already audited
             job.state, job.error_code, job.error_detail = JobState.FAILED.value, code, detail[:2000]
             job.finished_at = utcnow()
             self._progress(session, job)
@@ -220,6 +228,52 @@ class JobSteps(JobStoreBase):
                     error_codes=(code,),
                 ),
             )
+
+    def cancel_job(self, job_id: uuid.UUID, user: RequestingUser) -> JobState:
+        """Cancel an unfinished job on ``user``'s request and return the state it was in.
+
+        One transaction: the job becomes ``cancelled``, its unfinished gateways are closed (see
+        :meth:`settle_cancelled`) and the cancellation is audited with who asked (the requestor; the record
+        carries the time). A worker running the job notices at its next step and stops. Raises
+        :class:`UnknownJobError` (not this tenant's), :class:`JobCancelledError` (already cancelled) or
+        :class:`JobFinishedError` (``done`` or ``failed``).
+        """
+        with self.database.session() as session, session.begin():
+            # Locked: a worker completing or failing the job at the same moment waits, then sees the cancel.
+            job = self._job(session, job_id, lock=True)
+            state = JobState(job.state)
+            if state is JobState.CANCELLED:
+                raise JobCancelledError("the pull job is already cancelled", detail={"job": str(job_id)})
+            if state not in ACTIVE_STATES:
+                raise JobFinishedError(
+                    f"the pull job already ended ({state.value})", detail={"job": str(job_id)}
+                )
+            job.state = JobState.CANCELLED.value
+            job.error_code, job.error_detail = JobCancelledError.code, "cancelled on request"
+            job.finished_at = utcnow()
+            _close_unfinished(session, job.id)
+            self._progress(session, job)
+            self.audit.record(
+                session,
+                self._tenant(session),
+                PullJobEvent(
+                    job_id=str(job.id),
+                    stage=PullStage.CANCELLED,
+                    outcome=Outcome.MINOR_FAILURE,
+                    requestor=_requestor(user, None, self.home_community_id),
+                    patients=self._patients(session, job),
+                    error_codes=(JobCancelledError.code,),
+                ),
+            )
+            return state
+
+    def settle_cancelled(self, job_id: uuid.UUID) -> Progress:
+        """After a cancelled job's worker stopped: close the gateways still unfinished (answers that were in
+        flight at the cancel moved some on), ``skipped`` if never asked, else ``cancelled``."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id, lock=True)
+            _close_unfinished(session, job.id)
+            return self._progress(session, job)
 
     def reports(self, job_id: uuid.UUID) -> tuple[JobState, JobCounters, tuple[GatewayReport, ...], PullJob]:
         """The job as it stands (read only)."""
@@ -251,3 +305,27 @@ class JobSteps(JobStoreBase):
             )
             session.expunge(job)
             return JobState(job.state), counters, reports, job
+
+
+def _close_unfinished(session: Session, job_id: uuid.UUID) -> None:
+    unfinished = (PullJobGateway.job_id == job_id, PullJobGateway.stage != GatewayStage.DONE.value)
+    session.execute(
+        update(PullJobGateway)
+        .where(*unfinished, PullJobGateway.exchanges == 0, PullJobGateway.link_reused.is_(False))
+        .values(
+            stage=GatewayStage.DONE.value,
+            outcome=GatewayOutcome.SKIPPED.value,
+            reason="the pull was cancelled before this gateway was asked",
+            updated_at=utcnow(),
+        )
+    )
+    session.execute(
+        update(PullJobGateway)
+        .where(*unfinished)
+        .values(
+            stage=GatewayStage.DONE.value,
+            outcome=GatewayOutcome.CANCELLED.value,
+            reason="the pull was cancelled before this gateway's part finished",
+            updated_at=utcnow(),
+        )
+    )

@@ -198,7 +198,9 @@ def every_path() -> dict[str, AuditEvent]:
     for reason in RefusalReason:
         paths[f"refusal-{reason.value}"] = refusal(reason)
     for stage in PullStage:
-        outcome = Outcome.MAJOR_FAILURE if stage is PullStage.FAILED else Outcome.SUCCESS
+        outcome = {PullStage.FAILED: Outcome.MAJOR_FAILURE, PullStage.CANCELLED: Outcome.MINOR_FAILURE}.get(
+            stage, Outcome.SUCCESS
+        )
         paths[f"pull-{stage.value}"] = pull_job(stage, outcome=outcome)
     for interaction in ApiInteraction:
         paths[f"api-{interaction.value}"] = api_access(interaction)

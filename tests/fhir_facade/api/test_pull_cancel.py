@@ -1,0 +1,96 @@
+"""``DELETE /$pull-status/{job}``: 202 for a queued job (then the status URL is 404 saying it was cancelled),
+404 for another tenant's or an unknown job, 409 for a finished one; audited with who cancelled."""
+
+from __future__ import annotations
+
+import uuid
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
+
+from gateway.audit import AuditFilter, PullJobEvent, PullStage, iter_records
+from gateway.directory import Selection, SelectionSpec
+from gateway.initiating import JobState, JobStore, PullRequest
+from gateway.store.demographics import demographics_from_json
+from gateway.store.models import Patient, Tenant
+from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, patient_json
+from tests.gateway.initiating.conftest import user
+
+SCOPES = "system/Patient.rs system/Patient.c system/Patient.$pull"
+
+
+def _store(api: Api, tenant: Tenant) -> JobStore:
+    context = api.app.state.api
+    return JobStore(
+        api.database, context.audit, tenant=tenant.slug, organization_name=tenant.name,
+        assigning_authority=context.assigning_authority, home_community_id=context.home_community_id,
+    )  # fmt: skip
+
+
+def _job(api: Api, patient_id: str) -> tuple[JobStore, uuid.UUID]:
+    """A queued job without gateways for ``patient_id`` (no worker runs it)."""
+    with api.database.session() as session:
+        patient = session.get(Patient, uuid.UUID(patient_id))
+        assert patient is not None
+        tenant = session.get(Tenant, patient.tenant_id)
+        assert tenant is not None
+        session.expunge(tenant)
+        demographics = demographics_from_json(patient.demographics)
+    store = _store(api, tenant)
+    request = PullRequest(demographics=demographics, user=user(), patient_id=patient.id)
+    return store, store.create_job(request, Selection(SelectionSpec(), ()))
+
+
+def _issue(response: object) -> str:
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["resourceType"] == "OperationOutcome"
+    return str(body["issue"][0]["diagnostics"])
+
+
+def test_delete_cancels_and_status_then_says_so(api: Api, rsa_key: rsa.RSAPrivateKey) -> None:
+    alice = api.register("alice-app", rsa_key, scopes=SCOPES)
+    bob = api.register("bob-app", rsa_key, tenant="clinic-b", scopes=SCOPES)
+    reader = api.register("reader-app", rsa_key, scopes="system/Patient.rs")
+    a = {**FHIR_JSON_HEADERS, "X-API-Key": alice.api_key}
+    b = {**FHIR_JSON_HEADERS, "X-API-Key": bob.api_key}
+    created = api.http.post("/Patient", json=patient_json(), headers=a)
+    assert created.status_code == 201, created.text
+    store, job = _job(api, created.json()["id"])
+    url = f"/$pull-status/{job}"
+
+    assert api.http.request("DELETE", url, headers=b).status_code == 404  # another tenant's
+    assert api.http.request("DELETE", f"/$pull-status/{uuid.uuid4()}", headers=a).status_code == 404
+    assert api.http.request("DELETE", "/$pull-status/not-a-job", headers=a).status_code == 404
+    refused = api.http.request("DELETE", url, headers={**FHIR_JSON_HEADERS, "X-API-Key": reader.api_key})
+    assert refused.status_code == 403
+    assert api.http.get(url, headers=a).status_code == 202  # still queued
+
+    cancelled = api.http.request("DELETE", url, headers=a)
+    assert cancelled.status_code == 202, cancelled.text
+    assert "cancelled" in _issue(cancelled)
+    status = api.http.get(url, headers=a)
+    assert status.status_code == 404
+    assert "was cancelled" in _issue(status)
+    assert api.http.request("DELETE", url, headers=a).status_code == 404
+    assert store.reports(job)[0] is JobState.CANCELLED
+
+    with api.database.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic-a"))
+        assert tenant is not None
+        events = [r.event for r in iter_records(session, tenant, AuditFilter())]
+    (cancel,) = [e for e in events if isinstance(e, PullJobEvent) and "HG-6204" in e.error_codes]
+    assert cancel.job_id == str(job)
+    assert cancel.stage is PullStage.CANCELLED
+    assert cancel.requestor.user_id == "alice-app-user"
+
+
+def test_delete_of_a_finished_job_is_a_conflict(api: Api, rsa_key: rsa.RSAPrivateKey) -> None:
+    alice = api.register("alice-app", rsa_key, scopes=SCOPES)
+    a = {**FHIR_JSON_HEADERS, "X-API-Key": alice.api_key}
+    created = api.http.post("/Patient", json=patient_json(), headers=a)
+    store, job = _job(api, created.json()["id"])
+    store.complete(job, [], wall_ms=0)
+    refused = api.http.request("DELETE", f"/$pull-status/{job}", headers=a)
+    assert refused.status_code == 409
+    assert refused.json()["issue"][0]["code"] == "conflict"
+    assert api.http.get(f"/$pull-status/{job}", headers=a).status_code == 200
