@@ -208,13 +208,6 @@ class JobStoreBase:
         """Recompute the job's counters and state from its rows (same transaction), and report."""
         return recompute_progress(session, job, row)
 
-    def run_step(self, job_id: uuid.UUID, step: Step[R]) -> tuple[Progress, R]:
-        """One step in its own transaction; raises what the step raises."""
-        outcome = self._run_batch(job_id, (step,))[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
     def run_steps(self, job_id: uuid.UUID, steps: Sequence[Step[Any]]) -> list[StepOutcome]:
         """Several steps of one job in one transaction (group commit): each step's work and audit record
         still commit together, and the job's counters are recomputed once for all of them. A step that

@@ -84,21 +84,6 @@ class ConversionSteps(JobStoreBase):
             assert content is not None
             return content
 
-    def record_conversion(
-        self,
-        job_id: uuid.UUID,
-        doc_id: int,
-        raw_id: uuid.UUID,
-        *,
-        resources: Sequence[dict[str, object]] | None,
-        state: DocumentState,
-        error_code: str | None = None,
-    ) -> Progress:
-        """Keep one document's converted resources (``scope`` = the raw document; upserted by type and id, so
-        converting twice changes nothing) and mark the document."""
-        step = self.conversion_step(doc_id, raw_id, resources=resources, state=state, error_code=error_code)
-        return self.run_step(job_id, step)[0]
-
     def conversion_step(
         self,
         doc_id: int,
@@ -108,7 +93,8 @@ class ConversionSteps(JobStoreBase):
         state: DocumentState,
         error_code: str | None = None,
     ) -> Step[None]:
-        """:meth:`record_conversion` as a step, for a batch."""
+        """Keep one document's converted resources (``scope`` = the raw document; upserted by type and id, so
+        converting twice changes nothing) and mark the document."""
 
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[None, None]:
             doc = session.get(PullJobDocument, doc_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +16,6 @@ from gateway.audit import (
 from gateway.initiating.evaluate import MatchDecision
 from gateway.initiating.exchange import ExchangeRecord
 from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
-from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     GatewayOutcome,
     GatewayStage,
@@ -60,11 +57,9 @@ def _query_parameters(demo: Demographics) -> tuple[QueryParameter, ...]:
 class DiscoverySteps(JobStoreBase):
     """The ITI-55 steps of a gateway."""
 
-    def reuse_link(self, job_id: uuid.UUID, hcid: str, remote: Cx) -> Progress:
-        """A link from an earlier pull: no ITI-55, straight to ITI-38."""
-        return self.run_step(job_id, self.reuse_link_step(hcid, remote))[0]
-
     def reuse_link_step(self, hcid: str, remote: Cx) -> Step[None]:
+        """A link from an earlier pull: no ITI-55, straight to ITI-38."""
+
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             row = self._gateway(session, job.id, hcid)
             row.stage = GatewayStage.MATCHED.value
@@ -84,11 +79,9 @@ class DiscoverySteps(JobStoreBase):
 
         return step
 
-    def drop_link(self, job_id: uuid.UUID, hcid: str) -> Progress:
-        """The remote community no longer knows the linked id: forget the link and discover again."""
-        return self.run_step(job_id, self.drop_link_step(hcid))[0]
-
     def drop_link_step(self, hcid: str) -> Step[None]:
+        """The remote community no longer knows the linked id: forget the link and discover again."""
+
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             session.execute(
                 delete(PatientLink).where(
@@ -105,31 +98,6 @@ class DiscoverySteps(JobStoreBase):
 
         return step
 
-    def record_discovery(
-        self,
-        job_id: uuid.UUID,
-        hcid: str,
-        *,
-        user: RequestingUser,
-        record: ExchangeRecord | None,
-        decision: MatchDecision | None,
-        error: ExchangeError | None,
-        remote: RemotePeer,
-        demographics: Demographics,
-    ) -> Progress:
-        """The ITI-55 outcome: a link and stage ``matched``, or the gateway done with its reason; plus the
-        exchange's audit record."""
-        step = self.discovery_step(
-            hcid,
-            user=user,
-            record=record,
-            decision=decision,
-            error=error,
-            remote=remote,
-            demographics=demographics,
-        )
-        return self.run_step(job_id, step)[0]
-
     def discovery_step(
         self,
         hcid: str,
@@ -141,7 +109,8 @@ class DiscoverySteps(JobStoreBase):
         remote: RemotePeer,
         demographics: Demographics,
     ) -> Step[None]:
-        """:meth:`record_discovery` as a step, for a batch."""
+        """The ITI-55 outcome: a link and stage ``matched``, or the gateway done with its reason; plus the
+        exchange's audit record."""
 
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             row = self._gateway(session, job.id, hcid)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store import ClinicDocument, PullJob, PullJobDocument, RawDocument
 
-__all__ = ["HeldDocument", "held_documents", "matches_listing"]
+__all__ = ["HeldDocument", "held_documents", "listing_mismatch", "matches_listing"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,26 @@ def held_documents(
     }
 
 
+def listing_mismatch(
+    size: int | None, sha1: str | None, *, length: int, content: Callable[[], bytes | memoryview | None]
+) -> str | None:
+    """``size-mismatch`` or ``hash-mismatch`` when a document of ``length`` bytes disagrees with the size or
+    SHA-1 its ITI-38 listing gives (each only when given; a SHA-1 only when it has 40 digits), else None.
+    ``content`` is called only when a hash has to be compared."""
+    if size is not None and size != length:
+        return "size-mismatch"
+    if sha1 and len(sha1) == 40:
+        data = content()
+        if data is None or hashlib.sha1(data, usedforsecurity=False).hexdigest() != sha1.lower():
+            return "hash-mismatch"
+    return None
+
+
 def matches_listing(session: Session, held: HeldDocument, *, size: int | None, sha1: str | None) -> bool:
     """Whether the stored bytes agree with the size and SHA-1 an ITI-38 listing gives (each when given)."""
-    if size is not None and size != held.size:
-        return False
-    if sha1 and len(sha1) == 40:
+
+    def stored() -> bytes | None:
         # Only SHA-256 is kept per row; the listing's SHA-1 needs the bytes, read only when a hash was given.
-        content = session.scalar(select(RawDocument.content).where(RawDocument.id == held.id))
-        if content is None:
-            return False
-        return hashlib.sha1(content, usedforsecurity=False).hexdigest() == sha1.lower()
-    return True
+        return session.scalar(select(RawDocument.content).where(RawDocument.id == held.id))
+
+    return listing_mismatch(size, sha1, length=held.size, content=stored) is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,7 +17,6 @@ from gateway.audit import (
 from gateway.initiating.exchange import ExchangeRecord
 from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
 from gateway.initiating.jobs.held import held_documents
-from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     DocumentState,
     GatewayOutcome,
@@ -48,25 +45,6 @@ __all__ = [
 class QuerySteps(JobStoreBase):
     """The ITI-38 step of a gateway."""
 
-    def record_query(
-        self,
-        job_id: uuid.UUID,
-        hcid: str,
-        *,
-        user: RequestingUser,
-        record: ExchangeRecord | None,
-        response: iti38.QueryResponse | None,
-        error: ExchangeError | None,
-        remote: RemotePeer,
-        patient: Cx,
-    ) -> Progress:
-        """The ITI-38 outcome: one ``found`` row per listed document and stage ``queried``, or the gateway
-        done with its error; plus the exchange's audit record."""
-        step = self.query_step(
-            hcid, user=user, record=record, response=response, error=error, remote=remote, patient=patient
-        )
-        return self.run_step(job_id, step)[0]
-
     def query_step(
         self,
         hcid: str,
@@ -78,7 +56,8 @@ class QuerySteps(JobStoreBase):
         remote: RemotePeer,
         patient: Cx,
     ) -> Step[None]:
-        """:meth:`record_query` as a step, for a batch."""
+        """The ITI-38 outcome: one ``found`` row per listed document and stage ``queried``, or the gateway
+        done with its error; plus the exchange's audit record."""
 
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             job_id = job.id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 
@@ -19,8 +18,8 @@ from gateway.audit import (
 )
 from gateway.initiating.exchange import ExchangeRecord
 from gateway.initiating.jobs.base import JobStoreBase, Step, _account, _fail, _requestor
-from gateway.initiating.jobs.held import held_documents, matches_listing
-from gateway.initiating.jobs.plans import PendingDocument, Progress
+from gateway.initiating.jobs.held import held_documents, listing_mismatch, matches_listing
+from gateway.initiating.jobs.plans import PendingDocument
 from gateway.initiating.models import (
     DocumentState,
     GatewayOutcome,
@@ -51,17 +50,12 @@ __all__ = [
 class RetrieveSteps(JobStoreBase):
     """The ITI-39 steps of a gateway and its end."""
 
-    def documents_to_retrieve(self, job_id: uuid.UUID, hcid: str) -> tuple[list[PendingDocument], Progress]:
+    def documents_to_retrieve_step(self, hcid: str) -> Step[list[PendingDocument]]:
         """The gateway's ``found`` documents not yet held. A document already in the raw store (an earlier
         pull, or an earlier run of this job) is marked retrieved (``reused``) without asking again only when
         it was stored for this job's patient and agrees with the size and hash ITI-38 listed; otherwise it is
         fetched again, and the retrieve step decides (a content change is a conflict, another patient's
         document is refused)."""
-        progress, pending = self.run_step(job_id, self.documents_to_retrieve_step(hcid))
-        return pending, progress
-
-    def documents_to_retrieve_step(self, hcid: str) -> Step[list[PendingDocument]]:
-        """:meth:`documents_to_retrieve` as a step, for a batch."""
 
         def step(
             session: Session, job: PullJob, tenant: Tenant
@@ -95,34 +89,6 @@ class RetrieveSteps(JobStoreBase):
 
         return step
 
-    def record_retrieve(
-        self,
-        job_id: uuid.UUID,
-        hcid: str,
-        *,
-        user: RequestingUser,
-        requested: Sequence[PendingDocument],
-        record: ExchangeRecord | None,
-        response: iti39.RetrieveResponse | None,
-        error: ExchangeError | None,
-        remote: RemotePeer,
-        patient: Cx,
-    ) -> tuple[Progress, list[uuid.UUID]]:
-        """One ITI-39 batch: each returned document checked against its ITI-38 size and hash and stored once;
-        the rest marked failed with the reason; plus the exchange's audit record. Returns the raw document ids
-        stored (for conversion)."""
-        step = self.retrieve_step(
-            hcid,
-            user=user,
-            requested=requested,
-            record=record,
-            response=response,
-            error=error,
-            remote=remote,
-            patient=patient,
-        )
-        return self.run_step(job_id, step)
-
     def retrieve_step(
         self,
         hcid: str,
@@ -135,7 +101,9 @@ class RetrieveSteps(JobStoreBase):
         remote: RemotePeer,
         patient: Cx,
     ) -> Step[list[uuid.UUID]]:
-        """:meth:`record_retrieve` as a step, for a batch."""
+        """One ITI-39 batch: each returned document checked against its ITI-38 size and hash and stored once;
+        the rest marked failed with the reason; plus the exchange's audit record. Returns the raw document ids
+        stored (for conversion)."""
 
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, list[uuid.UUID]]:
             job_id = job.id
@@ -253,11 +221,9 @@ class RetrieveSteps(JobStoreBase):
 
         return step
 
-    def finish_gateway(self, job_id: uuid.UUID, hcid: str) -> Progress:
-        """The gateway's part is over: ``ok`` when every found document is held, else ``partial``."""
-        return self.run_step(job_id, self.finish_gateway_step(hcid))[0]
-
     def finish_gateway_step(self, hcid: str) -> Step[None]:
+        """The gateway's part is over: ``ok`` when every found document is held, else ``partial``."""
+
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             job_id = job.id
             row = self._gateway(session, job_id, hcid)
@@ -275,14 +241,10 @@ class RetrieveSteps(JobStoreBase):
 
         return step
 
-    def fail_gateway(
-        self, job_id: uuid.UUID, hcid: str, error: ExchangeError, *, code: str | None = None
-    ) -> Progress:
+    def fail_gateway_step(self, hcid: str, error: ExchangeError, *, code: str | None = None) -> Step[None]:
         """A gateway stopped without an exchange to record (no endpoint, an unexpected error); ``code``
         overrides the error's own."""
-        return self.run_step(job_id, self.fail_gateway_step(hcid, error, code=code))[0]
 
-    def fail_gateway_step(self, hcid: str, error: ExchangeError, *, code: str | None = None) -> Step[None]:
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             row = self._gateway(session, job.id, hcid)
             _fail(row, error)
@@ -295,9 +257,4 @@ class RetrieveSteps(JobStoreBase):
 
 def _integrity(doc: PullJobDocument, content: bytes | memoryview) -> str | None:
     """A document whose size or SHA-1 differs from its ITI-38 metadata is refused (``size``/``hash``)."""
-    if doc.size is not None and doc.size != len(content):
-        return "size-mismatch"
-    sha1 = doc.sha1
-    if sha1 and len(sha1) == 40 and hashlib.sha1(content, usedforsecurity=False).hexdigest() != sha1.lower():
-        return "hash-mismatch"
-    return None
+    return listing_mismatch(doc.size, doc.sha1, length=len(content), content=lambda: content)
