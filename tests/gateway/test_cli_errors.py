@@ -4,7 +4,6 @@ non-zero exit, no traceback; and ``--config`` / ``config show --json`` as docume
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,13 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from tests.env import isolate_settings
 from tests.fhir_facade.ccda.helpers import fixture_bytes
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("HIEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate_settings(monkeypatch, tmp_path)
     monkeypatch.setenv("HIEGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
 
 

@@ -9,17 +9,13 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import load_settings
+from tests.env import isolate_settings
 from xca.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("HIEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate_settings(monkeypatch, tmp_path)
 
 
 def test_defaults_are_the_embedded_sqlite_setup() -> None:

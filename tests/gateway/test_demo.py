@@ -10,16 +10,12 @@ from sqlalchemy import func, select
 
 from gateway.cli import main
 from gateway.store import Database, PullJob, RawDocument
+from tests.env import isolate_settings
 
 
 @pytest.fixture
 def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("HIEGATE_") and name != "HIEGATE_TEST_DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate_settings(monkeypatch, tmp_path)
     return tmp_path
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -38,6 +37,7 @@ from gateway.store import (
     Tenant,
 )
 from gateway.store.documents import ensure_tenant
+from tests.env import isolate_settings
 from tests.gateway.initiating.conftest import (
     HEALTHY,
     Network,
@@ -204,10 +204,7 @@ def test_pull_to_a_community_the_directory_lacks_fails(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import_directory(network, database)
-    for name in list(os.environ):
-        if name.startswith("HIEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate_settings(monkeypatch, tmp_path)
     monkeypatch.setenv("HIEGATE_DATABASE_URL", database_url)
     monkeypatch.setenv("HIEGATE_CERTS_DIR", str(network.pki))
     argv = ["pull", "--given", "Ann", "--family", "Example", "--birth-date", "1970-01-01", "--gender", "F"]
