@@ -64,6 +64,24 @@ def _successful_exchanges(database: Database) -> Counter[tuple[str, str | None]]
     )
 
 
+def _assert_held_once(database: Database) -> None:
+    """The two documents stored once, no resource twice, every successful exchange recorded once."""
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RawDocument)) == 2
+        resources = session.scalar(select(func.count()).select_from(FhirResource))
+        distinct = session.scalar(
+            select(func.count()).select_from(
+                select(FhirResource.scope, FhirResource.resource_type, FhirResource.resource_id)
+                .distinct()
+                .subquery()
+            )
+        )
+        assert resources == distinct
+    assert _successful_exchanges(database) == Counter(
+        {("ITI-55", HEALTHY): 1, ("ITI-55", NOBODY): 1, ("ITI-38", HEALTHY): 1, ("ITI-39", HEALTHY): 1}
+    )
+
+
 def _reference(network: Network, tmp_path: Path) -> bytes:
     database = Database(f"sqlite:///{tmp_path / 'reference.db'}")
     database.upgrade()
@@ -98,21 +116,9 @@ def test_interrupted_pull_resumes_to_the_same_result(
 
     assert orjson.dumps(summary.bundle["entry"]) == reference  # type: ignore[index]
     with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(RawDocument)) == 2
         states = session.scalars(select(PullJobDocument.state).where(PullJobDocument.job_id == job_id)).all()
         assert sorted(states) == [DocumentState.CONVERTED.value] * 2
-        resources = session.scalar(select(func.count()).select_from(FhirResource))
-        distinct = session.scalar(
-            select(func.count()).select_from(
-                select(FhirResource.scope, FhirResource.resource_type, FhirResource.resource_id)
-                .distinct()
-                .subquery()
-            )
-        )
-        assert resources == distinct
-    assert _successful_exchanges(database) == Counter(
-        {("ITI-55", HEALTHY): 1, ("ITI-55", NOBODY): 1, ("ITI-38", HEALTHY): 1, ("ITI-39", HEALTHY): 1}
-    )
+    _assert_held_once(database)
     asked = network.nodes[HEALTHY].hits - hits_before
     if steps >= 4:  # everything from the healthy gateway was recorded before the crash: nothing asked again
         assert asked == Counter({"/xcpd": 1, "/xca/query": 1, "/xca/retrieve": 1})
@@ -204,20 +210,7 @@ def test_a_pull_killed_with_sigkill_resumes_without_asking_again(
     summary = asyncio.run(fresh.run(job_id))
     assert summary.state is JobState.DONE
     assert orjson.dumps(summary.bundle["entry"]) == reference  # type: ignore[index]
-    with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(RawDocument)) == 2
-        resources = session.scalar(select(func.count()).select_from(FhirResource))
-        distinct = session.scalar(
-            select(func.count()).select_from(
-                select(FhirResource.scope, FhirResource.resource_type, FhirResource.resource_id)
-                .distinct()
-                .subquery()
-            )
-        )
-        assert resources == distinct
-    assert _successful_exchanges(database) == Counter(
-        {("ITI-55", HEALTHY): 1, ("ITI-55", NOBODY): 1, ("ITI-38", HEALTHY): 1, ("ITI-39", HEALTHY): 1}
-    )
+    _assert_held_once(database)
     # ITI-55 and ITI-38 were persisted before the kill: asked once. The killed ITI-39 was never recorded, so
     # it is asked again (once).
     asked = healthy.hits - hits_before
