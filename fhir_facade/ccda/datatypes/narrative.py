@@ -11,12 +11,11 @@ handlers):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Final, cast
 
 from lxml import etree
 
-from fhir_facade.ccda.cda import child, children, text_of
+from fhir_facade.ccda.cda import HL7V3, child, text_of
 from fhir_facade.ccda.context import ConversionContext
 
 __all__ = ["XHTML", "narrative_div", "original_text", "resolve_reference"]
@@ -55,21 +54,12 @@ _STYLE_CLASSES: Final[dict[str, str]] = {"Bold": "bold", "Italics": "italics", "
 # across documents.
 _KNOWN: dict[str, str] = dict(_STATIC)
 _KNOWN_LIMIT: Final = len(_STATIC) + 4096
-# List and table start tags without an ID, remembered as met (up to a bound): their rendering never depends on
-# context, only the container they open does (``ol``/``ul``/``table``), which closing tags and captions need.
-_OPENERS: dict[str, tuple[str, str]] = {}
-_CONTAINERS: Final = frozenset({"list", "table"})
-_CLOSERS: Final = frozenset({"</list>", "</table>"})
 # A start or end tag (any prefix; lxml writes attributes with double quotes), a comment, or a PI, except the
 # tags whose rendering is the tag itself (``<td>``, ``</tr>``, ``<br/>``): most of a table-heavy narrative,
 # left in place by not matching them at all.
 _UNCHANGED: Final = sorted(tag[1:] for tag, rendered in _STATIC.items() if tag == rendered)
-
-# ``ID`` attributes inside one section narrative, the ``text`` element's own included (their parents are the
-# elements). Asked of each ``text`` separately: libxml2 merges the node sets of a location step with a
-# duplicate check that grows with the set, so one query over every narrative costs more than twenty small
-# ones, and selecting attributes is cheaper than a ``[@ID]`` predicate on every narrative element.
-_IDENTIFIED: Final = etree.XPath("descendant-or-self::*/@ID")
+# Elements with an ``ID`` in section narratives (the section's ``text`` included), in document order.
+_IDENTIFIED: Final = etree.XPath("//v3:section/v3:text/descendant-or-self::*[@ID]", namespaces={"v3": HL7V3})
 
 
 def _alternatives(words: list[str]) -> str:
@@ -98,34 +88,12 @@ _MARKUP: Final = re.compile(
 def _index(ctx: ConversionContext) -> dict[str, etree._Element]:
     if ctx.narrative_ids is None:
         ids: dict[str, etree._Element] = {}
-        for text in _section_texts(ctx.root):
-            for found in cast("list[etree._ElementUnicodeResult]", _IDENTIFIED(text)):
-                if found:
-                    ids.setdefault(found.strip(), cast("etree._Element", found.getparent()))
+        for element in cast("list[etree._Element]", _IDENTIFIED(ctx.root)):
+            ident = element.get("ID")
+            if ident:
+                ids.setdefault(ident.strip(), element)
         ctx.narrative_ids = ids
     return ctx.narrative_ids
-
-
-def _section_texts(root: etree._Element) -> Iterator[etree._Element]:
-    """Every section's ``text``, in document order: sections only occur as
-    ``structuredBody/component/section``, nested through ``component/section``, and ``text`` precedes a
-    section's components. Walked through the child index, which the body's conversion fills anyway."""
-    sections = [
-        section
-        for body in children(root, "component")
-        for structured in children(body, "structuredBody")
-        for component in children(structured, "component")
-        for section in children(component, "section")
-    ]
-    sections.reverse()
-    while sections:  # depth first, without recursion (nesting depth is up to the sender)
-        section = sections.pop()
-        yield from children(section, "text")
-        nested = [
-            inner for component in children(section, "component") for inner in children(component, "section")
-        ]
-        nested.reverse()
-        sections.extend(nested)
 
 
 def resolve_reference(value: str | None, ctx: ConversionContext) -> str | None:
@@ -189,23 +157,9 @@ class _State:
 
 def _rewrite(match: re.Match[str], state: _State) -> str:
     """A tag not in :data:`_KNOWN`: rendered, and remembered when its rendering cannot depend on context."""
-    tag = match[0]
-    # Tables, lists and captions are most of the tags left here; their common forms skip the general path.
-    opener = _OPENERS.get(tag)
-    if opener is not None:
-        state.containers.append(opener[1])
-        return opener[0]
-    if tag in _CLOSERS:
-        return f"</{state.containers.pop() if state.containers else 'ul'}>"
-    if tag == "</caption>":
-        return f"</{state.caption}>"
     closing, local, attributes, empty = match.group(1, 2, 3, 4)
     if local is None or local in _DYNAMIC:
-        rendered = _render_tag(closing, local, attributes, empty, state)
-        opens = local in _CONTAINERS and not (closing or empty) and ' ID="' not in tag
-        if opens and len(_OPENERS) < _KNOWN_LIMIT:
-            _OPENERS[tag] = (rendered, state.containers[-1])
-        return rendered
+        return _render_tag(closing, local, attributes, empty, state)
     if ' ID="' in match[0]:
         return _with_id(match[0], closing, local, attributes, empty, state)
     rendered = _render_tag(closing, local, attributes, empty, state)
