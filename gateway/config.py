@@ -145,6 +145,19 @@ class Settings(BaseSettings):
     pull_breaker_recovery_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="seconds an open circuit waits before one trial call"
     )
+    pull_early_record: bool = Field(
+        default=True,
+        description="publish the record once only overdue requests remain (late answers are merged after)",
+    )
+    pull_overdue_factor: float = Field(
+        default=1.1,
+        ge=1.0,
+        le=100,
+        description="a request is overdue after this x the slowest answer of its kind",
+    )
+    pull_overdue_margin_seconds: float = Field(
+        default=0.3, ge=0, le=600, description="... plus these seconds"
+    )
     default_purpose_of_use: str = Field(
         default="TREATMENT", description="purpose of use of pulls (nhin-purpose code or TEFCA, e.g. T-TREAT)"
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import hmac
 import logging
@@ -32,7 +33,15 @@ import orjson
 from sqlalchemy import select
 
 from gateway.config import Settings
-from gateway.initiating import JobBusyError, JobCancelledError, JobState, PullService, PullSummary
+from gateway.initiating import (
+    EventKind,
+    JobBusyError,
+    JobCancelledError,
+    JobState,
+    ProgressEvent,
+    PullService,
+    PullSummary,
+)
 from gateway.store import Database
 from gateway.store.api import ApiClient
 from gateway.store.api_jobs import ApiExport, ApiPull, ApiWebhook, ApiWebhookDelivery
@@ -47,6 +56,7 @@ TIMESTAMP_HEADER = "X-HieGateway-Timestamp"
 EVENT_HEADER = "X-HieGateway-Event-Id"
 _ACTIVE = ("created", "discovering", "querying", "retrieving", "converting")
 _EVENT_TYPES = {JobState.DONE.value: "pull.completed", JobState.CANCELLED.value: "pull.cancelled"}
+_RECORD_READY = "record-ready"
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class WebhookPolicy:
 
 
 def event_id(job_id: uuid.UUID, state: str) -> str:
-    """Stable per job and final state: the same completion always has the same id."""
+    """Stable per job and final state (or ``record-ready``): the same event always has the same id."""
     return hashlib.sha256(f"pull:{job_id}:{state}".encode()).hexdigest()[:32]
 
 
@@ -78,6 +88,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.pending: set[concurrent.futures.Future[Any]] = set()
+        self._notifying: set[asyncio.Task[None]] = set()
         self.export_runner: Callable[[uuid.UUID], None] | None = None
 
     # --- the loop -----------------------------------------------------------------------------------
@@ -145,8 +156,16 @@ class Worker:
 
     async def _run_pull(self, tenant: Tenant, job_id: uuid.UUID) -> PullSummary | None:
         service = self.service(tenant)
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: ProgressEvent) -> None:
+            if event.kind is EventKind.RECORD_READY:
+                notify = loop.create_task(self._notify(job_id, record=True))
+                self._notifying.add(notify)  # held until done: the loop keeps only weak references
+                notify.add_done_callback(self._notifying.discard)
+
         try:
-            summary = await service.run(job_id)
+            summary = await service.run(job_id, listeners=[on_event])
         except JobBusyError:
             log.info("pull job %s is run by another worker", job_id)
             return None
@@ -212,27 +231,38 @@ class Worker:
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    async def _notify(self, job_id: uuid.UUID) -> None:
-        """Store the completion event of ``job_id`` (once) and deliver it, if its client has a webhook."""
-        stored = await asyncio.get_running_loop().run_in_executor(None, self._store_event, job_id)
+    async def _notify(self, job_id: uuid.UUID, *, record: bool = False) -> None:
+        """Store the completion event of ``job_id`` (once) and deliver it, if its client has a webhook;
+        ``record``: the event that its record was published while late gateways were still asked."""
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(None, functools.partial(self._store_event, job_id, record=record))
         if stored is not None:
             self.submit(self._deliver(stored))
 
-    def _store_event(self, job_id: uuid.UUID) -> str | None:
+    def _store_event(self, job_id: uuid.UUID, *, record: bool = False) -> str | None:
         with self.database.session() as session, session.begin():
             job = session.get(PullJob, job_id)
             pull = session.get(ApiPull, job_id)
-            if job is None or pull is None or job.state in _ACTIVE:
+            if job is None or pull is None:
                 return None
+            if record:
+                # Published early: the record is readable now; the completion event follows at the end.
+                if job.record_ms is None or job.state not in _ACTIVE:
+                    return None
+                key, kind = _RECORD_READY, "pull.record-ready"
+            elif job.state in _ACTIVE:
+                return None
+            else:
+                key, kind = job.state, _EVENT_TYPES.get(job.state, "pull.failed")
             hook = session.get(ApiWebhook, pull.client_pk)
             if hook is None:
                 return None
-            identifier = event_id(job_id, job.state)
+            identifier = event_id(job_id, key)
             if session.get(ApiWebhookDelivery, identifier) is not None:
                 return None  # already stored (and delivered or being delivered)
             body = {
                 "id": identifier,
-                "type": _EVENT_TYPES.get(job.state, "pull.failed"),
+                "type": kind,
                 "job": str(job_id),
                 "patient": str(job.patient_id),
                 "status": job.state,

@@ -278,6 +278,8 @@ def _gateway(row: PullJobGateway) -> dict[str, Any]:
         _part("documentsFound", "Integer", row.documents_found),
         _part("documentsRetrieved", "Integer", row.documents_retrieved),
     ]
+    if row.late:
+        parts.append(_part("late", "Boolean", True))
     return {"name": "gateway", "part": parts}
 
 
@@ -289,7 +291,10 @@ def status_body(context: ApiContext, job: PullJob, gateways: list[PullJobGateway
         {"name": "counts", "part": _counts(job)},
         *(_gateway(row) for row in gateways),
     ]
-    if job.state == "done":
+    if job.record_ms is not None:
+        # Published while late gateways were still asked: readable now, merged again when the job ends.
+        parameters.append(_part("recordReadyMs", "Integer", job.record_ms))
+    if job.state == "done" or job.record_ms is not None:
         parameters.append(
             _part("everything", "Uri", f"{context.base_url}/Patient/{job.patient_id}/$everything")
         )

@@ -54,6 +54,7 @@ class PullStage(StrEnum):
     """The point in a pull job's life the event records."""
 
     REQUESTED = "requested"
+    RECORD_READY = "record-ready"  # the record was published while late gateways were still asked
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped on request before completing (who asked is the requestor)

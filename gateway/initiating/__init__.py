@@ -25,6 +25,7 @@ from gateway.initiating.models import (
     PullSummary,
 )
 from gateway.initiating.service import PullService, ServiceOptions, default_user
+from gateway.initiating.settle import SettlePolicy
 from gateway.initiating.transport import GatewayTransport, HttpAnswer, RetryPolicy
 from gateway.initiating.worker import PullWorker, StepHook
 from xca.errors import (
@@ -86,6 +87,7 @@ __all__ = [
     "RejectCode",
     "RetryPolicy",
     "ServiceOptions",
+    "SettlePolicy",
     "StepHook",
     "Target",
     "UnknownJobError",

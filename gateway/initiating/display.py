@@ -66,6 +66,12 @@ class LiveProgress:
         self._counters, self._state = event.counters, event.state.value
         if event.kind is EventKind.GATEWAY_ASKED:
             self._asked += 1
+        if event.kind is EventKind.RECORD_READY:
+            c = event.counters
+            self._live.console.print(
+                f"record ready: {c.resources_stored} resources from {c.documents_converted} converted "
+                "documents; still waiting for late gateways (what they send is merged at the end)"
+            )
         gateway = event.gateway
         if gateway is not None and gateway.outcome is not None:
             self._recent = [*self._recent[-4:], f"{gateway.name}: {gateway.outcome.value}"]
@@ -93,11 +99,14 @@ def _match(report: GatewayReport) -> str:
 
 
 def summary_table(summary: PullSummary) -> Table:
-    table = Table(title=f"pull {summary.job_id}: {summary.state.value} in {summary.wall_ms} ms", expand=False)
+    record = f", record at {summary.record_ms} ms" if summary.record_ms is not None else ""
+    table = Table(
+        title=f"pull {summary.job_id}: {summary.state.value} in {summary.wall_ms} ms{record}", expand=False
+    )
     for column in ("gateway", "community", "outcome", "match", "docs found", "retrieved", "error", "ms"):
         table.add_column(column, justify="right" if column in ("docs found", "retrieved", "ms") else "left")
     for g in sorted(summary.gateways, key=lambda r: (r.outcome is None, str(r.outcome), r.name)):
-        outcome = g.outcome.value if g.outcome else g.stage.value
+        outcome = (g.outcome.value if g.outcome else g.stage.value) + (" (late)" if g.late else "")
         error = _problem(g.error_code, g.reason) if g.outcome is not GatewayOutcome.OK else ""
         table.add_row(
             g.name,

@@ -22,6 +22,8 @@ class EventKind(StrEnum):
     GATEWAY_ASKED = "gateway-asked"
     GATEWAY_UPDATED = "gateway-updated"
     DOCUMENT_CONVERTED = "document-converted"
+    RECORD_READY = "record-ready"
+    """The patient's record is published; late gateways may still add to it before ``job-finished``."""
     JOB_FINISHED = "job-finished"
 
 

@@ -154,6 +154,9 @@ class GatewayReport:
     documents_retrieved: int = 0
     exchanges: int = 0
     latency_ms: int = 0
+    late: bool = False
+    """Still asking when the job's record was first published (:mod:`gateway.initiating.settle`): what it
+    brought afterwards was merged into the record when the job ended."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ class PullSummary:
     counters: JobCounters
     gateways: tuple[GatewayReport, ...]
     wall_ms: int = 0
+    record_ms: int | None = None
+    """When the record was first published, ms after the run started (``None``: only at the end)."""
     bundle: dict[str, object] | None = field(default=None, repr=False)
     error_code: str | None = None
     error_detail: str | None = None

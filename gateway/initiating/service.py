@@ -34,6 +34,7 @@ from gateway.initiating.events import EventBus, Listener
 from gateway.initiating.exchange import Caller, CpuMeter, Exchanger
 from gateway.initiating.jobs import JobStore
 from gateway.initiating.models import PullRequest, PullSummary
+from gateway.initiating.settle import SettlePolicy
 from gateway.initiating.transport import GatewayTransport, RetryPolicy
 from gateway.initiating.worker import PullWorker, StepHook
 from gateway.security import (
@@ -57,6 +58,7 @@ class ServiceOptions:
     match_threshold: int = 85
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    settle: SettlePolicy = field(default_factory=SettlePolicy)
 
 
 def default_user(settings: Settings, purpose: PurposeOfUse | None = None) -> RequestingUser:
@@ -133,6 +135,11 @@ class PullService:
             max_concurrency=settings.pull_max_concurrency,
             match_threshold=settings.pull_match_threshold,
             breaker=BreakerPolicy(settings.pull_breaker_failures, settings.pull_breaker_recovery_seconds),
+            settle=SettlePolicy(
+                factor=settings.pull_overdue_factor,
+                margin_s=settings.pull_overdue_margin_seconds,
+                enabled=settings.pull_early_record,
+            ),
         )
         return cls(
             database=database,
@@ -186,6 +193,7 @@ class PullService:
             match_threshold=self.options.match_threshold,
             events=EventBus(listeners),
             step_hook=step_hook,
+            settle=self.options.settle,
         )
         try:
             return await worker.run(job_id, force=force)

@@ -8,6 +8,11 @@ gateway goes out; answers that arrive while the writer thread is busy are persis
 for the lot (:mod:`gateway.initiating.batching`); documents are converted on a conversion thread as they
 arrive; at the end the patient's documents are consolidated into one record.
 
+The record is published as soon as the only work left is requests overdue against this pull's own answers
+(:mod:`gateway.initiating.settle`): a hanging gateway does not hold the record to its partner timeout. The
+worker still waits for such gateways up to that timeout; what they bring late is converted and merged, and
+the record published again when the job ends.
+
 Resuming is the same code: a gateway's persisted stage says where its pipeline starts, links and documents
 already held are not asked for again, and converted resources are upserted by id. A ``BaseException`` (a kill,
 Ctrl-C, an injected crash) leaves the job resumable; an unexpected ``Exception`` in one gateway's pipeline
@@ -35,7 +40,7 @@ from typing import Any, TypeVar
 
 from fhir_facade.ccda.consolidate import consolidate
 from fhir_facade.ccda.convert import convert_ccda
-from gateway.audit import RemotePeer
+from gateway.audit import RemotePeer, Transaction
 from gateway.directory import Community, PartnersConfig
 from gateway.initiating.batching import StepBatcher
 from gateway.initiating.evaluate import evaluate_matches
@@ -44,6 +49,7 @@ from gateway.initiating.exchange import Exchanger, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
 from gateway.initiating.jobs.base import Step
 from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
+from gateway.initiating.settle import SettlePolicy, SettleWatch
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
 from xca.ids import Cx, is_oid
@@ -74,6 +80,7 @@ class PullWorker:
         match_threshold: int = 85,
         events: EventBus | None = None,
         step_hook: StepHook | None = None,
+        settle: SettlePolicy | None = None,
     ) -> None:
         self.store = store
         self.exchanger = exchanger
@@ -82,6 +89,10 @@ class PullWorker:
         self.match_threshold = match_threshold
         self.events = events or EventBus()
         self.step_hook = step_hook
+        self.settle = settle or SettlePolicy()
+        self._watch = SettleWatch(self.settle)
+        self._converted = 0  # documents converted by this run: the record is consolidated again if it grew
+        self._published: int | None = None  # self._converted when the record was last published
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pull-db")
         self._batch = StepBatcher(store, self._writer)
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pull-convert")
@@ -133,11 +144,18 @@ class PullWorker:
         self.events.emit(ProgressEvent(EventKind.JOB_STARTED, job_id, state, counters))
         if plan.state in (JobState.DONE, JobState.FAILED):
             return await self._summary(plan, started)
+        self._watch = SettleWatch(self.settle)
+        publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
-            async with asyncio.TaskGroup() as group:
-                for gateway in plan.gateways:
-                    if gateway.stage is not GatewayStage.DONE:
-                        group.create_task(self._gateway(plan, gateway))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for gateway in plan.gateways:
+                        if gateway.stage is not GatewayStage.DONE:
+                            group.create_task(self._gateway(plan, gateway))
+            finally:
+                # A record being published finishes first (its transaction is on the writer thread).
+                self._watch.close()
+                await publisher
             await self._convert_ready(plan)
             await self._finish(plan, started)
             if self._cancelled:
@@ -167,6 +185,7 @@ class PullWorker:
             counters=counters,
             gateways=reports,
             wall_ms=int((time.perf_counter() - started) * 1000),
+            record_ms=job.record_ms,
             bundle=bundle,
             error_code=job.error_code,
             error_detail=job.error_detail,
@@ -183,7 +202,45 @@ class PullWorker:
     def _remote(self, target: Target, url: str | None) -> RemotePeer:
         return RemotePeer(home_community_id=target.home_community_id, endpoint=url, organization=target.name)
 
+    async def _publish_when_due(self, plan: JobPlan, started: float) -> None:
+        """Publish the record once the only work left is overdue requests (never if every gateway finishes
+        first: the job's end publishes it then)."""
+        while True:
+            due = self._watch.due_in()
+            if self._watch.closed or self._cancelled:
+                return
+            if due is not None and due <= 0:
+                break
+            await self._watch.changed(due)
+        late = self._watch.waiting_gateways()
+        await self._convert_ready(plan)
+        if self._cancelled:
+            return
+        resources = await self._consolidate(plan)
+        converted = self._converted
+        progress = await self._db(
+            self.store.publish_record,
+            plan.job_id,
+            resources,
+            record_ms=int((time.perf_counter() - started) * 1000),
+            late=late,
+        )
+        self._published = converted
+        self._emit(EventKind.RECORD_READY, plan.job_id, progress)
+
+    async def _consolidate(self, plan: JobPlan) -> list[dict[str, object]]:
+        bundles = await self._db(self.store.patient_bundles, plan.patient_id)
+        if not bundles:
+            return []
+        loop = asyncio.get_running_loop()
+        consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
+        return [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
+
     async def _gateway(self, plan: JobPlan, gateway: GatewayPlan) -> None:
+        with self._watch.working(gateway.home_community_id):
+            await self._gateway_work(plan, gateway)
+
+    async def _gateway_work(self, plan: JobPlan, gateway: GatewayPlan) -> None:
         hcid = gateway.home_community_id
         if self._cancelled:
             return
@@ -229,9 +286,11 @@ class PullWorker:
             stage = GatewayStage.MATCHED
         assert remote is not None
         if stage is GatewayStage.MATCHED:
-            query = await self.exchanger.iti38(
-                target, user, remote, created_from=plan.request.date_from, created_to=plan.request.date_to
-            )
+            with self._watch.request(hcid, Transaction.ITI_38) as wait:
+                query = await self.exchanger.iti38(
+                    target, user, remote, created_from=plan.request.date_from, created_to=plan.request.date_to
+                )
+                wait.note(query.error, query.record.attempts if query.record else None)
             unknown = query.response is not None and any(
                 e.error_code == XdsErrorCode.UNKNOWN_PATIENT_ID.value for e in query.response.errors
             )
@@ -274,7 +333,9 @@ class PullWorker:
                 EventKind.GATEWAY_ASKED, job_id, self._state, self._counters, home_community_id=hcid
             )
         )
-        result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
+        with self._watch.request(hcid, Transaction.ITI_55) as wait:
+            result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
+            wait.note(result.error, result.record.attempts if result.record else None)
         decision = (
             evaluate_matches(request.demographics, result.response, threshold=self.match_threshold)
             if result.response is not None
@@ -308,13 +369,19 @@ class PullWorker:
         limit = asyncio.Semaphore(target.settings.max_connections)
 
         async def one(batch: list[PendingDocument]) -> None:
+            with self._watch.working(hcid):
+                await send(batch)
+
+        async def send(batch: list[PendingDocument]) -> None:
             async with limit:
                 if self._cancelled:  # batches waiting for a connection are not sent
                     return
                 requests = [
                     iti39.DocumentRequest(d.home_community_id, d.repository_id, d.unique_id) for d in batch
                 ]
-                result = await self.exchanger.iti39(target, user, remote, requests)
+                with self._watch.request(hcid, Transaction.ITI_39) as wait:
+                    result = await self.exchanger.iti39(target, user, remote, requests)
+                    wait.note(result.error, result.record.attempts if result.record else None)
             progress, stored = await self._batch.run(
                 job_id,
                 self.store.retrieve_step(
@@ -333,9 +400,10 @@ class PullWorker:
             if stored:
                 await self._convert_ready(plan)
 
-        async with asyncio.TaskGroup() as group:
-            for batch in batches:
-                group.create_task(one(batch))
+        with self._watch.idle(hcid):  # the batches account for themselves
+            async with asyncio.TaskGroup() as group:
+                for batch in batches:
+                    group.create_task(one(batch))
         if self._cancelled:
             return  # left unfinished: closed as cancelled when the job settles
         progress = await self._step(job_id, self.store.finish_gateway_step(hcid))
@@ -370,6 +438,7 @@ class PullWorker:
                         state, error_code = DocumentState.STORED, exc.code
                     else:
                         state, resources = DocumentState.CONVERTED, bundle
+                        self._converted += 1
                 progress = await self._step(
                     plan.job_id,
                     self.store.conversion_step(
@@ -382,12 +451,9 @@ class PullWorker:
     async def _finish(self, plan: JobPlan, started: float) -> None:
         if self._cancelled:
             return
-        loop = asyncio.get_running_loop()
-        bundles = await self._db(self.store.patient_bundles, plan.patient_id)
-        resources: list[dict[str, object]] = []
-        if bundles:
-            consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
-            resources = [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
+        # Published earlier and nothing converted since: that record stands.
+        unchanged = self._published is not None and self._published == self._converted
+        resources = None if unchanged else await self._consolidate(plan)
         progress = await self._db(
             self.store.complete, plan.job_id, resources, wall_ms=int((time.perf_counter() - started) * 1000)
         )

@@ -66,6 +66,8 @@ class PullJob(Base):
     documents_converted: Mapped[int] = mapped_column(Integer, default=0)
     documents_failed: Mapped[int] = mapped_column(Integer, default=0)
     resources_stored: Mapped[int] = mapped_column(Integer, default=0)
+    record_ms: Mapped[int | None] = mapped_column(Integer)
+    """When the record was first published before the job ended (ms after the run started), else null."""
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(128))
@@ -97,6 +99,8 @@ class PullJobGateway(Base):
     documents_retrieved: Mapped[int] = mapped_column(Integer, default=0)
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Still asking when the job's record was first published."""
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

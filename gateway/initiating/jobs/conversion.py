@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import (
@@ -37,6 +37,8 @@ from xca.errors import DocumentPatientMismatchError
 __all__ = [
     "ConversionSteps",
 ]
+
+_FINAL = frozenset({JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value})
 
 
 class ConversionSteps(JobStoreBase):
@@ -160,73 +162,113 @@ class ConversionSteps(JobStoreBase):
                 for raw_id, resources in sorted(grouped.items(), key=lambda item: item[0].hex)
             ]
 
-    def complete(
+    def publish_record(
         self,
         job_id: uuid.UUID,
         consolidated: Sequence[dict[str, object]],
         *,
+        record_ms: int,
+        late: Iterable[str],
+    ) -> Progress:
+        """Publish the patient's record before the job ends (:mod:`gateway.initiating.settle`): replace the
+        consolidated resources, note when (the first time only) and which gateways were still asked
+        (``late``), and audit what the record was made of. The job keeps running."""
+        with self.database.session() as session, session.begin():
+            job = self._job(session, job_id, lock=True)
+            if job.state in _FINAL:
+                return self._progress(session, job)
+            self._replace_record(session, job, consolidated)
+            if job.record_ms is None:
+                job.record_ms = record_ms
+            late = sorted(late)
+            if late:
+                session.execute(
+                    update(PullJobGateway)
+                    .where(PullJobGateway.job_id == job.id, PullJobGateway.home_community_id.in_(late))
+                    .values(late=True)
+                )
+            progress = self._progress(session, job)
+            self._audit_record(session, job, progress, PullStage.RECORD_READY, latency_ms=record_ms)
+            return progress
+
+    def complete(
+        self,
+        job_id: uuid.UUID,
+        consolidated: Sequence[dict[str, object]] | None,
+        *,
         wall_ms: int,
     ) -> Progress:
-        """Replace the patient's consolidated resources, mark the job ``done`` and audit its completion."""
+        """Replace the patient's consolidated resources (``None``: keep the record published earlier, nothing
+        was added since), mark the job ``done`` and audit its completion."""
         with self.database.session() as session, session.begin():
             job = self._job(session, job_id, lock=True)
             if job.state == JobState.CANCELLED.value:
                 # Cancelled after the worker's last check: the cancel stands, nothing is consolidated.
                 return self._progress(session, job)
-            tenant = self._tenant(session)
-            scope = f"patient:{job.patient_id.hex}"
-            session.execute(
-                delete(FhirResource).where(
-                    FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope
-                )
-            )
-            _upsert(session, job, scope, None, consolidated)
-            job.resources_stored = len(consolidated)
+            if consolidated is not None:
+                self._replace_record(session, job, consolidated)
             job.state = JobState.DONE.value
             job.finished_at = utcnow()
             progress = self._progress(session, job)
-            request = request_from_json(job.request)
-            communities = session.scalars(
-                select(PullJobGateway.home_community_id).where(
-                    PullJobGateway.job_id == job.id, PullJobGateway.remote_patient_id.is_not(None)
-                )
-            )
-            docs = session.execute(
-                select(
-                    PullJobDocument.unique_id,
-                    PullJobDocument.repository_id,
-                    PullJobDocument.home_community_id,
-                )
-                .where(PullJobDocument.job_id == job.id, PullJobDocument.raw_document_id.is_not(None))
-                .order_by(PullJobDocument.id)
-            ).all()
-            failed = progress.counters.gateways_failed + progress.counters.documents_failed
-            # Documents refused as another patient's are named in the completion record as well as in the
-            # exchange that listed them: the job's own trail shows why its record is smaller.
-            refused = session.scalar(
-                select(func.count()).where(
-                    PullJobDocument.job_id == job.id,
-                    PullJobDocument.error_code == DocumentPatientMismatchError.code,
-                )
-            )
-            self.audit.record(
-                session,
-                tenant,
-                PullJobEvent(
-                    job_id=str(job.id),
-                    stage=PullStage.COMPLETED,
-                    outcome=Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS,
-                    requestor=_requestor(request.user, None, self.home_community_id),
-                    patients=self._patients(session, job),
-                    communities=tuple(communities),
-                    documents=tuple(
-                        DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
-                    ),
-                    error_codes=(DocumentPatientMismatchError.code,) if refused else (),
-                    latency_ms=wall_ms,
-                ),
-            )
+            self._audit_record(session, job, progress, PullStage.COMPLETED, latency_ms=wall_ms)
             return progress
+
+    def _replace_record(
+        self, session: Session, job: PullJob, consolidated: Sequence[dict[str, object]]
+    ) -> None:
+        scope = f"patient:{job.patient_id.hex}"
+        session.execute(
+            delete(FhirResource).where(FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope)
+        )
+        _upsert(session, job, scope, None, consolidated)
+        job.resources_stored = len(consolidated)
+
+    def _audit_record(
+        self, session: Session, job: PullJob, progress: Progress, stage: PullStage, *, latency_ms: int
+    ) -> None:
+        """The audit record of a published record: the communities asked and the documents it holds."""
+        tenant = self._tenant(session)
+        request = request_from_json(job.request)
+        communities = session.scalars(
+            select(PullJobGateway.home_community_id).where(
+                PullJobGateway.job_id == job.id, PullJobGateway.remote_patient_id.is_not(None)
+            )
+        )
+        docs = session.execute(
+            select(
+                PullJobDocument.unique_id,
+                PullJobDocument.repository_id,
+                PullJobDocument.home_community_id,
+            )
+            .where(PullJobDocument.job_id == job.id, PullJobDocument.raw_document_id.is_not(None))
+            .order_by(PullJobDocument.id)
+        ).all()
+        failed = progress.counters.gateways_failed + progress.counters.documents_failed
+        # Documents refused as another patient's are named in the completion record as well as in the
+        # exchange that listed them: the job's own trail shows why its record is smaller.
+        refused = session.scalar(
+            select(func.count()).where(
+                PullJobDocument.job_id == job.id,
+                PullJobDocument.error_code == DocumentPatientMismatchError.code,
+            )
+        )
+        self.audit.record(
+            session,
+            tenant,
+            PullJobEvent(
+                job_id=str(job.id),
+                stage=stage,
+                outcome=Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS,
+                requestor=_requestor(request.user, None, self.home_community_id),
+                patients=self._patients(session, job),
+                communities=tuple(communities),
+                documents=tuple(
+                    DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
+                ),
+                error_codes=(DocumentPatientMismatchError.code,) if refused else (),
+                latency_ms=latency_ms,
+            ),
+        )
 
     def consolidated(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
         with self.database.session() as session:

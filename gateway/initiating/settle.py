@@ -1,0 +1,156 @@
+"""When a pull's record is due: published once the only work left is overdue requests.
+
+A gateway that hangs is only known by its timeout (the partner's read or total timeout: seconds to minutes).
+Waiting for it would hold every pull to that timeout however fast the useful gateways answered. So the pull
+publishes the patient's record as soon as the only work left is requests that are overdue compared with this
+pull's own answers: a request is overdue once it has waited longer than ``factor`` × the slowest answer of
+the same transaction so far (one attempt's answer: retried exchanges do not count), plus ``margin_s``. With
+the defaults (1.1 and 0.3 s) a pull whose slowest useful gateway answered in *t* seconds has its record at
+about 1.1 × *t* + 0.3 s, whatever hangs.
+
+The overdue gateways are not given up: the worker goes on waiting for them up to their partner's timeout,
+and whatever they answer is retrieved, converted and merged into the record, which is published again when
+the job ends. The rule decides when the first record appears, never what the final one holds. A request of
+a transaction nobody has answered yet is never overdue (nothing to compare with): the partner's timeout
+decides then.
+
+:class:`SettleWatch` keeps the account on the event loop (no locks, no threads): per gateway, how many of its
+coroutines are working (not waiting for an answer), and each request in flight with its transaction and the
+moment it was asked. :meth:`SettleWatch.due_in` says how long until the record is due, or that it is not
+(something is working, or a request has nothing to compare with), and :meth:`SettleWatch.changed` waits for
+the next change or that moment: no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from gateway.audit import Transaction
+from xca.errors import CircuitOpenError, ExchangeError, GatewayTimeoutError
+
+__all__ = ["SettlePolicy", "SettleWatch", "Wait"]
+
+
+@dataclass(frozen=True)
+class SettlePolicy:
+    """``factor`` × the slowest answer of a transaction + ``margin_s``: how long a request of that
+    transaction may wait before the record is published without it. ``enabled=False`` publishes only at the
+    end of the job (after every partner timeout)."""
+
+    factor: float = 1.1
+    margin_s: float = 0.3
+    enabled: bool = True
+
+
+class Wait:
+    """One request in flight. Before the ``with`` block ends, :meth:`note` what came of it, so that only an
+    answer measures how long answers take."""
+
+    __slots__ = ("attempts", "error", "hcid", "started", "transaction")
+
+    def __init__(self, hcid: str, transaction: Transaction, started: float) -> None:
+        self.hcid, self.transaction, self.started = hcid, transaction, started
+        self.error: ExchangeError | None = None
+        self.attempts: int | None = None
+
+    def note(self, error: ExchangeError | None, attempts: int | None) -> None:
+        self.error, self.attempts = error, attempts
+
+    @property
+    def measures(self) -> bool:
+        """Whether the wait measured one answer of the network: a first attempt that came back. A timeout
+        is no answer and an open circuit sent nothing; an exchange that was retried lasted several answers
+        and a backoff, which would make every request look on time for longer. Any other error (a status,
+        a fault, a reset) came back from the network and took as long as the gateway took."""
+        return self.attempts == 1 and not isinstance(self.error, GatewayTimeoutError | CircuitOpenError)
+
+
+class SettleWatch:
+    """The account of one job's gateways for :class:`SettlePolicy` (one per run, on one event loop)."""
+
+    def __init__(self, policy: SettlePolicy, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._working: Counter[str] = Counter()
+        self._waiting: dict[int, Wait] = {}
+        self._tokens = itertools.count()
+        self._slowest: dict[Transaction, float] = {}
+        self._changed = asyncio.Event()
+        self.closed = False
+
+    def _touch(self) -> None:
+        self._changed.set()
+
+    @contextlib.contextmanager
+    def working(self, hcid: str) -> Iterator[None]:
+        """A coroutine of gateway ``hcid`` (its pipeline, one of its retrieve batches) runs inside this."""
+        self._working[hcid] += 1
+        try:
+            yield
+        finally:
+            self._working[hcid] -= 1
+            self._touch()
+
+    @contextlib.contextmanager
+    def idle(self, hcid: str) -> Iterator[None]:
+        """Inside :meth:`working`: the coroutine only waits for its own sub-tasks, which account for
+        themselves."""
+        self._working[hcid] -= 1
+        try:
+            yield
+        finally:
+            self._working[hcid] += 1
+
+    @contextlib.contextmanager
+    def request(self, hcid: str, transaction: Transaction) -> Iterator[Wait]:
+        """Inside :meth:`working`: the coroutine waits for gateway ``hcid``'s answer to ``transaction``."""
+        token = next(self._tokens)
+        wait = self._waiting[token] = Wait(hcid, transaction, self._clock())
+        try:
+            with self.idle(hcid):
+                yield wait
+        finally:
+            del self._waiting[token]
+            if wait.measures:
+                took = self._clock() - wait.started
+                if took > self._slowest.get(transaction, 0.0):
+                    self._slowest[transaction] = took
+            self._touch()
+
+    def waiting_gateways(self) -> frozenset[str]:
+        """The gateways with a request in flight."""
+        return frozenset(w.hcid for w in self._waiting.values())
+
+    def due_in(self) -> float | None:
+        """Seconds until the record is due (0: now), or ``None`` while it is not (a gateway is working,
+        nothing is in flight, or an in-flight request has no answer of its transaction to compare with)."""
+        if self.closed or not self.policy.enabled or not self._waiting:
+            return None
+        if any(count > 0 for count in self._working.values()):
+            return None
+        now, latest = self._clock(), 0.0
+        for wait in self._waiting.values():
+            slowest = self._slowest.get(wait.transaction)
+            if slowest is None:
+                return None
+            due = wait.started + self.policy.factor * slowest + self.policy.margin_s - now
+            latest = max(latest, due)
+        return latest
+
+    async def changed(self, timeout: float | None) -> None:
+        """Return at the next change of the account, or after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        self._changed.clear()
+
+    def close(self) -> None:
+        """Every gateway is finished: whoever waits in :meth:`changed` wakes up and sees :attr:`closed`."""
+        self.closed = True
+        self._touch()

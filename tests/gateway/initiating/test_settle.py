@@ -1,0 +1,184 @@
+"""The record is published once only overdue requests remain, and late answers are merged when the job ends.
+
+The account itself (:class:`SettleWatch`) runs on a fake clock; the pulls run against the test network's real
+gateways, and assert the order of events (the record before the hanging or slow gateway's end), never a
+duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from gateway.audit import AuditFilter, PullJobEvent, PullStage, Transaction, iter_records
+from gateway.directory import parse_partners
+from gateway.initiating import EventKind, GatewayOutcome, JobState, ProgressEvent, SettlePolicy
+from gateway.initiating.settle import SettleWatch
+from gateway.store import Database, PullJobGateway, Tenant
+from tests.gateway.initiating.conftest import (
+    HEALTHY,
+    SLOW,
+    Network,
+    import_directory,
+    make_service,
+    request_for,
+)
+from xca.errors import ExchangeError, GatewayTimeoutError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def watch() -> tuple[SettleWatch, Clock]:
+    clock = Clock()
+    return SettleWatch(SettlePolicy(factor=1.1, margin_s=0.3), clock=clock), clock
+
+
+def test_due_once_the_only_work_left_is_overdue(watch: tuple[SettleWatch, Clock]) -> None:
+    settle, clock = watch
+    with settle.working("fast"), settle.working("hung"), settle.request("hung", Transaction.ITI_55):
+        with settle.request("fast", Transaction.ITI_55) as wait:
+            clock.now += 1.0
+            # Nobody answered an ITI-55 yet: nothing to compare with, the partner timeout decides.
+            assert settle.due_in() is None
+            wait.note(None, 1)
+        # "fast" answered after 1 s and is working again (persisting its answer): not due.
+        assert settle.due_in() is None
+        with settle.idle("fast"):
+            # Only "hung" is left, asked 1 s ago; due at 1.1 x 1 s + 0.3 s after it was asked.
+            assert settle.due_in() == pytest.approx(0.4)
+            assert settle.waiting_gateways() == frozenset({"hung"})
+            clock.now += 0.4
+            assert settle.due_in() == pytest.approx(0.0)
+            settle.close()
+            assert settle.due_in() is None
+
+
+def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]) -> None:
+    settle, clock = watch
+    with settle.working("a"), settle.working("b"), settle.request("b", Transaction.ITI_38):
+        with settle.request("a", Transaction.ITI_38) as wait:
+            clock.now += 30.0
+            wait.note(GatewayTimeoutError("no answer within the partner's timeout"), 1)
+        with settle.idle("a"):
+            assert settle.due_in() is None  # a timed-out ITI-38 sets no reference
+        with settle.request("a", Transaction.ITI_38) as wait:
+            clock.now += 2.0
+            wait.note(None, 2)  # answered after a retry: two answers and a backoff, no reference
+        with settle.idle("a"):
+            assert settle.due_in() is None
+        with settle.request("a", Transaction.ITI_38) as wait:
+            clock.now += 0.5
+            wait.note(ExchangeError("HTTP 500 without a SOAP answer"), 1)  # an answer, however bad
+        with settle.idle("a"):
+            # "b" was asked 32.5 s ago; the slowest ITI-38 answer took 0.5 s: long overdue.
+            assert settle.due_in() == 0.0
+
+
+def test_a_disabled_policy_never_publishes_early() -> None:
+    clock = Clock()
+    settle = SettleWatch(SettlePolicy(enabled=False), clock=clock)
+    with settle.working("a"), settle.working("b"), settle.request("b", Transaction.ITI_55):
+        with settle.request("a", Transaction.ITI_55) as wait:
+            clock.now += 0.1
+            wait.note(None, 1)
+        with settle.idle("a"):
+            clock.now += 100
+            assert settle.due_in() is None
+
+
+def _late_rows(database: Database) -> dict[str, bool]:
+    with database.session() as session:
+        return {r.home_community_id: r.late for r in session.scalars(select(PullJobGateway))}
+
+
+def _pull_stages(database: Database) -> list[tuple[PullStage, int]]:
+    with database.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic"))
+        assert tenant is not None
+        events = [r.event for r in iter_records(session, tenant, AuditFilter())]
+    return [(e.stage, len(e.documents)) for e in events if isinstance(e, PullJobEvent)]
+
+
+def test_a_hanging_gateway_does_not_hold_the_record(network: Network, database: Database) -> None:
+    # SLOW answers after 2.5 s and its partner gives up after 1 s: it hangs as far as the pull can tell.
+    import_directory(network, database)
+    service = make_service(network, database)
+    events: list[ProgressEvent] = []
+    summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+
+    assert summary.state is JobState.DONE
+    kinds = [(e.kind, e.gateway.home_community_id if e.gateway else None) for e in events]
+    ready = kinds.index((EventKind.RECORD_READY, None))
+    slow_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == SLOW and e.gateway.outcome
+    )
+    assert ready < slow_end  # the record came before the hanging gateway's timeout
+    record = events[ready].counters
+    assert (record.documents_converted, record.resources_stored) == (2, summary.counters.resources_stored)
+    assert summary.record_ms is not None
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert (gateways[SLOW].outcome, gateways[SLOW].late) == (GatewayOutcome.TIMEOUT, True)
+    assert not gateways[HEALTHY].late
+    assert _late_rows(database)[SLOW] is True
+    assert summary.bundle is not None
+    assert len(summary.bundle["entry"]) == summary.counters.resources_stored  # type: ignore[arg-type]
+    # Audited twice: the record as published (its two documents), then the completed job.
+    assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 2)]
+
+
+def test_late_answers_are_merged_into_the_record(network: Network, database: Database) -> None:
+    # SLOW is healthy, only slow: every answer 1.5 s late, within a partner timeout of 8 s; it holds a
+    # document of the patient.
+    slow = network.nodes[SLOW]
+    slow.delay = 1.5
+    late_document = slow.add_document(3, 1)
+    import_directory(network, database)
+    service = make_service(network, database)
+    service.partners = parse_partners("[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n")
+    events: list[ProgressEvent] = []
+    summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+
+    assert summary.state is JobState.DONE
+    ready = next(e for e in events if e.kind is EventKind.RECORD_READY)
+    assert ready.counters.documents_converted == 2  # HEALTHY's two; SLOW was still asked
+    assert summary.counters.documents_converted == 3
+    assert summary.counters.resources_stored > ready.counters.resources_stored
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert (gateways[SLOW].outcome, gateways[SLOW].late, gateways[SLOW].documents_retrieved) == (
+        GatewayOutcome.OK,
+        True,
+        1,
+    )
+    assert summary.bundle is not None
+    held = {
+        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
+        for e in summary.bundle["entry"]  # type: ignore[union-attr]
+        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
+    }
+    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 3)]
+
+
+def test_without_early_record_the_job_publishes_at_its_end(network: Network, database: Database) -> None:
+    import_directory(network, database)
+    service = make_service(network, database, settle=SettlePolicy(enabled=False))
+    events: list[ProgressEvent] = []
+    summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+
+    assert summary.state is JobState.DONE
+    assert EventKind.RECORD_READY not in {e.kind for e in events}
+    assert summary.record_ms is None
+    assert not any(g.late for g in summary.gateways)
+    assert [stage for stage, _ in _pull_stages(database)][-1] is PullStage.COMPLETED
+    assert PullStage.RECORD_READY not in [stage for stage, _ in _pull_stages(database)]
