@@ -29,7 +29,7 @@ from gateway.sandbox import Sandbox, SandboxConfig, run_sandbox
 from gateway.store import Database
 from gateway.store.api_jobs import ApiExport, ApiWebhookDelivery
 from gateway.store.models import RawDocument, Tenant
-from gateway.store.pull import PullJobDocument
+from gateway.store.pull import PullJob, PullJobDocument
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, AsgiClient, api_settings
 
 SCOPES = "system/*.read system/Patient.c system/Patient.$pull system/AuditEvent.rs"
@@ -143,7 +143,11 @@ def test_pull_record_binary_export_end_to_end(
     api: Api,
     rsa_key: Any,
 ) -> None:
-    settings = api_settings(tmp_path, database_url, certs_dir=sandbox.config.certs_dir)
+    # The record is published at the end only: the one webhook event below is the completion (the early
+    # record's event is checked on its own at the end).
+    settings = api_settings(
+        tmp_path, database_url, certs_dir=sandbox.config.certs_dir, pull_early_record=False
+    )
     app = create_app(settings, database=database, migrate=False, webhooks=WebhookPolicy(first_delay=0.05))
     http = AsgiClient(app)
     parsed = parse_directory(sandbox.directory_path.read_bytes())
@@ -273,6 +277,23 @@ def test_pull_record_binary_export_end_to_end(
         assert delivery.attempts == 3  # failed twice, then accepted
         assert delivery.delivered_at is not None
     assert app.state.worker._store_event(uuid.UUID(job)) is None  # observed again: the same event, not resent
+    # A record published before the job ends has its own event, stored once, only while the job runs.
+    worker = app.state.worker
+    assert worker._store_event(uuid.UUID(job), record=True) is None  # finished: the completion says it all
+    with database.session() as session, session.begin():
+        running = session.get(PullJob, uuid.UUID(job))
+        assert running is not None
+        running.state, running.record_ms = "retrieving", 1234
+    early = worker._store_event(uuid.UUID(job), record=True)
+    assert early == event_id(uuid.UUID(job), "record-ready")
+    assert worker._store_event(uuid.UUID(job), record=True) is None
+    with database.session() as session, session.begin():
+        stored = session.get(ApiWebhookDelivery, early)
+        assert stored is not None
+        assert orjson.loads(stored.body)["type"] == "pull.record-ready"
+        restored = session.get(PullJob, uuid.UUID(job))
+        assert restored is not None
+        restored.state = "done"
 
     audit = http.get(f"/AuditEvent?patient=Patient/{patient_id}&_count=500", headers=a).json()
     queries = {

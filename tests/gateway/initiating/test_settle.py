@@ -8,15 +8,18 @@ duration.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import pytest
+from fhir.resources.R4B.parameters import Parameters
 from sqlalchemy import select
 
 from gateway.audit import AuditFilter, PullJobEvent, PullStage, Transaction, iter_records
 from gateway.directory import parse_partners
 from gateway.initiating import EventKind, GatewayOutcome, JobState, ProgressEvent, SettlePolicy
 from gateway.initiating.settle import SettleWatch
-from gateway.store import Database, PullJobGateway, Tenant
+from gateway.store import Database, PullJob, PullJobGateway, Tenant
 from tests.gateway.initiating.conftest import (
     HEALTHY,
     SLOW,
@@ -182,3 +185,29 @@ def test_without_early_record_the_job_publishes_at_its_end(network: Network, dat
     assert not any(g.late for g in summary.gateways)
     assert [stage for stage, _ in _pull_stages(database)][-1] is PullStage.COMPLETED
     assert PullStage.RECORD_READY not in [stage for stage, _ in _pull_stages(database)]
+
+
+def test_the_status_of_a_running_job_links_its_published_record() -> None:
+    from types import SimpleNamespace
+
+    from fhir_facade.api.pull import status_body
+
+    patient = uuid.uuid4()
+    job = PullJob(id=uuid.uuid4(), patient_id=patient, state=JobState.RETRIEVING.value, record_ms=None)
+    gateway = PullJobGateway(home_community_id=SLOW, name="slow", stage="pending", late=True,
+                             documents_found=0, documents_retrieved=0)  # fmt: skip
+    context: Any = SimpleNamespace(base_url="https://hiegate.test/fhir")
+
+    def parts(body: dict[str, Any]) -> dict[str, Any]:
+        return {p["name"]: p for p in body["parameter"]}
+
+    running = parts(status_body(context, job, []))
+    assert "everything" not in running
+    assert "recordReadyMs" not in running
+    job.record_ms = 1234
+    published = status_body(context, job, [gateway])
+    Parameters.model_validate(published)
+    found = parts(published)
+    assert found["recordReadyMs"]["valueInteger"] == 1234
+    assert found["everything"]["valueUri"] == f"https://hiegate.test/fhir/Patient/{patient}/$everything"
+    assert {"name": "late", "valueBoolean": True} in found["gateway"]["part"]
