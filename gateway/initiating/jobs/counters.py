@@ -170,4 +170,5 @@ def gateway_report(row: PullJobGateway) -> GatewayReport:
         documents_retrieved=row.documents_retrieved,
         exchanges=row.exchanges,
         latency_ms=row.latency_ms,
+        late=row.late,
     )
