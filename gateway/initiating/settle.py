@@ -14,11 +14,11 @@ the job ends. The rule decides when the first record appears, never what the fin
 a transaction nobody has answered yet is never overdue (nothing to compare with): the partner's timeout
 decides then.
 
-:class:`SettleWatch` keeps the account on the event loop (no locks, no threads): per gateway, how many of its
-coroutines are working (not waiting for an answer), and each request in flight with its transaction and the
-moment it was asked. :meth:`SettleWatch.due_in` says how long until the record is due, or that it is not
-(something is working, or a request has nothing to compare with), and :meth:`SettleWatch.changed` waits for
-the next change or that moment: no polling.
+:class:`SettleWatch` keeps the account on the event loop (no locks, no threads): how many of the gateways'
+coroutines are working (not waiting for an answer), and each request in flight with its gateway, its
+transaction and the moment it was asked. :meth:`SettleWatch.due_in` says how long until the record is due, or
+that it is not (something is working, or a request has nothing to compare with), and
+:meth:`SettleWatch.changed` waits for the next change or that moment: no polling.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -77,7 +76,7 @@ class SettleWatch:
     def __init__(self, policy: SettlePolicy, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
         self._clock = clock
-        self._working: Counter[str] = Counter()
+        self._busy = 0  # coroutines of any gateway that are working: checked on every change, kept as a sum
         self._waiting: dict[int, Wait] = {}
         self._tokens = itertools.count()
         self._slowest: dict[Transaction, float] = {}
@@ -88,24 +87,24 @@ class SettleWatch:
         self._changed.set()
 
     @contextlib.contextmanager
-    def working(self, hcid: str) -> Iterator[None]:
-        """A coroutine of gateway ``hcid`` (its pipeline, one of its retrieve batches) runs inside this."""
-        self._working[hcid] += 1
+    def working(self) -> Iterator[None]:
+        """A gateway's coroutine (its pipeline, one of its retrieve batches) runs inside this."""
+        self._busy += 1
         try:
             yield
         finally:
-            self._working[hcid] -= 1
+            self._busy -= 1
             self._touch()
 
     @contextlib.contextmanager
-    def idle(self, hcid: str) -> Iterator[None]:
+    def idle(self) -> Iterator[None]:
         """Inside :meth:`working`: the coroutine only waits for its own sub-tasks, which account for
         themselves."""
-        self._working[hcid] -= 1
+        self._busy -= 1
         try:
             yield
         finally:
-            self._working[hcid] += 1
+            self._busy += 1
 
     @contextlib.contextmanager
     def request(self, hcid: str, transaction: Transaction) -> Iterator[Wait]:
@@ -113,7 +112,7 @@ class SettleWatch:
         token = next(self._tokens)
         wait = self._waiting[token] = Wait(hcid, transaction, self._clock())
         try:
-            with self.idle(hcid):
+            with self.idle():
                 yield wait
         finally:
             del self._waiting[token]
@@ -130,9 +129,7 @@ class SettleWatch:
     def due_in(self) -> float | None:
         """Seconds until the record is due (0: now), or ``None`` while it is not (a gateway is working,
         nothing is in flight, or an in-flight request has no answer of its transaction to compare with)."""
-        if self.closed or not self.policy.enabled or not self._waiting:
-            return None
-        if any(count > 0 for count in self._working.values()):
+        if self.closed or not self.policy.enabled or self._busy > 0 or not self._waiting:
             return None
         now, latest = self._clock(), 0.0
         for wait in self._waiting.values():

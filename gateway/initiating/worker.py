@@ -237,7 +237,7 @@ class PullWorker:
         return [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
 
     async def _gateway(self, plan: JobPlan, gateway: GatewayPlan) -> None:
-        with self._watch.working(gateway.home_community_id):
+        with self._watch.working():
             await self._gateway_work(plan, gateway)
 
     async def _gateway_work(self, plan: JobPlan, gateway: GatewayPlan) -> None:
@@ -369,7 +369,7 @@ class PullWorker:
         limit = asyncio.Semaphore(target.settings.max_connections)
 
         async def one(batch: list[PendingDocument]) -> None:
-            with self._watch.working(hcid):
+            with self._watch.working():
                 await send(batch)
 
         async def send(batch: list[PendingDocument]) -> None:
@@ -400,7 +400,7 @@ class PullWorker:
             if stored:
                 await self._convert_ready(plan)
 
-        with self._watch.idle(hcid):  # the batches account for themselves
+        with self._watch.idle():  # the batches account for themselves
             async with asyncio.TaskGroup() as group:
                 for batch in batches:
                     group.create_task(one(batch))

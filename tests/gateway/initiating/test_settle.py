@@ -47,7 +47,7 @@ def watch() -> tuple[SettleWatch, Clock]:
 
 def test_due_once_the_only_work_left_is_overdue(watch: tuple[SettleWatch, Clock]) -> None:
     settle, clock = watch
-    with settle.working("fast"), settle.working("hung"), settle.request("hung", Transaction.ITI_55):
+    with settle.working(), settle.working(), settle.request("hung", Transaction.ITI_55):
         with settle.request("fast", Transaction.ITI_55) as wait:
             clock.now += 1.0
             # Nobody answered an ITI-55 yet: nothing to compare with, the partner timeout decides.
@@ -55,7 +55,7 @@ def test_due_once_the_only_work_left_is_overdue(watch: tuple[SettleWatch, Clock]
             wait.note(None, 1)
         # "fast" answered after 1 s and is working again (persisting its answer): not due.
         assert settle.due_in() is None
-        with settle.idle("fast"):
+        with settle.idle():
             # Only "hung" is left, asked 1 s ago; due at 1.1 x 1 s + 0.3 s after it was asked.
             assert settle.due_in() == pytest.approx(0.4)
             assert settle.waiting_gateways() == frozenset({"hung"})
@@ -67,21 +67,21 @@ def test_due_once_the_only_work_left_is_overdue(watch: tuple[SettleWatch, Clock]
 
 def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]) -> None:
     settle, clock = watch
-    with settle.working("a"), settle.working("b"), settle.request("b", Transaction.ITI_38):
+    with settle.working(), settle.working(), settle.request("b", Transaction.ITI_38):
         with settle.request("a", Transaction.ITI_38) as wait:
             clock.now += 30.0
             wait.note(GatewayTimeoutError("no answer within the partner's timeout"), 1)
-        with settle.idle("a"):
+        with settle.idle():
             assert settle.due_in() is None  # a timed-out ITI-38 sets no reference
         with settle.request("a", Transaction.ITI_38) as wait:
             clock.now += 2.0
             wait.note(None, 2)  # answered after a retry: two answers and a backoff, no reference
-        with settle.idle("a"):
+        with settle.idle():
             assert settle.due_in() is None
         with settle.request("a", Transaction.ITI_38) as wait:
             clock.now += 0.5
             wait.note(ExchangeError("HTTP 500 without a SOAP answer"), 1)  # an answer, however bad
-        with settle.idle("a"):
+        with settle.idle():
             # "b" was asked 32.5 s ago; the slowest ITI-38 answer took 0.5 s: long overdue.
             assert settle.due_in() == 0.0
 
@@ -89,11 +89,11 @@ def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]
 def test_a_disabled_policy_never_publishes_early() -> None:
     clock = Clock()
     settle = SettleWatch(SettlePolicy(enabled=False), clock=clock)
-    with settle.working("a"), settle.working("b"), settle.request("b", Transaction.ITI_55):
+    with settle.working(), settle.working(), settle.request("b", Transaction.ITI_55):
         with settle.request("a", Transaction.ITI_55) as wait:
             clock.now += 0.1
             wait.note(None, 1)
-        with settle.idle("a"):
+        with settle.idle():
             clock.now += 100
             assert settle.due_in() is None
 
