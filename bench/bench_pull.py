@@ -41,8 +41,8 @@ The sandbox's worker threads default to 4, the ``hiegate sandbox`` default (see
 gateways 32 threads made healthy gateways miss the partner timeout). ``--sandbox-threads`` sets another
 number.
 
-Usage: ``python bench/bench_pull.py [--sizes 10,50,200] [--faults 20] [--latency SPEC] [--timeout 2.5]
-[--in-process] [--sandbox-threads 4] [--no-gc-freeze]``.
+Usage: ``python bench/bench_pull.py [--sizes 10,50,200] [--faults 20] [--latency SPEC] [--timeout 5]
+[--in-process] [--sandbox-threads 4] [--no-gc-freeze] [--no-warmup]``.
 """
 
 from __future__ import annotations
@@ -385,7 +385,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,50,200")
     parser.add_argument("--faults", type=int, default=20, help="share of faulty gateways in %% (10-30)")
     parser.add_argument("--latency", default="lognormal:median=150ms,sigma=0.6")
-    parser.add_argument("--timeout", type=float, default=2.5, help="partner timeout in seconds")
+    parser.add_argument("--timeout", type=float, default=5.0, help="partner timeout in seconds (5)")
     parser.add_argument(
         "--in-process", action="store_true", help="run the sandbox in this process (shares the GIL)"
     )

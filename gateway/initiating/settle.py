@@ -51,15 +51,20 @@ class Wait:
     """One request in flight. Before the ``with`` block ends, :meth:`note` what came of it, so that only an
     answer measures how long answers take."""
 
-    __slots__ = ("attempts", "error", "hcid", "started", "transaction")
+    __slots__ = ("attempts", "error", "hcid", "latency_s", "started", "transaction")
 
     def __init__(self, hcid: str, transaction: Transaction, started: float) -> None:
         self.hcid, self.transaction, self.started = hcid, transaction, started
         self.error: ExchangeError | None = None
         self.attempts: int | None = None
+        self.latency_s: float | None = None
 
-    def note(self, error: ExchangeError | None, attempts: int | None) -> None:
+    def note(self, error: ExchangeError | None, attempts: int | None, latency_ms: int | None = None) -> None:
+        """What came of the request: its error (``None``: answered), how many attempts it took, and how long
+        the network took to answer (the transport's own measure, from sending to the answer; without it,
+        the time since the request was asked)."""
         self.error, self.attempts = error, attempts
+        self.latency_s = latency_ms / 1000 if latency_ms is not None else None
 
     @property
     def measures(self) -> bool:
@@ -117,7 +122,10 @@ class SettleWatch:
         finally:
             del self._waiting[token]
             if wait.measures:
-                took = self._clock() - wait.started
+                # The reference is the partner's time to answer, not time this process spent before sending
+                # (signing, a TLS handshake, a turn of a busy event loop): a request still waiting is judged
+                # from when it was asked, so local delays make it overdue sooner, never an answer slower.
+                took = wait.latency_s if wait.latency_s is not None else self._clock() - wait.started
                 if took > self._slowest.get(transaction, 0.0):
                     self._slowest[transaction] = took
             self._touch()

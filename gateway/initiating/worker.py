@@ -45,7 +45,7 @@ from gateway.directory import Community, PartnersConfig
 from gateway.initiating.batching import StepBatcher
 from gateway.initiating.evaluate import evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, ProgressEvent
-from gateway.initiating.exchange import Exchanger, Target
+from gateway.initiating.exchange import Exchanger, ExchangeRecord, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
 from gateway.initiating.jobs.base import Step
 from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
@@ -290,7 +290,7 @@ class PullWorker:
                 query = await self.exchanger.iti38(
                     target, user, remote, created_from=plan.request.date_from, created_to=plan.request.date_to
                 )
-                wait.note(query.error, query.record.attempts if query.record else None)
+                wait.note(query.error, *_measure(query.record))
             unknown = query.response is not None and any(
                 e.error_code == XdsErrorCode.UNKNOWN_PATIENT_ID.value for e in query.response.errors
             )
@@ -335,7 +335,7 @@ class PullWorker:
         )
         with self._watch.request(hcid, Transaction.ITI_55) as wait:
             result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
-            wait.note(result.error, result.record.attempts if result.record else None)
+            wait.note(result.error, *_measure(result.record))
         decision = (
             evaluate_matches(request.demographics, result.response, threshold=self.match_threshold)
             if result.response is not None
@@ -381,7 +381,7 @@ class PullWorker:
                 ]
                 with self._watch.request(hcid, Transaction.ITI_39) as wait:
                     result = await self.exchanger.iti39(target, user, remote, requests)
-                    wait.note(result.error, result.record.attempts if result.record else None)
+                    wait.note(result.error, *_measure(result.record))
             progress, stored = await self._batch.run(
                 job_id,
                 self.store.retrieve_step(
@@ -458,6 +458,11 @@ class PullWorker:
             self.store.complete, plan.job_id, resources, wall_ms=int((time.perf_counter() - started) * 1000)
         )
         self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress)
+
+
+def _measure(record: ExchangeRecord | None) -> tuple[int | None, int | None]:
+    """Attempts and network latency of an exchange, for the settle account."""
+    return (record.attempts, record.latency_ms) if record is not None else (None, None)
 
 
 def _convert(content: bytes, unique_id: str) -> list[dict[str, object]]:

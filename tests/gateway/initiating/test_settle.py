@@ -211,3 +211,14 @@ def test_the_status_of_a_running_job_links_its_published_record() -> None:
     assert found["recordReadyMs"]["valueInteger"] == 1234
     assert found["everything"]["valueUri"] == f"https://hiegate.test/fhir/Patient/{patient}/$everything"
     assert {"name": "late", "valueBoolean": True} in found["gateway"]["part"]
+
+
+def test_the_reference_is_the_partners_time_to_answer(watch: tuple[SettleWatch, Clock]) -> None:
+    settle, clock = watch
+    with settle.working(), settle.working(), settle.request("hung", Transaction.ITI_55):
+        with settle.request("fast", Transaction.ITI_55) as wait:
+            clock.now += 1.0  # 0.8 s of it spent here before sending (a busy loop), 0.2 s by the partner
+            wait.note(None, 1, latency_ms=200)
+        with settle.idle():
+            # "hung" was asked 1 s ago: due 1.1 x 0.2 s + 0.3 s after it was asked, i.e. 0.48 s ago.
+            assert settle.due_in() == 0.0
