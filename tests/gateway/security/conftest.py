@@ -42,6 +42,9 @@ from xca.soap import Action, Addressing
 AUDIENCE = "https://responder.example/xca"
 HOME = "1.3.6.1.4.1.99999.1"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+"""When this module was imported (collection). Certificates the tests check "at NOW" are issued as of NOW,
+not when their fixture first runs: that can be minutes later in a long run, past the issuer's 5-minute
+backdating."""
 
 
 @dataclass(frozen=True)
@@ -60,17 +63,21 @@ def _identity(pair: CertifiedKey) -> SigningIdentity:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("security-pki")
-    init_dev_pki(directory)
+    init_dev_pki(directory, now=NOW)
     layout = DevPkiLayout(directory)
     loaded = load_identity(
         layout.certificate(CertificatePurpose.SIGNING), layout.key(CertificatePurpose.SIGNING)
     )
     ca = CertifiedKey(load_certificate(layout.ca_certificate), load_private_key(layout.ca_key))  # type: ignore[arg-type]
-    rogue_ca = create_ca(common_name="Rogue Root CA")
-    rogue = issue_certified_key(rogue_ca, CertificatePurpose.SIGNING, common_name="hie-gateway-dev")
-    # Valid for one day from now: "expired" for a message signed and verified two days from now.
+    rogue_ca = create_ca(common_name="Rogue Root CA", now=NOW)
+    rogue = issue_certified_key(rogue_ca, CertificatePurpose.SIGNING, common_name="hie-gateway-dev", now=NOW)
+    # Valid for one day from NOW: "expired" for a message signed and verified two days from now.
     expired = issue_certified_key(
-        ca, CertificatePurpose.SIGNING, common_name="hie-gateway-dev", valid_for=dt.timedelta(days=1)
+        ca,
+        CertificatePurpose.SIGNING,
+        common_name="hie-gateway-dev",
+        valid_for=dt.timedelta(days=1),
+        now=NOW,
     )
     return Pki(
         directory=directory,

@@ -36,12 +36,12 @@ def test_not_yet_valid_certificate_refused_after_a_cached_success(store: TrustSt
 
 
 def test_stores_do_not_share_their_caches(store: TrustStore, pki: Pki) -> None:
-    other_ca = create_ca(common_name="Other Root CA")
+    other_ca = create_ca(common_name="Other Root CA", now=NOW)
     other = TrustStore(anchors=(other_ca.certificate,))
     store.validate(pki.signing.certificate, now=NOW)
     with pytest.raises(errors.SignerUntrustedError):
         other.validate(pki.signing.certificate, now=NOW)
-    stranger = issue_certified_key(other_ca, CertificatePurpose.SIGNING, common_name="stranger")
+    stranger = issue_certified_key(other_ca, CertificatePurpose.SIGNING, common_name="stranger", now=NOW)
     other.validate(stranger.certificate, now=NOW)
     with pytest.raises(errors.SignerUntrustedError):
         store.validate(stranger.certificate, now=NOW)
