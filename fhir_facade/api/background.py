@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from gateway.config import Settings
 from gateway.initiating import (
+    ACTIVE_STATES,
     EventKind,
     JobBusyError,
     JobCancelledError,
@@ -54,7 +55,7 @@ log = logging.getLogger("fhir_facade.api.worker")
 SIGNATURE_HEADER = "X-HieGateway-Signature"
 TIMESTAMP_HEADER = "X-HieGateway-Timestamp"
 EVENT_HEADER = "X-HieGateway-Event-Id"
-_ACTIVE = ("created", "discovering", "querying", "retrieving", "converting")
+_ACTIVE = tuple(state.value for state in ACTIVE_STATES)
 _EVENT_TYPES = {JobState.DONE.value: "pull.completed", JobState.CANCELLED.value: "pull.cancelled"}
 _RECORD_READY = "record-ready"
 

@@ -55,7 +55,7 @@ from fhir_facade.api.patients.store import patient_in_tenant
 from fhir_facade.api.routing import FhirEndpoint, FhirOperation, Interaction, fhir_route
 from gateway.audit import ApiInteraction
 from gateway.directory import SelectionSpec, SelectionStrategy
-from gateway.initiating import JobState, JobStore, PullRequest
+from gateway.initiating import ACTIVE_STATES, JobState, JobStore, PullRequest
 from gateway.security import RequestingUser
 from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
 from gateway.store.api import ApiClient
@@ -69,7 +69,7 @@ __all__ = ["PATIENT_PULL", "router"]
 
 router = APIRouter()
 RETRY_AFTER = "1"
-_ACTIVE = ("created", "discovering", "querying", "retrieving", "converting")
+_ACTIVE = tuple(state.value for state in ACTIVE_STATES)
 
 PATIENT_PULL = FhirEndpoint(
     "Patient",

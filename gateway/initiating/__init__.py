@@ -15,6 +15,7 @@ from gateway.initiating.events import EventBus, EventKind, Listener, ProgressEve
 from gateway.initiating.exchange import Caller, CpuMeter, Exchanger, ExchangeRecord, ExchangeResult, Target
 from gateway.initiating.jobs import JobStore
 from gateway.initiating.models import (
+    ACTIVE_STATES,
     DocumentState,
     GatewayOutcome,
     GatewayReport,
@@ -45,6 +46,7 @@ from xca.errors import (
 )
 
 __all__ = [
+    "ACTIVE_STATES",
     "BreakerPolicy",
     "BreakerState",
     "Caller",

@@ -90,9 +90,7 @@ class PullWorker:
         self.events = events or EventBus()
         self.step_hook = step_hook
         self.settle = settle or SettlePolicy()
-        self._watch = SettleWatch(self.settle)
-        self._converted = 0  # documents converted by this run: the record is consolidated again if it grew
-        self._published: int | None = None  # self._converted when the record was last published
+        self._start_run()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pull-db")
         self._batch = StepBatcher(store, self._writer)
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pull-convert")
@@ -101,6 +99,12 @@ class PullWorker:
         self._state = JobState.CREATED
         self._counters = JobCounters()
         self._cancelled = False
+
+    def _start_run(self) -> None:
+        """The early record's account, fresh for each run."""
+        self._watch = SettleWatch(self.settle)
+        self._converted = 0  # documents converted by this run: the record is consolidated again if it grew
+        self._published: int | None = None  # self._converted when the record was last published
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -144,7 +148,7 @@ class PullWorker:
         self.events.emit(ProgressEvent(EventKind.JOB_STARTED, job_id, state, counters))
         if plan.state in (JobState.DONE, JobState.FAILED):
             return await self._summary(plan, started)
-        self._watch = SettleWatch(self.settle)
+        self._start_run()
         publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
             try:

@@ -20,6 +20,7 @@ from gateway.initiating.codec import request_from_json
 from gateway.initiating.jobs.base import JobStoreBase, Step, _requestor
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
+    ACTIVE_STATES,
     DocumentState,
     JobState,
 )
@@ -37,8 +38,6 @@ from xca.errors import DocumentPatientMismatchError
 __all__ = [
     "ConversionSteps",
 ]
-
-_FINAL = frozenset({JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value})
 
 
 class ConversionSteps(JobStoreBase):
@@ -175,7 +174,7 @@ class ConversionSteps(JobStoreBase):
         (``late``), and audit what the record was made of. The job keeps running."""
         with self.database.session() as session, session.begin():
             job = self._job(session, job_id, lock=True)
-            if job.state in _FINAL:
+            if JobState(job.state) not in ACTIVE_STATES:
                 return self._progress(session, job)
             self._replace_record(session, job, consolidated)
             if job.record_ms is None:
