@@ -215,7 +215,19 @@ def sandbox_in_process(config: SandboxConfig) -> Iterator[RunningSandbox]:
         yield RunningSandbox(sandbox.directory_path, sandbox.patients, time.perf_counter() - started)
 
 
-def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def _open_database(url: str, directory: bytes) -> Database:
+    database = Database(url)
+    database.upgrade()
+    with database.session() as session, session.begin():
+        import_communities(session, parse_directory(directory).communities, source="b")
+    return database
+
+
+def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """One sandbox of ``size`` gateways; the same patient pulled once per connection mode (``cold``: a
+    fresh service, so a TLS handshake per gateway; ``warm``: a service that pulled another patient just
+    before inside ``PullService.connections()``, as the FHIR API's worker does), each into its own
+    database so both retrieve every document."""
     folder = work / f"n{size}"
     settings = load_settings(None, database_url=f"sqlite:///{folder / 'pull.db'}", certs_dir=work / "certs")
     config = SandboxConfig(
@@ -236,66 +248,118 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         running = sandbox_process(
             config, log=folder / "sandbox.log", startup_timeout=args.startup_timeout, stop_timeout=15
         )
-    sandbox_cpu_s = sandbox_peak_mb = None
+    partners = parse_partners(
+        f"[defaults]\nconnect_timeout = {args.timeout}\nread_timeout = {args.timeout}\n"
+        f"total_timeout = {args.timeout}\nmax_attempts = 2\nretrieve_batch_size = 5\n"
+    )
+    rows: list[dict[str, Any]] = []
     with running as sandbox:
-        database = Database(settings.database_url)
-        database.upgrade()
-        with database.session() as session, session.begin():
-            import_communities(
-                session, parse_directory(sandbox.directory_path.read_bytes()).communities, source="b"
-            )
-        service = PullService.from_settings(settings, database)
-        service.partners = parse_partners(
-            f"[defaults]\nconnect_timeout = {args.timeout}\nread_timeout = {args.timeout}\n"
-            f"total_timeout = {args.timeout}\nmax_attempts = 2\nretrieve_batch_size = 5\n"
-        )
+        directory = sandbox.directory_path.read_bytes()
         person = max(
             sandbox.patients, key=lambda p: (len(p["expected"]["gateways"]), p["expected"]["documents"])
         )
-        request = PullRequest(demographics=_demographics(person), user=default_user(settings))
+        other = next(p for p in sandbox.patients if p is not person and p["expected"]["documents"])
+
+        def service_on(name: str) -> tuple[PullService, Database]:
+            database = _open_database(f"sqlite:///{folder / name}", directory)
+            service = PullService.from_settings(settings, database)
+            service.partners = partners
+            return service, database
+
+        def request(who: dict[str, Any]) -> PullRequest:
+            return PullRequest(demographics=_demographics(who), user=default_user(settings))
+
         if args.warmup and not args.warmed:
             # One pull of another patient first, unmeasured, with its own service (breakers, meter): the
             # process's one-time costs (lazy imports, compiled SQL statements, the converter's tables) are
             # paid once by a running gateway, not by every pull; --no-warmup measures a cold process.
-            other = next(p for p in sandbox.patients if p is not person and p["expected"]["documents"])
-            warm = PullService.from_settings(settings, database)
-            warm.partners = service.partners
+            warm, warm_db = service_on("warmup.db")
             cold_cpu, cold_began = time.process_time(), time.perf_counter()
-            asyncio.run(
-                warm.pull(PullRequest(demographics=_demographics(other), user=default_user(settings)))
-            )
+            asyncio.run(warm.pull(request(other)))
             print(
                 f"warm-up pull (another patient, n={size}): {time.perf_counter() - cold_began:.2f} s, "
                 f"{(time.process_time() - cold_cpu) * 1000 / max(1, warm.cpu.exchanges):.2f} ms CPU per "
                 f"exchange over {warm.cpu.exchanges} exchanges (cold process)",
                 flush=True,
             )
+            warm_db.dispose()
             args.warmed = True
-        if args.gc_freeze:
-            gc.collect()
-            gc.freeze()
-        sandbox_cpu_before = _proc_cpu_s(sandbox.pid) if sandbox.pid else None
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        cpu_before = time.process_time()
-        began = time.perf_counter()
-        at_record: list[tuple[float, int]] = []
+        for mode in args.connections:
+            service, database = service_on(f"pull-{mode}.db")
+            if mode == "cold":
+                result = asyncio.run(_measure(service, request(person), sandbox, args))
+            else:
 
-        def on_event(event: ProgressEvent) -> None:
-            # The event follows the commit: from here on the record is readable (API, $everything).
-            if event.kind is EventKind.RECORD_READY:
-                c = event.counters
-                at_record.append((time.perf_counter() - began, c.documents_retrieved + c.documents_reused))
+                async def after_another(service: PullService = service) -> dict[str, Any]:
+                    async with service.connections():
+                        await service.pull(request(other))  # opens the connections, unmeasured
+                        service.cpu.ns = service.cpu.exchanges = 0
+                        return await _measure(service, request(person), sandbox, args)
 
-        summary = asyncio.run(service.pull(request, listeners=[on_event]))
-        wall = time.perf_counter() - began
-        cpu = time.process_time() - cpu_before
-        rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if sandbox.pid:
-            after = _proc_cpu_s(sandbox.pid)
-            if after is not None and sandbox_cpu_before is not None:
-                sandbox_cpu_s = after - sandbox_cpu_before
-            sandbox_peak_mb = _proc_peak_mb(sandbox.pid)
-        database.dispose()
+                result = asyncio.run(after_another())
+            database.dispose()
+            rows.append(_row(result, size=size, mode=mode, person=person, planted=planted, args=args))
+            rows[-1]["startup_s"] = sandbox.startup_s
+    return rows
+
+
+async def _measure(
+    service: PullService, request: PullRequest, sandbox: RunningSandbox, args: argparse.Namespace
+) -> dict[str, Any]:
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    sandbox_cpu_before = _proc_cpu_s(sandbox.pid) if sandbox.pid else None
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu_before = time.process_time()
+    loop_before = time.thread_time()
+    began = time.perf_counter()
+    at_record: list[tuple[float, int]] = []
+
+    def on_event(event: ProgressEvent) -> None:
+        # The event follows the commit: from here on the record is readable (API, $everything).
+        if event.kind is EventKind.RECORD_READY:
+            c = event.counters
+            at_record.append((time.perf_counter() - began, c.documents_retrieved + c.documents_reused))
+
+    summary = await service.pull(request, listeners=[on_event])
+    wall = time.perf_counter() - began
+    loop_cpu = time.thread_time() - loop_before
+    cpu = time.process_time() - cpu_before
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sandbox_cpu_s = sandbox_peak_mb = None
+    if sandbox.pid:
+        after = _proc_cpu_s(sandbox.pid)
+        if after is not None and sandbox_cpu_before is not None:
+            sandbox_cpu_s = after - sandbox_cpu_before
+        sandbox_peak_mb = _proc_peak_mb(sandbox.pid)
+    return {
+        "summary": summary,
+        "wall_s": wall,
+        "at_record": at_record,
+        "cpu_s": cpu,
+        "loop_cpu_s": loop_cpu,
+        "exchanges": service.cpu.exchanges,
+        "meter_ms": service.cpu.ms_per_exchange,
+        "rss_peak": rss_peak,
+        "rss_before": rss_before,
+        "sandbox_cpu_s": sandbox_cpu_s,
+        "sandbox_peak_mb": sandbox_peak_mb,
+    }
+
+
+def _row(
+    result: dict[str, Any],
+    *,
+    size: int,
+    mode: str,
+    person: dict[str, Any],
+    planted: Counter[str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    summary = result["summary"]
+    wall, at_record, cpu = result["wall_s"], result["at_record"], result["cpu_s"]
+    exchanges = result["exchanges"]
     answering = (GatewayOutcome.OK, GatewayOutcome.NO_MATCH, GatewayOutcome.REJECTED, GatewayOutcome.PARTIAL)
     healthy = [g for g in summary.gateways if g.outcome in answering]
     slowest = max((g.latency_ms for g in healthy), default=0) / 1000
@@ -304,10 +368,9 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     failed = [g for g in summary.gateways if g.outcome is not None and g.outcome.failed]
     held = summary.counters.documents_retrieved + summary.counters.documents_reused
     record_s = at_record[0][0] if at_record else wall
-    exchanges = service.cpu.exchanges
     return {
         "size": size,
-        "startup_s": sandbox.startup_s,
+        "mode": mode,
         "faulty": sum(planted.values()),
         "failed_reported": len(failed),
         "with_reason": sum(1 for g in failed if g.error_code and g.reason),
@@ -321,13 +384,14 @@ def run(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "network_s": network_bound,
         "overhead_target_s": 1.1 * network_bound + 0.3,
         "cpu_ms": cpu * 1000 / exchanges if exchanges else 0.0,
+        "loop_ms": result["loop_cpu_s"] * 1000 / exchanges if exchanges else 0.0,
         "cpu_s": cpu,
-        "meter_ms": service.cpu.ms_per_exchange,
+        "meter_ms": result["meter_ms"],
         "exchanges": exchanges,
-        "sandbox_cpu_s": sandbox_cpu_s,
-        "sandbox_peak_mb": sandbox_peak_mb,
-        "rss_mb": rss_peak / 1024,
-        "rss_growth_mb": (rss_peak - rss_before) / 1024,
+        "sandbox_cpu_s": result["sandbox_cpu_s"],
+        "sandbox_peak_mb": result["sandbox_peak_mb"],
+        "rss_mb": result["rss_peak"] / 1024,
+        "rss_growth_mb": (result["rss_peak"] - result["rss_before"]) / 1024,
         "held": held,
         "available": person["expected"]["documents"],
         "matched": summary.counters.gateways_matched,
@@ -349,7 +413,11 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print("cpu ms/ex: process_time of this process (the pull only) / exchanges; the sandbox's CPU is in")
         print("  another process, not counted (shown as 'sbx cpu s', its CPU during the pull, for reference)")
         print("peak MB: this process (the pull); 'sbx MB': the sandbox process's peak RSS")
+    print("loop ms: CPU of the event-loop thread per exchange (build, sign, TLS, HTTP, check, parse and")
+    print("  the orchestration); the rest of cpu ms/ex is the writer (storage, audit) and the converter")
     print("meter ms: the initiating side's thread-time meter (build, sign, check, parse) per exchange")
+    print("conn: cold = a fresh service (one TLS handshake per gateway); warm = a service that pulled")
+    print("  another patient just before and kept its connections (PullService.connections, as the API does)")
     print("record s: the record published (early: only overdue requests left; else at the end of the job)")
     print("record ok: record <= target = 1.1 x slowest answering gateway + 0.3 s (issue #8)")
     print("wall s: the whole job; overhead ok: wall <= 1.1 x net + 0.3 s; net = max(slowest answering,")
@@ -359,9 +427,11 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     warm = "one unmeasured pull first" if args.warmup else "NOT warmed (--no-warmup): a cold process"
     print(f"gc: start-up heap {frozen}; process: {warm}\n")
     header = (
-        f"{'gateways':>8} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'record s':>8} {'slowest s':>9} "
+        f"{'gateways':>8} {'conn':>4} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'record s':>8} "
+        f"{'slowest s':>9} "
         f"{'target s':>8} {'record ok':>9} {'late':>4} {'wall s':>7} {'net s':>6} {'overhead ok':>11} "
-        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'meter ms':>8} {'exch':>5} {'peak MB':>8} {'sbx cpu s':>9} "
+        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'loop ms':>7} {'meter ms':>8} {'exch':>5} {'peak MB':>8} "
+        f"{'sbx cpu s':>9} "
         f"{'sbx MB':>7} {'in rec':>6} {'docs':>9} {'all':>4}"
     )
     print(header)
@@ -369,12 +439,14 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         sbx_cpu = "-" if r["sandbox_cpu_s"] is None else f"{r['sandbox_cpu_s']:.2f}"
         sbx_mb = "-" if r["sandbox_peak_mb"] is None else f"{r['sandbox_peak_mb']:.0f}"
         print(
-            f"{r['size']:>8} {r['startup_s']:>8.1f} {r['faulty']:>6} {r['failed_reported']:>8} "
+            f"{r['size']:>8} {r['mode']:>4} {r['startup_s']:>8.1f} {r['faulty']:>6} "
+            f"{r['failed_reported']:>8} "
             f"{r['record_s']:>8.2f} {r['slowest_s']:>9.2f} {r['target_s']:>8.2f} "
             f"{'yes' if r['record_s'] <= r['target_s'] else 'NO':>9} {r['late']:>4} "
             f"{r['wall_s']:>7.2f} {r['network_s']:>6.2f} "
             f"{'yes' if r['wall_s'] <= r['overhead_target_s'] else 'NO':>11} {r['cpu_ms']:>9.2f} "
-            f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['meter_ms']:>8.2f} {r['exchanges']:>5} "
+            f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['loop_ms']:>7.2f} {r['meter_ms']:>8.2f} "
+            f"{r['exchanges']:>5} "
             f"{r['rss_mb']:>8.0f} {sbx_cpu:>9} {sbx_mb:>7} {r['in_record']:>6} "
             f"{r['held']:>4}/{r['available']:<4} {'yes' if r['held'] >= r['available'] else 'NO':>4}"
         )
@@ -405,23 +477,31 @@ def main() -> None:
     parser.add_argument(
         "--startup-timeout", type=float, default=300, help="seconds to wait for the sandbox process (300)"
     )
+    parser.add_argument(
+        "--connections",
+        default="cold,warm",
+        help="connection modes to measure, comma-separated: cold, warm (both)",
+    )
     args = parser.parse_args()
+    args.connections = [m.strip() for m in args.connections.split(",") if m.strip()]
+    if not args.connections or set(args.connections) - {"cold", "warm"}:
+        parser.error("--connections takes cold, warm or both")
     args.warmed = False
     work = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     rows = []
     try:
         for size in (int(s) for s in args.sizes.split(",")):
-            rows.append(run(size, args, work))
-            r = rows[-1]
-            print(
-                f"n={size}: sandbox up in {r['startup_s']:.1f} s, record in {r['record_s']:.2f} s, "
-                f"pull {r['state']} in {r['wall_s']:.2f} s "
-                f"({r['cpu_s']:.2f} s CPU here, {r['exchanges']} exchanges)",
-                flush=True,
-            )
-            print(f"  faults planted: {dict(r['faults'])}")
-            for reason, n in r["failures"].most_common():
-                print(f"  reported {n} x {reason}")
+            for r in run(size, args, work):
+                rows.append(r)
+                print(
+                    f"n={size} {r['mode']}: sandbox up in {r['startup_s']:.1f} s, "
+                    f"record in {r['record_s']:.2f} s, pull {r['state']} in {r['wall_s']:.2f} s "
+                    f"({r['cpu_s']:.2f} s CPU here, {r['exchanges']} exchanges)",
+                    flush=True,
+                )
+                print(f"  faults planted: {dict(r['faults'])}")
+                for reason, n in r["failures"].most_common():
+                    print(f"  reported {n} x {reason}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print_table(rows, args)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -91,6 +92,10 @@ class Worker:
         self.pending: set[concurrent.futures.Future[Any]] = set()
         self._notifying: set[asyncio.Task[None]] = set()
         self.export_runner: Callable[[uuid.UUID], None] | None = None
+        # Each tenant's service keeps its connections to the gateways open on this loop between pulls (a
+        # pull soon after another skips the TLS handshakes); closed when the loop stops.
+        self._connections = contextlib.AsyncExitStack()
+        self._connected: set[str] = set()
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -129,6 +134,9 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            connections, self._connections = self._connections, contextlib.AsyncExitStack()
+            self._connected.clear()
+            await connections.aclose()
             await loop.shutdown_asyncgens()
             loop.stop()
 
@@ -157,6 +165,9 @@ class Worker:
 
     async def _run_pull(self, tenant: Tenant, job_id: uuid.UUID) -> PullSummary | None:
         service = self.service(tenant)
+        if tenant.slug not in self._connected:
+            self._connected.add(tenant.slug)
+            await self._connections.enter_async_context(service.connections())
         loop = asyncio.get_running_loop()
 
         def on_event(event: ProgressEvent) -> None:

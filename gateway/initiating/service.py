@@ -6,15 +6,21 @@ demo, the benchmark and tests.
     service = PullService.from_settings(settings, database)
     summary = asyncio.run(service.pull(request, listeners=[display.on_event]))
 
-A service owns the circuit breakers (shared by its pulls, in memory), the job store and the audit log; each
-:meth:`run` builds a fresh transport (httpx clients belong to one event loop) and worker, and closes them.
+A service owns the circuit breakers (shared by its pulls, in memory), the job store and the audit log. Each
+:meth:`run` builds a worker, and a fresh transport (httpx clients belong to one event loop) that it closes at
+the end, unless the run is inside :meth:`PullService.connections` on the same event loop: then the runs share
+one transport, so a pull to gateways a recent pull talked to reuses the open connections (HTTP keep-alive)
+instead of paying a TLS handshake per gateway again. A long-running process (the FHIR API's worker) keeps its
+connections this way; a one-shot CLI pull has nothing to reuse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from certs import CertificatePurpose, DevPkiLayout, load_identity
@@ -98,6 +104,7 @@ class PullService:
         self.options = options or ServiceOptions()
         self.breakers = CircuitBreakers(self.options.breaker)
         self.cpu = CpuMeter()
+        self._kept: tuple[asyncio.AbstractEventLoop, GatewayTransport] | None = None
         audit = audit or AuditLog(
             source=AuditSource(
                 source_id=home_community_id, site=organization_name, home_community_id=home_community_id
@@ -179,12 +186,9 @@ class PullService:
         force: bool = False,
     ) -> PullSummary:
         """Run or resume one job in this event loop."""
-        transport = GatewayTransport(
-            self.ssl_context,
-            breakers=self.breakers,
-            max_concurrency=self.options.max_concurrency,
-            retry=self.options.retry,
-        )
+        kept = self._kept
+        shared = kept is not None and kept[0] is asyncio.get_running_loop()
+        transport = kept[1] if kept is not None and shared else self._transport()
         worker = PullWorker(
             store=self.store,
             exchanger=Exchanger(transport, Caller(self.home_community_id, self.security), cpu=self.cpu),
@@ -198,8 +202,33 @@ class PullService:
         try:
             return await worker.run(job_id, force=force)
         finally:
-            await transport.aclose()
+            if not shared:
+                await transport.aclose()
             worker.close()
+
+    def _transport(self) -> GatewayTransport:
+        return GatewayTransport(
+            self.ssl_context,
+            breakers=self.breakers,
+            max_concurrency=self.options.max_concurrency,
+            retry=self.options.retry,
+        )
+
+    @asynccontextmanager
+    async def connections(self) -> AsyncIterator[None]:
+        """Share one transport among the runs of this event loop inside the block: its connection pools stay
+        open between pulls (each idle connection for the transport's keep-alive expiry), and the global
+        concurrency bound covers all of them. Closed when the block ends. Runs on another event loop still
+        build and close their own."""
+        if self._kept is not None:
+            raise RuntimeError("this service already keeps its connections (connections() is not reentrant)")
+        transport = self._transport()
+        self._kept = (asyncio.get_running_loop(), transport)
+        try:
+            yield
+        finally:
+            self._kept = None
+            await transport.aclose()
 
     async def pull(
         self,

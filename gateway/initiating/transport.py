@@ -75,14 +75,23 @@ class GatewayTransport:
         self._global = asyncio.Semaphore(max_concurrency)
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        # Keyed by origin and the partner's connection settings: a transport kept across pulls (see
+        # PullService.connections) must not go on using limits and timeouts that have since changed.
+        self._clients: dict[tuple[str, float, float, float, int], httpx.AsyncClient] = {}
         # Parsed once per endpoint and content type: httpx would parse the URL string and build the headers
         # again for every request.
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[str, httpx.Headers] = {}
 
     def _client(self, origin: str, settings: PartnerSettings) -> httpx.AsyncClient:
-        client = self._clients.get(origin)
+        key = (
+            origin,
+            settings.connect_timeout,
+            settings.read_timeout,
+            settings.total_timeout,
+            settings.max_connections,
+        )
+        client = self._clients.get(key)
         if client is None:
             limits = httpx.Limits(
                 max_connections=settings.max_connections,
@@ -96,7 +105,7 @@ class GatewayTransport:
                 pool=settings.total_timeout,
             )
             client = async_client(ssl_context=self._ssl_context, limits=limits, timeout=timeout)
-            self._clients[origin] = client
+            self._clients[key] = client
         return client
 
     async def exchange(

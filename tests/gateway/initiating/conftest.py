@@ -91,11 +91,16 @@ class Node:
     patient: LocalPatient | None = None
     holds: dict[str, threading.Event] = field(default_factory=dict)
     """Requests to these paths wait (off the server's event loop) until their event is set."""
+    connections: set[tuple[str, int]] = field(default_factory=set)
+    """The callers' (host, port) seen: one per TCP connection, so one per TLS handshake."""
 
     def wrap(self, app: Any) -> Asgi:
         async def wrapped(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http":
                 self.hits[scope["path"]] += 1
+                if scope.get("client"):
+                    host, port = scope["client"]
+                    self.connections.add((host, port))
                 hold = self.holds.get(scope["path"])
                 if hold is not None:
                     await asyncio.get_running_loop().run_in_executor(None, hold.wait)
