@@ -21,11 +21,17 @@ Prints, per size, beside its target:
 * gateway CPU per exchange: ``time.process_time()`` of this process over the pull (every thread: TLS,
   signing, checking, parsing, audit, storage, the event loop) divided by the exchanges; target <= 3 ms.
   With a separate sandbox process that is the pull's CPU alone; in-process it also holds the sandbox's.
-  The initiating side's own thread-time meter (building, signing, checking, parsing) is shown beside it;
+  The event-loop thread's CPU per exchange ("loop ms": the exchanges and the orchestration) and the
+  initiating side's own thread-time meter (building, signing, checking, parsing) are shown beside it;
 * peak memory (RSS high-water mark of this process; the sandbox process's own is shown separately);
 * documents held after the pull against documents available at healthy gateways; target: all of them;
   "in rec" is how many of them the record already held when it was published;
 * the sandbox's start-up time (process start to ``directory.json`` + ``patients.json`` written).
+
+Each size is pulled once per connection mode (``--connections cold,warm``), each into its own database so
+both retrieve every document: ``cold``, a fresh service that opens one TLS connection per gateway (as a
+one-shot ``hiegate pull``); ``warm``, a service that pulled another patient just before inside
+``PullService.connections()`` and sends over the connections that pull left open (as the FHIR API's worker).
 
 Before the first measured pull, one pull of another patient runs unmeasured (``--no-warmup`` skips it): the
 process's one-time costs (lazy imports, SQL statements compiled on first use, the converter's tables) are paid
@@ -42,7 +48,7 @@ gateways 32 threads made healthy gateways miss the partner timeout). ``--sandbox
 number.
 
 Usage: ``python bench/bench_pull.py [--sizes 10,50,200] [--faults 20] [--latency SPEC] [--timeout 5]
-[--in-process] [--sandbox-threads 4] [--no-gc-freeze] [--no-warmup]``.
+[--in-process] [--sandbox-threads 4] [--no-gc-freeze] [--no-warmup] [--connections cold,warm]``.
 """
 
 from __future__ import annotations
