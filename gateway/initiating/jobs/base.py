@@ -19,8 +19,11 @@ from gateway.audit import (
     AuditEvent,
     AuditLog,
     Code,
+    Outcome,
     PatientId,
     PatientIdRole,
+    PullJobEvent,
+    PullStage,
     Requestor,
 )
 from gateway.initiating.exchange import ExchangeRecord
@@ -196,6 +199,31 @@ class JobStoreBase:
         """Audit ``event`` in this step's transaction: appended to the chain with the rest of the batch's
         records when the batch is counted, before it commits (one head update for all of them)."""
         session.info.setdefault(_AUDIT_BATCH, []).append(event)
+
+    def _audit_job(
+        self,
+        session: Session,
+        tenant: Tenant,
+        job: PullJob,
+        user: RequestingUser,
+        stage: PullStage,
+        outcome: Outcome,
+        **fields: Any,
+    ) -> None:
+        """The job's own audit record (requested, failed, cancelled, record ready, done), now: who asked, for
+        which patient, and what ``fields`` add (communities, documents, error codes, latency)."""
+        self.audit.record(
+            session,
+            tenant,
+            PullJobEvent(
+                job_id=str(job.id),
+                stage=stage,
+                outcome=outcome,
+                requestor=_requestor(user, None, self.home_community_id),
+                patients=self._patients(session, job),
+                **fields,
+            ),
+        )
 
     def _patients(self, session: Session, job: PullJob, remote: Cx | None = None) -> tuple[PatientId, ...]:
         local = self._local_id(session, job.patient_id)

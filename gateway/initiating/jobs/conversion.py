@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session
 from gateway.audit import (
     DocumentRef,
     Outcome,
-    PullJobEvent,
     PullStage,
 )
 from gateway.initiating.codec import request_from_json
-from gateway.initiating.jobs.base import JobStoreBase, Step, _requestor
+from gateway.initiating.jobs.base import JobStoreBase, Step
 from gateway.initiating.jobs.plans import Progress
 from gateway.initiating.models import (
     ACTIVE_STATES,
@@ -251,22 +250,19 @@ class ConversionSteps(JobStoreBase):
                 PullJobDocument.error_code == DocumentPatientMismatchError.code,
             )
         )
-        self.audit.record(
+        self._audit_job(
             session,
             tenant,
-            PullJobEvent(
-                job_id=str(job.id),
-                stage=stage,
-                outcome=Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS,
-                requestor=_requestor(request.user, None, self.home_community_id),
-                patients=self._patients(session, job),
-                communities=tuple(communities),
-                documents=tuple(
-                    DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
-                ),
-                error_codes=(DocumentPatientMismatchError.code,) if refused else (),
-                latency_ms=latency_ms,
+            job,
+            request.user,
+            stage,
+            Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS,
+            communities=tuple(communities),
+            documents=tuple(
+                DocumentRef(unique_id=u, repository_id=r, home_community_id=h) for u, r, h in docs
             ),
+            error_codes=(DocumentPatientMismatchError.code,) if refused else (),
+            latency_ms=latency_ms,
         )
 
     def consolidated(self, patient_id: uuid.UUID) -> list[dict[str, object]]:

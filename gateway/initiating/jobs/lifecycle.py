@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import (
     Outcome,
-    PullJobEvent,
     PullStage,
 )
 from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
-from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive, _requestor
+from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive
 from gateway.initiating.jobs.counters import gateway_report
 from gateway.initiating.jobs.plans import GatewayPlan, JobPlan, Progress
 from gateway.initiating.models import (
@@ -126,17 +125,14 @@ class JobSteps(JobStoreBase):
                     ],
                 )
             self._progress(session, job)
-            self.audit.record(
+            self._audit_job(
                 session,
                 tenant,
-                PullJobEvent(
-                    job_id=str(job.id),
-                    stage=PullStage.REQUESTED,
-                    outcome=Outcome.SUCCESS,
-                    requestor=_requestor(request.user, None, self.home_community_id),
-                    patients=self._patients(session, job),
-                    communities=tuple(g.community.home_community_id for g in selection.chosen),
-                ),
+                job,
+                request.user,
+                PullStage.REQUESTED,
+                Outcome.SUCCESS,
+                communities=tuple(g.community.home_community_id for g in selection.chosen),
             )
             return job.id
 
@@ -216,17 +212,14 @@ class JobSteps(JobStoreBase):
             job.finished_at = utcnow()
             self._progress(session, job)
             request = request_from_json(job.request)
-            self.audit.record(
+            self._audit_job(
                 session,
                 self._tenant(session),
-                PullJobEvent(
-                    job_id=str(job.id),
-                    stage=PullStage.FAILED,
-                    outcome=Outcome.MAJOR_FAILURE,
-                    requestor=_requestor(request.user, None, self.home_community_id),
-                    patients=self._patients(session, job),
-                    error_codes=(code,),
-                ),
+                job,
+                request.user,
+                PullStage.FAILED,
+                Outcome.MAJOR_FAILURE,
+                error_codes=(code,),
             )
 
     def cancel_job(self, job_id: uuid.UUID, user: RequestingUser) -> JobState:
@@ -253,17 +246,14 @@ class JobSteps(JobStoreBase):
             job.finished_at = utcnow()
             _close_unfinished(session, job.id)
             self._progress(session, job)
-            self.audit.record(
+            self._audit_job(
                 session,
                 self._tenant(session),
-                PullJobEvent(
-                    job_id=str(job.id),
-                    stage=PullStage.CANCELLED,
-                    outcome=Outcome.MINOR_FAILURE,
-                    requestor=_requestor(user, None, self.home_community_id),
-                    patients=self._patients(session, job),
-                    error_codes=(JobCancelledError.code,),
-                ),
+                job,
+                user,
+                PullStage.CANCELLED,
+                Outcome.MINOR_FAILURE,
+                error_codes=(JobCancelledError.code,),
             )
             return state
 
