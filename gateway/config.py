@@ -156,7 +156,7 @@ class Settings(BaseSettings):
         description="a request is overdue after this x the slowest answer of its kind",
     )
     pull_overdue_margin_seconds: float = Field(
-        default=0.3, ge=0, le=600, description="... plus these seconds"
+        default=0.2, ge=0, le=600, description="... plus these seconds"
     )
     default_purpose_of_use: str = Field(
         default="TREATMENT", description="purpose of use of pulls (nhin-purpose code or TEFCA, e.g. T-TREAT)"

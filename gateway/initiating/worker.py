@@ -152,10 +152,11 @@ class PullWorker:
         publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
             try:
+                fanout = self._watch.now()  # every gateway's ITI-55 is asked now (see settle)
                 async with asyncio.TaskGroup() as group:
                     for gateway in plan.gateways:
                         if gateway.stage is not GatewayStage.DONE:
-                            group.create_task(self._gateway(plan, gateway))
+                            group.create_task(self._gateway(plan, gateway, fanout))
             finally:
                 # A record being published finishes first (its transaction is on the writer thread).
                 self._watch.close()
@@ -240,11 +241,11 @@ class PullWorker:
         consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
         return [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
 
-    async def _gateway(self, plan: JobPlan, gateway: GatewayPlan) -> None:
+    async def _gateway(self, plan: JobPlan, gateway: GatewayPlan, fanout: float) -> None:
         with self._watch.working():
-            await self._gateway_work(plan, gateway)
+            await self._gateway_work(plan, gateway, fanout)
 
-    async def _gateway_work(self, plan: JobPlan, gateway: GatewayPlan) -> None:
+    async def _gateway_work(self, plan: JobPlan, gateway: GatewayPlan, fanout: float) -> None:
         hcid = gateway.home_community_id
         if self._cancelled:
             return
@@ -258,7 +259,7 @@ class PullWorker:
                 progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error))
                 self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
                 return
-            await self._pipeline(plan, gateway, target)
+            await self._pipeline(plan, gateway, target, fanout)
         except HieGatewayError as exc:
             await self._lost_gateway(plan, hcid, exc.code, exc.message)
         except Exception as exc:  # one gateway's unexpected failure must not cost the others
@@ -270,7 +271,10 @@ class PullWorker:
         progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error, code=code))
         self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
 
-    async def _pipeline(self, plan: JobPlan, gateway: GatewayPlan, target: Target) -> None:
+    async def _pipeline(
+        self, plan: JobPlan, gateway: GatewayPlan, target: Target, fanout: float | None = None
+    ) -> None:
+        """One gateway's exchanges from its stage on; ``fanout``: when the discovery fan-out asked it."""
         hcid, job_id, user = gateway.home_community_id, plan.job_id, plan.request.user
         stage, remote = gateway.stage, gateway.remote
         reused = False
@@ -284,7 +288,7 @@ class PullWorker:
                 progress = await self._step(job_id, self.store.reuse_link_step(hcid, remote))
                 self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
             else:
-                remote = await self._discover(plan, target)
+                remote = await self._discover(plan, target, fanout)
             if remote is None or self._cancelled:
                 return
             stage = GatewayStage.MATCHED
@@ -330,14 +334,14 @@ class PullWorker:
         if stage is GatewayStage.QUERIED:
             await self._retrieve(plan, target, remote)
 
-    async def _discover(self, plan: JobPlan, target: Target) -> Cx | None:
+    async def _discover(self, plan: JobPlan, target: Target, asked_at: float | None) -> Cx | None:
         hcid, job_id, request = target.home_community_id, plan.job_id, plan.request
         self.events.emit(
             ProgressEvent(
                 EventKind.GATEWAY_ASKED, job_id, self._state, self._counters, home_community_id=hcid
             )
         )
-        with self._watch.request(hcid, Transaction.ITI_55) as wait:
+        with self._watch.request(hcid, Transaction.ITI_55, asked_at=asked_at) as wait:
             result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
             wait.note(result.error, *_measure(result.record))
         decision = (

@@ -65,6 +65,27 @@ def test_due_once_the_only_work_left_is_overdue(watch: tuple[SettleWatch, Clock]
             assert settle.due_in() is None
 
 
+def test_a_fanout_request_waits_from_when_the_fanout_asked(watch: tuple[SettleWatch, Clock]) -> None:
+    settle, clock = watch
+    fanout = settle.now()
+    with settle.working(), settle.working():
+        with settle.request("fast", Transaction.ITI_55, asked_at=fanout) as wait:
+            clock.now += 1.0
+            wait.note(None, 1, 1000)
+        # The event loop reached "hung" 0.25 s after the fan-out began (signing the others first): it was
+        # asked with them, so it is due 1.1 x 1 s + 0.3 s after the fan-out, not after its own turn.
+        clock.now = fanout + 0.25
+        with settle.request("hung", Transaction.ITI_55, asked_at=fanout), settle.idle():
+            clock.now = fanout + 1.0
+            assert settle.due_in() == pytest.approx(0.4)
+        # A request asked later than the fan-out (a second discovery after a dropped link) waits from then.
+        with settle.request("again", Transaction.ITI_55), settle.idle():
+            assert settle.due_in() == pytest.approx(1.4)
+        # An ``asked_at`` in the future (a caller's mistake) is not believed: never later than now.
+        with settle.request("odd", Transaction.ITI_55, asked_at=clock.now + 60), settle.idle():
+            assert settle.due_in() == pytest.approx(1.4)
+
+
 def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]) -> None:
     settle, clock = watch
     with settle.working(), settle.working(), settle.request("b", Transaction.ITI_38):
