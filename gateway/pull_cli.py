@@ -20,11 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xca.errors import ConfigError, UnknownCommunityError
+from xca.errors import ConfigError, HieGatewayError, UnknownCommunityError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from gateway.config import Settings
+    from gateway.initiating.events import Listener, ProgressEvent
     from gateway.initiating.models import PullRequest
+    from gateway.initiating.service import PullService
 
 __all__ = ["add_pull_commands", "parse_address"]
 
@@ -50,6 +54,49 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _write_bundle(path: Path, bundle: dict[str, object]) -> None:
+    """Write ``bundle`` as JSON to ``path`` in one step (a reader never sees half a file)."""
+    import orjson
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
+    partial.replace(path)
+
+
+class _EarlyRecord:
+    """``--out`` as soon as the record is published: when only overdue gateways are left the job goes on
+    waiting for them (up to their partner timeout), but whoever reads the file has the record already. The
+    file is written again when the job ends, with what the late gateways sent merged in."""
+
+    def __init__(self, service: PullService, job_id: uuid.UUID, path: Path, console: Console) -> None:
+        self.service, self.job_id, self.path, self.console = service, job_id, path, console
+        self.written = False
+
+    def on_event(self, event: ProgressEvent) -> None:
+        import asyncio
+
+        from gateway.initiating.events import EventKind
+
+        if event.kind is EventKind.RECORD_READY and event.job_id == self.job_id:
+            # Off the event loop: reading the record is database work. asyncio.run waits for the default
+            # executor before it returns, so this write lands before the job's final one.
+            asyncio.get_running_loop().run_in_executor(None, self._write)
+
+    def _write(self) -> None:
+        try:
+            bundle = self.service.record(self.job_id)
+            _write_bundle(self.path, bundle)
+        except (OSError, HieGatewayError) as exc:
+            self.console.print(f"record ready, but not written to {self.path}: {exc}")
+            return
+        self.written = True
+        resources = len(bundle["entry"])  # type: ignore[arg-type]
+        self.console.print(
+            f"record ready: {self.path} ({resources} resources); late gateways are merged when the job ends"
+        )
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -232,11 +279,24 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         gc.collect()
         gc.freeze()
         for job_id in jobs:
-            if args.no_progress:
-                summary = asyncio.run(service.run(job_id))
-            else:
-                with LiveProgress(console) as live:
-                    summary = asyncio.run(service.run(job_id, listeners=[live.on_event]))
+            listeners: list[Listener] = []
+            early = None
+            if args.out is not None and job_id == jobs[-1]:
+                early = _EarlyRecord(service, job_id, args.out, console)
+                listeners.append(early.on_event)
+            try:
+                if args.no_progress:
+                    summary = asyncio.run(service.run(job_id, listeners=listeners))
+                else:
+                    with LiveProgress(console) as live:
+                        summary = asyncio.run(service.run(job_id, listeners=[live.on_event, *listeners]))
+            except KeyboardInterrupt:
+                # asyncio.run cancelled the job's tasks first: every step already taken is committed.
+                console.print(
+                    f"interrupted: job {job_id} is unfinished; `hiegate pull --resume {job_id}` finishes it "
+                    "without asking again for what it already has"
+                )
+                return 130
             console.print(summary_table(summary))
             console.print(totals_line(summary.counters))
             if summary.state is not JobState.DONE:
@@ -244,12 +304,11 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
                     f"job {job_id} {summary.state.value}: {summary.error_code} {summary.error_detail}"
                 )
                 status = 1
-            if args.out is not None and summary.bundle is not None and job_id == jobs[-1]:
-                import orjson
-
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_bytes(orjson.dumps(summary.bundle, option=orjson.OPT_INDENT_2))
-                console.print(f"consolidated bundle: {args.out} ({len(summary.bundle['entry'])} resources)")  # type: ignore[arg-type]
+            if early is not None and summary.bundle is not None:
+                _write_bundle(args.out, summary.bundle)
+                resources = len(summary.bundle["entry"])  # type: ignore[arg-type]
+                merged = " (late gateways merged)" if early.written else ""
+                console.print(f"consolidated bundle: {args.out} ({resources} resources){merged}")
         return status
     finally:
         database.dispose()

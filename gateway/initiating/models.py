@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -39,6 +40,7 @@ __all__ = [
     "JobState",
     "PullRequest",
     "PullSummary",
+    "record_bundle",
 ]
 
 
@@ -173,3 +175,13 @@ class PullSummary:
     bundle: dict[str, object] | None = field(default=None, repr=False)
     error_code: str | None = None
     error_detail: str | None = None
+
+
+def record_bundle(job_id: uuid.UUID, resources: Sequence[dict[str, object]]) -> dict[str, object]:
+    """The patient's consolidated record as a pull hands it out: a collection Bundle named after the job."""
+    return {
+        "resourceType": "Bundle",
+        "id": f"pull-{job_id}",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+    }

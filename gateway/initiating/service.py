@@ -39,7 +39,7 @@ from gateway.initiating.codec import parse_purpose
 from gateway.initiating.events import EventBus, Listener
 from gateway.initiating.exchange import Caller, CpuMeter, Exchanger
 from gateway.initiating.jobs import JobStore
-from gateway.initiating.models import PullRequest, PullSummary
+from gateway.initiating.models import PullRequest, PullSummary, record_bundle
 from gateway.initiating.settle import SettlePolicy
 from gateway.initiating.transport import GatewayTransport, RetryPolicy
 from gateway.initiating.worker import PullWorker, StepHook
@@ -176,6 +176,12 @@ class PullService:
 
     def unfinished(self) -> list[uuid.UUID]:
         return self.store.unfinished_jobs()
+
+    def record(self, job_id: uuid.UUID) -> dict[str, object]:
+        """The job's patient record as published so far (the Bundle a finished job's summary carries): read
+        after a ``record-ready`` event, it is the early record, before late gateways are merged."""
+        *_, job = self.store.reports(job_id)
+        return record_bundle(job_id, self.store.consolidated(job.patient_id))
 
     async def run(
         self,

@@ -48,7 +48,14 @@ from gateway.initiating.events import EventBus, EventKind, ProgressEvent
 from gateway.initiating.exchange import Exchanger, ExchangeRecord, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
 from gateway.initiating.jobs.base import Step
-from gateway.initiating.models import DocumentState, GatewayStage, JobCounters, JobState, PullSummary
+from gateway.initiating.models import (
+    DocumentState,
+    GatewayStage,
+    JobCounters,
+    JobState,
+    PullSummary,
+    record_bundle,
+)
 from gateway.initiating.settle import SettlePolicy, SettleWatch
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
@@ -178,12 +185,7 @@ class PullWorker:
         bundle: dict[str, object] | None = None
         if state is JobState.DONE:
             resources = await self._db(self.store.consolidated, plan.patient_id)
-            bundle = {
-                "resourceType": "Bundle",
-                "id": f"pull-{plan.job_id}",
-                "type": "collection",
-                "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
-            }
+            bundle = record_bundle(plan.job_id, resources)
         summary = PullSummary(
             job_id=plan.job_id,
             state=state,
