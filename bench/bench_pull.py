@@ -202,6 +202,7 @@ async def _measure(
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu_before = time.process_time()
     loop_before = time.thread_time()
+    threads_before = dict(service.cpu.threads)
     began = time.perf_counter()
     at_record: list[tuple[float, int]] = []
 
@@ -215,6 +216,7 @@ async def _measure(
     wall = time.perf_counter() - began
     loop_cpu = time.thread_time() - loop_before
     cpu = time.process_time() - cpu_before
+    threads = {k: v - threads_before.get(k, 0.0) for k, v in service.cpu.threads.items()}
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sandbox_cpu_s = sandbox_peak_mb = None
     if sandbox.pid:
@@ -228,6 +230,7 @@ async def _measure(
         "at_record": at_record,
         "cpu_s": cpu,
         "loop_cpu_s": loop_cpu,
+        "threads_s": threads,
         "exchanges": service.cpu.exchanges,
         "meter_ms": service.cpu.ms_per_exchange,
         "rss_peak": rss_peak,
@@ -274,6 +277,8 @@ def _row(
         "overhead_target_s": 1.1 * network_bound + 0.3,
         "cpu_ms": cpu * 1000 / exchanges if exchanges else 0.0,
         "loop_ms": result["loop_cpu_s"] * 1000 / exchanges if exchanges else 0.0,
+        "writer_ms": result["threads_s"].get("writer", 0.0) * 1000 / exchanges if exchanges else 0.0,
+        "convert_ms": result["threads_s"].get("convert", 0.0) * 1000 / exchanges if exchanges else 0.0,
         "cpu_s": cpu,
         "meter_ms": result["meter_ms"],
         "exchanges": exchanges,
@@ -303,7 +308,8 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print("  another process, not counted (shown as 'sbx cpu s', its CPU during the pull, for reference)")
         print("peak MB: this process (the pull); 'sbx MB': the sandbox process's peak RSS")
     print("loop ms: CPU of the event-loop thread per exchange (build, sign, TLS, HTTP, check, parse and")
-    print("  the orchestration); the rest of cpu ms/ex is the writer (storage, audit) and the converter")
+    print("  the orchestration); writer ms: the pull's storage thread (its steps, audit records, commits);")
+    print("  conv ms: its conversion thread (C-CDA to FHIR, consolidation); all three per exchange")
     print("meter ms: the initiating side's thread-time meter (build, sign, check, parse) per exchange")
     print("conn: cold = a fresh service (one TLS handshake per gateway); warm = a service that pulled")
     print("  another patient just before and kept its connections (PullService.connections, as the API does)")
@@ -319,7 +325,8 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"{'gateways':>8} {'conn':>4} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'record s':>8} "
         f"{'slowest s':>9} "
         f"{'target s':>8} {'record ok':>9} {'late':>4} {'wall s':>7} {'net s':>6} {'overhead ok':>11} "
-        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'loop ms':>7} {'meter ms':>8} {'exch':>5} {'peak MB':>8} "
+        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'loop ms':>7} {'meter ms':>8} {'writer ms':>9} {'conv ms':>7} "
+        f"{'exch':>5} {'peak MB':>8} "
         f"{'sbx cpu s':>9} "
         f"{'sbx MB':>7} {'in rec':>6} {'docs':>9} {'all':>4}"
     )
@@ -335,7 +342,7 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['wall_s']:>7.2f} {r['network_s']:>6.2f} "
             f"{'yes' if r['wall_s'] <= r['overhead_target_s'] else 'NO':>11} {r['cpu_ms']:>9.2f} "
             f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['loop_ms']:>7.2f} {r['meter_ms']:>8.2f} "
-            f"{r['exchanges']:>5} "
+            f"{r['writer_ms']:>9.2f} {r['convert_ms']:>7.2f} {r['exchanges']:>5} "
             f"{r['rss_mb']:>8.0f} {sbx_cpu:>9} {sbx_mb:>7} {r['in_record']:>6} "
             f"{r['held']:>4}/{r['available']:<4} {'yes' if r['held'] >= r['available'] else 'NO':>4}"
         )

@@ -51,10 +51,16 @@ T = TypeVar("T")
 
 @dataclass
 class CpuMeter:
-    """Thread CPU time spent building, signing and parsing, and the number of exchanges it covers."""
+    """Thread CPU time spent building, signing and parsing, and the number of exchanges it covers; and the
+    CPU of each pull's own threads (``threads``: ``writer``, the persisted steps and audit records;
+    ``convert``, C-CDA conversion and consolidation), added when the pull's worker closes."""
 
     ns: int = 0
     exchanges: int = 0
+    threads: dict[str, float] = field(default_factory=dict)
+
+    def add_thread(self, name: str, seconds: float) -> None:
+        self.threads[name] = self.threads.get(name, 0.0) + seconds
 
     def measure(self, work: Callable[[], T]) -> T:
         started = time.thread_time_ns()

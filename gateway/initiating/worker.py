@@ -141,9 +141,17 @@ class PullWorker:
             self.step_hook(name)
 
     def close(self) -> None:
-        """Wait for the database and conversion threads (a step in flight finishes and commits)."""
-        self._writer.shutdown(wait=True)
-        self._cpu.shutdown(wait=True)
+        """Wait for the database and conversion threads (a step in flight finishes and commits); their CPU
+        time goes to the exchanger's meter (:attr:`CpuMeter.threads`)."""
+        for name, executor in (("writer", self._writer), ("convert", self._cpu)):
+            try:
+                # One thread per executor: this runs on it, after whatever was queued before.
+                spent = executor.submit(time.thread_time).result()
+            except RuntimeError:  # closed already
+                continue
+            finally:
+                executor.shutdown(wait=True)
+            self.exchanger.cpu.add_thread(name, spent)
 
     async def run(self, job_id: uuid.UUID, *, force: bool = False) -> PullSummary:
         """Run or resume ``job_id`` to ``done``, ``failed`` or ``cancelled`` and return its summary; a job

@@ -123,6 +123,13 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
     assert kinds[EventKind.JOB_FINISHED] == 1
     assert events[-1].counters.documents_retrieved == 2
 
+    # The benchmark's CPU split: the exchanges metered, and the pull's own threads' CPU once it closed.
+    assert service.cpu.exchanges == 6
+    assert service.cpu.ns > 0
+    assert set(service.cpu.threads) == {"writer", "convert"}
+    assert service.cpu.threads["writer"] > 0  # every step, audit record and commit
+    assert service.cpu.threads["convert"] > 0  # two documents converted, the record consolidated
+
 
 def test_second_pull_reuses_links_and_fetches_only_new_documents(
     network: Network, database: Database
