@@ -115,7 +115,7 @@ def summary_table(summary: PullSummary) -> Table:
             _match(g),
             str(g.documents_found),
             str(g.documents_retrieved),
-            error[:80],
+            error[:120],
             str(g.latency_ms),
         )
     return table

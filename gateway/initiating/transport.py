@@ -5,7 +5,10 @@
   in flight across all gateways.
 * Per-partner timeouts: connect, read (between bytes) and a total for the exchange, retries included.
 * Retries only after connection errors and HTTP 5xx, with full-jitter exponential backoff. A read timeout is
-  not retried: the gateway is slow, and asking again would double the wait the pull is trying to bound.
+  not retried: the gateway is slow, and asking again would double the wait the pull is trying to bound. A
+  refused TLS handshake is not retried either (:class:`~xca.errors.GatewayTlsError`, naming why: the
+  gateway's certificate has expired, comes from another CA or names another host, or the gateway's alert
+  refusing ours): the same certificates fail the same way.
 * Re-signing on retry: after a connection error the request never reached the peer, so the same signed bytes
   go again; after an HTTP 5xx or a dropped connection the peer may have read (and remembered) the message,
   and a strict peer's replay cache refuses a second sight of its MessageID and assertion ID. Those retries
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import ssl
 import time
@@ -29,7 +33,7 @@ import httpx
 from gateway.directory import PartnerSettings
 from gateway.initiating.breaker import CircuitBreakers
 from gateway.security import SecuredMessage, async_client
-from xca.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError
+from xca.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError, GatewayTlsError
 
 __all__ = ["GatewayTransport", "HttpAnswer", "RetryPolicy"]
 
@@ -150,6 +154,8 @@ class GatewayTransport:
                     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                         failure, resend_same = exc, True
                     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                        # TLS 1.3 ends the client's handshake before the server checks its certificate: a
+                        # gateway refusing ours answers the first read with an alert.
                         failure = exc
                     except httpx.TimeoutException as exc:
                         breaker.failure()
@@ -174,9 +180,14 @@ class GatewayTransport:
                             )
                     if failure is not None:
                         breaker.failure()
+                        refused = _tls_refusal(failure)
+                        if refused is not None:
+                            raise GatewayTlsError(
+                                refused, detail={**detail, "attempts": attempts, "latency_ms": _ms(started)}
+                            ) from failure
                         if attempts >= settings.max_attempts or not breaker.allow():
                             raise GatewayConnectError(
-                                f"connection failed ({type(failure).__name__})",
+                                f"connection failed{_os_reason(failure)} ({type(failure).__name__})",
                                 detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
                             ) from failure
                     elif not breaker.allow():
@@ -198,6 +209,32 @@ class GatewayTransport:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+def _tls_refusal(error: BaseException) -> str | None:
+    """Why the TLS handshake under ``error`` was refused, or ``None`` when it was not (a reset, a refused
+    connection, a timeout)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message or cause.reason or "verification failed"
+            return f"TLS: the gateway's certificate was refused ({why})"
+        if isinstance(cause, ssl.SSLError) and "ALERT" in (cause.reason or ""):
+            return f"TLS: the gateway refused this side's certificate ({cause.reason})"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _os_reason(error: BaseException) -> str:
+    """``": connection reset by peer"`` when the operating system said why under ``error``, else ``""``."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and (cause.errno or cause.strerror):
+            # The errno's own text: asyncio words a refused connect as "Connect call failed (host, port)".
+            why = os.strerror(cause.errno) if cause.errno else str(cause.strerror)
+            return f": {why.lower()}"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _ms(started: float) -> int:

@@ -72,6 +72,8 @@ that built-in (bad input, an unknown key)::
     │   ├── ExchangeError                   HG-6010  one exchange with a remote gateway failed; ``detail``
     │   │   │                                        names the community and the transaction, never PHI
     │   │   ├── GatewayConnectError         HG-6011  no connection (refused, reset, TLS handshake failed)
+    │   │   │   └── GatewayTlsError         HG-6017  TLS refused: their certificate failed verification,
+    │   │   │                                        or they refused ours (an alert); never retried
     │   │   ├── GatewayTimeoutError         HG-6012  no answer within the partner's timeout
     │   │   ├── GatewayHttpError            HG-6013  an HTTP error status without a usable SOAP answer
     │   │   ├── CircuitOpenError            HG-6014  skipped: the gateway failed repeatedly (circuit open)
@@ -211,6 +213,7 @@ from xca.errors.transport import (
     GatewayHttpError,
     GatewayResponseError,
     GatewayTimeoutError,
+    GatewayTlsError,
     JobBusyError,
     JobCancelledError,
     JobError,
@@ -276,6 +279,7 @@ __all__ = [
     "GatewayHttpError",
     "GatewayResponseError",
     "GatewayTimeoutError",
+    "GatewayTlsError",
     "HieGatewayError",
     "HolderOfKeyError",
     "InsufficientScopeError",

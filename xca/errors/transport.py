@@ -17,6 +17,7 @@ __all__ = [
     "GatewayHttpError",
     "GatewayResponseError",
     "GatewayTimeoutError",
+    "GatewayTlsError",
     "JobBusyError",
     "JobCancelledError",
     "JobError",
@@ -68,6 +69,15 @@ class GatewayFaultError(ExchangeError):
 
 class GatewayResponseError(ExchangeError):
     code = "HG-6016"
+
+
+class GatewayTlsError(GatewayConnectError):
+    """The TLS handshake was refused: by this side (the gateway's certificate failed verification: expired,
+    another CA, another name) or by the gateway (a TLS alert: it refused this side's certificate). Not
+    retried: the same certificates fail the same way until someone changes one."""
+
+    code = "HG-6017"
+    retryable = False
 
 
 # --- the directory of remote communities (61xx) ---------------------------------------------------------
