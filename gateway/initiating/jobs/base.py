@@ -293,5 +293,8 @@ def _fail(row: PullJobGateway, error: ExchangeError, record: ExchangeRecord | No
     else:
         row.outcome = GatewayOutcome.FAILED.value
     attempts = record.attempts if record is not None else error.detail.get("attempts")
-    suffix = f" after {attempts} attempts" if isinstance(attempts, int) and attempts > 1 else ""
-    row.error_code, row.reason = error.code, f"{error.message}{suffix}"
+    message = error.message
+    if isinstance(attempts, int) and attempts > 1:
+        # "The service is unavailable." + " after 3 attempts": the remote's sentence loses its full stop.
+        message = f"{message.rstrip('. ')} after {attempts} attempts"
+    row.error_code, row.reason = error.code, message

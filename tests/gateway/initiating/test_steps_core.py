@@ -285,7 +285,8 @@ def run_scenario(database: Database) -> tuple[JobStore, uuid.UUID, list[dict[str
     plan = store.claim(job_id)
     labels: dict[str, str] = {str(job_id): "<job>", str(plan.patient_id): "<patient>"}
     assert plan.state is JobState.DISCOVERING
-    timeout = GatewayTimeoutError("no answer", detail={"attempts": 2})
+    # A full stop in the remote's words is dropped before "after 2 attempts".
+    timeout = GatewayTimeoutError("no answer.", detail={"attempts": 2})
     discovery = [
         store.discovery_step(G[0], user=USER, record=_record(0, Transaction.ITI_55), decision=_match(0),
                              error=None, remote=_remote(0), demographics=DEMOGRAPHICS),
