@@ -1,6 +1,7 @@
 """``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
 display and a summary table; ``--resume JOB`` finishes an interrupted job (not a cancelled one), ``--cancel
-JOB`` cancels an unfinished one. Unfinished jobs are resumed first.
+JOB`` cancels an unfinished one. Unfinished jobs are resumed first; an unfinished job that asked exactly this
+pull (killed, or stopped with Ctrl-C) is resumed instead of starting the same pull again.
 
 ``--cancel`` exits 0 when the job is now cancelled (or already was), 1 when it cannot be (unknown to this
 tenant, already ``done`` or ``failed``), 2 for a malformed job id. A worker running the job, in any process,
@@ -267,11 +268,19 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         if args.resume:
             jobs = [_job_id(args.resume, "resume")]
         else:
-            jobs = service.unfinished()
-            for job in jobs:
-                console.print(f"resuming unfinished job {job} first")
             assert request is not None
-            jobs.append(service.create_job(request))
+            jobs = service.unfinished()
+            same = service.unfinished_job_for(request)
+            for job in jobs:
+                if job != same:
+                    console.print(f"resuming unfinished job {job} first")
+            if same is None:
+                jobs.append(service.create_job(request))
+            else:
+                # The same pull again after a crash or Ctrl-C: finish that job rather than start a second.
+                console.print(f"resuming job {same}: this same pull, stopped before it finished")
+                jobs.remove(same)
+                jobs.append(same)
         status = 0
         # Everything loaded so far (modules, ORM mappers, certificates, the directory) lives as long as the
         # process: kept out of the cyclic collector, whose first full pass over it (~80 ms) would otherwise

@@ -177,6 +177,10 @@ class PullService:
     def unfinished(self) -> list[uuid.UUID]:
         return self.store.unfinished_jobs()
 
+    def unfinished_job_for(self, request: PullRequest) -> uuid.UUID | None:
+        """An unfinished job that asked exactly ``request`` (see :meth:`JobStore.unfinished_job_for`)."""
+        return self.store.unfinished_job_for(request)
+
     def record(self, job_id: uuid.UUID) -> dict[str, object]:
         """The job's patient record as published so far (the Bundle a finished job's summary carries): read
         after a ``record-ready`` event, it is the early record, before late gateways are merged."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -149,6 +150,21 @@ class JobSteps(JobStoreBase):
                     .order_by(PullJob.created_at)
                 )
             )
+
+    def unfinished_job_for(self, request: PullRequest) -> uuid.UUID | None:
+        """This tenant's oldest unfinished job that asked exactly ``request`` (patient, user and purpose,
+        selection, dates), if any: the same pull run again after a crash resumes that job instead of
+        starting a second one."""
+        # Compared as stored: through JSON, as the database keeps it.
+        wanted = orjson.loads(orjson.dumps(request_to_json(request)))
+        with self.database.session() as session:
+            tenant = self._tenant(session)
+            rows = session.execute(
+                select(PullJob.id, PullJob.request)
+                .where(PullJob.tenant_id == tenant.id, PullJob.state.in_([s.value for s in ACTIVE_STATES]))
+                .order_by(PullJob.created_at)
+            )
+            return next((job_id for job_id, stored in rows if stored == wanted), None)
 
     def claim(self, job_id: uuid.UUID, *, force: bool = False) -> JobPlan:
         """Take the job for this worker and load what resuming it needs. A job held by another live worker

@@ -88,7 +88,9 @@ def test_out_holds_the_record_once_published_then_the_merged_one(
     assert not list(tmp_path.glob(".record.json.partial"))
 
 
+@pytest.mark.parametrize("again", ["resume", "same pull"])
 def test_ctrl_c_leaves_a_job_that_resume_finishes(
+    again: str,
     network: Network,
     database: Database,
     database_url: str,
@@ -142,11 +144,17 @@ def test_ctrl_c_leaves_a_job_that_resume_finishes(
     assert len(orjson.loads(out.read_bytes())["entry"]) > 0  # the early record stayed
     healthy_asked = healthy.hits.copy()
 
-    status = main(["pull", "--resume", str(job_id), "--no-progress"])
+    # Either as told, or by running the same pull again: that finishes the stopped job, no second one.
+    argv = ["--resume", str(job_id)] if again == "resume" else _patient(network)
+    status = main(["pull", *argv, "--no-progress"])
 
     assert status == 0
-    assert "record ready" not in capsys.readouterr().out  # nothing was overdue this time: no early record
+    printed = _words(capsys.readouterr().out)
+    assert "record ready" not in printed  # nothing was overdue this time: no early record
+    if again == "same pull":
+        assert f"resuming job {job_id}: this same pull, stopped before it finished" in printed
     with database.session() as session:
+        assert session.scalars(select(PullJob.id)).all() == [job_id]
         assert session.get(PullJob, job_id).state == JobState.DONE.value  # type: ignore[union-attr]
     # HEALTHY had answered everything before the interrupt: the resumed job asks it nothing again.
     assert healthy.hits == healthy_asked

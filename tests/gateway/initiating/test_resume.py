@@ -5,6 +5,7 @@ log shows each exchange of completed work exactly once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -133,6 +134,24 @@ def test_a_finished_job_runs_again_as_a_no_op(network: Network, database: Databa
     assert again.state is JobState.DONE
     assert network.nodes[HEALTHY].hits == hits
     assert again.bundle == summary.bundle
+
+
+def test_the_same_request_finds_its_unfinished_job_and_no_other(network: Network, database: Database) -> None:
+    import_directory(network, database)
+    service = make_service(network, database)
+    request = _request(network)
+    job_id = service.create_job(request)
+
+    assert service.unfinished_job_for(request) == job_id
+    assert service.unfinished_job_for(replace(request)) == job_id  # equal, not identical
+    # Another date range, another selection or another patient is another pull.
+    assert service.unfinished_job_for(replace(request, date_from=dt.date(2020, 1, 1))) is None
+    other = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=(HEALTHY,))
+    assert service.unfinished_job_for(replace(request, selection=other)) is None
+    assert service.unfinished_job_for(replace(request, demographics=replace(network.grace, names=()))) is None
+
+    asyncio.run(service.run(job_id))
+    assert service.unfinished_job_for(request) is None  # done: a new pull starts a new job
 
 
 _ROOT = Path(__file__).resolve().parents[3]
