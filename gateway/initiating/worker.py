@@ -131,9 +131,10 @@ class PullWorker:
             ProgressEvent(kind, job_id, progress.state, progress.counters, progress.gateway, hcid)
         )
 
-    async def _step(self, job_id: uuid.UUID, step: Step[None]) -> Progress:
-        """Persist one step (batched with whatever else is waiting for the writer)."""
-        progress, _ = await self._batch.run(job_id, step)
+    async def _step(self, job_id: uuid.UUID, step: Step[None], *, urgent: bool = True) -> Progress:
+        """Persist one step (batched with whatever else is waiting for the writer); ``urgent=False`` for a
+        step that ends the gateway's work (see :class:`StepBatcher`)."""
+        progress, _ = await self._batch.run(job_id, step, urgent=urgent)
         return self._note(progress)
 
     def _hook(self, name: str) -> None:
@@ -266,7 +267,8 @@ class PullWorker:
                     "the community is no longer reachable in the directory",
                     detail={"home_community_id": hcid},
                 )
-                progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error))
+                failed = self.store.fail_gateway_step(hcid, error)
+                progress = await self._step(plan.job_id, failed, urgent=False)
                 self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
                 return
             await self._pipeline(plan, gateway, target, fanout)
@@ -278,7 +280,9 @@ class PullWorker:
 
     async def _lost_gateway(self, plan: JobPlan, hcid: str, code: str, message: str) -> None:
         error = ExchangeError(message, detail={"home_community_id": hcid})
-        progress = await self._step(plan.job_id, self.store.fail_gateway_step(hcid, error, code=code))
+        progress = await self._step(
+            plan.job_id, self.store.fail_gateway_step(hcid, error, code=code), urgent=False
+        )
         self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
 
     async def _pipeline(
@@ -359,6 +363,7 @@ class PullWorker:
             if result.response is not None
             else None
         )
+        matched = decision is not None and decision.match is not None
         progress = await self._step(
             job_id,
             self.store.discovery_step(
@@ -370,6 +375,7 @@ class PullWorker:
                 remote=self._remote(target, target.endpoints.iti55),
                 demographics=request.demographics,
             ),
+            urgent=matched,  # a match is waited for by its ITI-38; anything else ends the gateway
         )
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
         self._hook("iti55")
