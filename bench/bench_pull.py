@@ -21,8 +21,10 @@ Prints, per size, beside its target:
 * gateway CPU per exchange: ``time.process_time()`` of this process over the pull (every thread: TLS,
   signing, checking, parsing, audit, storage, the event loop) divided by the exchanges; target <= 3 ms.
   With a separate sandbox process that is the pull's CPU alone; in-process it also holds the sandbox's.
-  The event-loop thread's CPU per exchange ("loop ms": the exchanges and the orchestration) and the
-  initiating side's own thread-time meter (building, signing, checking, parsing) are shown beside it;
+  The event-loop thread's CPU per exchange ("loop ms": the exchanges and the orchestration), the initiating
+  side's own thread-time meter (building, signing, checking, parsing), and the pull's two threads ("writer
+  ms": steps, audit records, commits, stored documents; "conv ms": conversion and consolidation, both
+  measured by the worker on each thread as it closes) are shown beside it;
 * peak memory (RSS high-water mark of this process; the sandbox process's own is shown separately);
 * documents held after the pull against documents available at healthy gateways; target: all of them;
   "in rec" is how many of them the record already held when it was published;
