@@ -25,7 +25,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -211,29 +211,33 @@ class GatewayTransport:
             await client.aclose()
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it was raised from (httpx wraps httpcore, which wraps the ssl or OS error)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__ or cause.__context__
+
+
 def _tls_refusal(error: BaseException) -> str | None:
     """Why the TLS handshake under ``error`` was refused, or ``None`` when it was not (a reset, a refused
     connection, a timeout)."""
-    cause: BaseException | None = error
-    while cause is not None:
+    for cause in _causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or "verification failed"
             return f"TLS: the gateway's certificate was refused ({why})"
         if isinstance(cause, ssl.SSLError) and "ALERT" in (cause.reason or ""):
             return f"TLS: the gateway refused this side's certificate ({cause.reason})"
-        cause = cause.__cause__ or cause.__context__
     return None
 
 
 def _os_reason(error: BaseException) -> str:
     """``": connection reset by peer"`` when the operating system said why under ``error``, else ``""``."""
-    cause: BaseException | None = error
-    while cause is not None:
+    for cause in _causes(error):
         if isinstance(cause, OSError) and (cause.errno or cause.strerror):
             # The errno's own text: asyncio words a refused connect as "Connect call failed (host, port)".
             why = os.strerror(cause.errno) if cause.errno else str(cause.strerror)
             return f": {why.lower()}"
-        cause = cause.__cause__ or cause.__context__
     return ""
 
 

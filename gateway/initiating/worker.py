@@ -263,13 +263,8 @@ class PullWorker:
         try:
             target = self._target(hcid)
             if target is None:
-                error = ExchangeError(
-                    "the community is no longer reachable in the directory",
-                    detail={"home_community_id": hcid},
-                )
-                failed = self.store.fail_gateway_step(hcid, error)
-                progress = await self._step(plan.job_id, failed, urgent=False)
-                self._emit(EventKind.GATEWAY_UPDATED, plan.job_id, progress, hcid)
+                message = "the community is no longer reachable in the directory"
+                await self._lost_gateway(plan, hcid, ExchangeError.code, message)
                 return
             await self._pipeline(plan, gateway, target, fanout)
         except HieGatewayError as exc:
@@ -363,7 +358,7 @@ class PullWorker:
             if result.response is not None
             else None
         )
-        matched = decision is not None and decision.match is not None
+        match = decision.match if decision is not None else None
         progress = await self._step(
             job_id,
             self.store.discovery_step(
@@ -375,13 +370,12 @@ class PullWorker:
                 remote=self._remote(target, target.endpoints.iti55),
                 demographics=request.demographics,
             ),
-            urgent=matched,  # a match is waited for by its ITI-38; anything else ends the gateway
+            urgent=match is not None,  # a match is waited for by its ITI-38; anything else ends the gateway
         )
         self._emit(EventKind.GATEWAY_UPDATED, job_id, progress, hcid)
         self._hook("iti55")
-        if decision is None or decision.match is None:
+        if match is None:
             return None
-        match = decision.match
         return Cx(match.patient_id.extension or "", match.patient_id.root)
 
     async def _retrieve(self, plan: JobPlan, target: Target, remote: Cx) -> None:

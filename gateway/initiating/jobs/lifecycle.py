@@ -5,6 +5,7 @@ or cancelling one, and reading it back.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select, update
@@ -137,19 +138,19 @@ class JobSteps(JobStoreBase):
             )
             return job.id
 
+    def _unfinished(self, session: Session, *columns: Any) -> Any:
+        """This tenant's jobs that did not reach ``done``, ``failed`` or ``cancelled``, oldest first."""
+        tenant = self._tenant(session)
+        return session.execute(
+            select(*columns)
+            .where(PullJob.tenant_id == tenant.id, PullJob.state.in_([s.value for s in ACTIVE_STATES]))
+            .order_by(PullJob.created_at)
+        )
+
     def unfinished_jobs(self) -> list[uuid.UUID]:
-        """This tenant's jobs that did not reach ``done`` or ``failed``, oldest first."""
+        """This tenant's unfinished jobs, oldest first."""
         with self.database.session() as session:
-            tenant = self._tenant(session)
-            return list(
-                session.scalars(
-                    select(PullJob.id)
-                    .where(
-                        PullJob.tenant_id == tenant.id, PullJob.state.in_([s.value for s in ACTIVE_STATES])
-                    )
-                    .order_by(PullJob.created_at)
-                )
-            )
+            return list(self._unfinished(session, PullJob.id).scalars())
 
     def unfinished_job_for(self, request: PullRequest) -> uuid.UUID | None:
         """This tenant's oldest unfinished job that asked exactly ``request`` (patient, user and purpose,
@@ -158,12 +159,7 @@ class JobSteps(JobStoreBase):
         # Compared as stored: through JSON, as the database keeps it.
         wanted = orjson.loads(orjson.dumps(request_to_json(request)))
         with self.database.session() as session:
-            tenant = self._tenant(session)
-            rows = session.execute(
-                select(PullJob.id, PullJob.request)
-                .where(PullJob.tenant_id == tenant.id, PullJob.state.in_([s.value for s in ACTIVE_STATES]))
-                .order_by(PullJob.created_at)
-            )
+            rows = self._unfinished(session, PullJob.id, PullJob.request)
             return next((job_id for job_id, stored in rows if stored == wanted), None)
 
     def claim(self, job_id: uuid.UUID, *, force: bool = False) -> JobPlan:

@@ -12,7 +12,6 @@ import datetime as dt
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -62,37 +61,34 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _exchange(pki: Path, port: int) -> Callable[[], Awaitable[object]]:
-    async def run() -> object:
-        context = client_ssl_context(
-            certificate=pki / "client.pem", private_key=pki / "client-key.pem", trust_bundle=pki / "trust.pem"
+async def _exchange(pki: Path, port: int) -> object:
+    context = client_ssl_context(
+        certificate=pki / "client.pem", private_key=pki / "client-key.pem", trust_bundle=pki / "trust.pem"
+    )
+    transport = GatewayTransport(
+        context,
+        breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
+        retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
+    )
+    message = SecuredMessage(
+        envelope=None,  # type: ignore[arg-type]
+        data=b"<Envelope/>",
+        assertion_id="_a",
+        message_id="urn:uuid:m",
+        expires=dt.datetime.now(dt.UTC),
+    )
+    try:
+        return await transport.exchange(
+            home_community_id=HCID,
+            origin=f"https://127.0.0.1:{port}",
+            url=f"https://127.0.0.1:{port}/xcpd",
+            settings=PartnerSettings(max_attempts=3, connect_timeout=5, read_timeout=5, total_timeout=10),
+            sign=lambda: message,
+            content_type=CONTENT_TYPE,
+            what="ITI-55",
         )
-        transport = GatewayTransport(
-            context,
-            breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
-            retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
-        )
-        message = SecuredMessage(
-            envelope=None,  # type: ignore[arg-type]
-            data=b"<Envelope/>",
-            assertion_id="_a",
-            message_id="urn:uuid:m",
-            expires=dt.datetime.now(dt.UTC),
-        )
-        try:
-            return await transport.exchange(
-                home_community_id=HCID,
-                origin=f"https://127.0.0.1:{port}",
-                url=f"https://127.0.0.1:{port}/xcpd",
-                settings=PartnerSettings(max_attempts=3, connect_timeout=5, read_timeout=5, total_timeout=10),
-                sign=lambda: message,
-                content_type=CONTENT_TYPE,
-                what="ITI-55",
-            )
-        finally:
-            await transport.aclose()
-
-    return run
+    finally:
+        await transport.aclose()
 
 
 def _serve(
@@ -138,7 +134,7 @@ def _against(
         server.start()
         try:
             with pytest.raises(GatewayConnectError) as caught:
-                asyncio.run(_exchange(pki, listener.getsockname()[1])())
+                asyncio.run(_exchange(pki, listener.getsockname()[1]))
         finally:
             stop.set()
             server.join(timeout=5)
@@ -185,7 +181,7 @@ def test_nobody_listening_is_still_retried(pki: Path) -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
 
     with pytest.raises(GatewayConnectError) as caught:
-        asyncio.run(_exchange(pki, port)())
+        asyncio.run(_exchange(pki, port))
 
     assert not isinstance(caught.value, GatewayTlsError)
     assert caught.value.message == "connection failed: connection refused (ConnectError)"
