@@ -70,34 +70,48 @@ def _write_bundle(path: Path, bundle: dict[str, object]) -> None:
 class _EarlyRecord:
     """``--out`` as soon as the record is published: when only overdue gateways are left the job goes on
     waiting for them (up to their partner timeout), but whoever reads the file has the record already. The
-    file is written again when the job ends, with what the late gateways sent merged in."""
+    file is written again each time late gateways' documents are merged into the record, and when the job
+    ends."""
 
     def __init__(self, service: PullService, job_id: uuid.UUID, path: Path, console: Console) -> None:
+        import threading
+
         self.service, self.job_id, self.path, self.console = service, job_id, path, console
         self.written = False
+        # Writes run on the default executor's threads: one at a time, each reading the record as it is
+        # then, so the file never goes back to an older record.
+        self._lock = threading.Lock()
 
     def on_event(self, event: ProgressEvent) -> None:
         import asyncio
 
         from gateway.initiating.events import EventKind
 
-        if event.kind is EventKind.RECORD_READY and event.job_id == self.job_id:
+        if event.job_id != self.job_id:
+            return
+        if event.kind in (EventKind.RECORD_READY, EventKind.RECORD_UPDATED):
             # Off the event loop: reading the record is database work. asyncio.run waits for the default
             # executor before it returns, so this write lands before the job's final one.
-            asyncio.get_running_loop().run_in_executor(None, self._write)
+            updated = event.kind is EventKind.RECORD_UPDATED
+            asyncio.get_running_loop().run_in_executor(None, self._write, updated)
 
-    def _write(self) -> None:
-        try:
-            bundle = self.service.record(self.job_id)
-            _write_bundle(self.path, bundle)
-        except (OSError, HieGatewayError) as exc:
-            self.console.print(f"record ready, but not written to {self.path}: {exc}")
-            return
-        self.written = True
+    def _write(self, updated: bool) -> None:
+        what = "record updated" if updated else "record ready"
+        with self._lock:
+            try:
+                bundle = self.service.record(self.job_id)
+                _write_bundle(self.path, bundle)
+            except (OSError, HieGatewayError) as exc:
+                self.console.print(f"{what}, but not written to {self.path}: {exc}")
+                return
+            self.written = True
         resources = len(bundle["entry"])  # type: ignore[arg-type]
-        self.console.print(
-            f"record ready: {self.path} ({resources} resources); late gateways are merged when the job ends"
-        )
+        if updated:
+            self.console.print(f"record updated: {self.path} ({resources} resources); late gateways merged")
+        else:
+            self.console.print(
+                f"record ready: {self.path} ({resources} resources); late gateways are merged as they finish"
+            )
 
 
 def _point(text: str) -> tuple[float, float]:

@@ -70,7 +70,8 @@ class WebhookPolicy:
 
 
 def event_id(job_id: uuid.UUID, state: str) -> str:
-    """Stable per job and final state (or ``record-ready``): the same event always has the same id."""
+    """Stable per job and final state (or ``record-ready``, ``record-updated:N``): the same event always has
+    the same id."""
     return hashlib.sha256(f"pull:{job_id}:{state}".encode()).hexdigest()[:32]
 
 
@@ -171,8 +172,8 @@ class Worker:
         loop = asyncio.get_running_loop()
 
         def on_event(event: ProgressEvent) -> None:
-            if event.kind is EventKind.RECORD_READY:
-                notify = loop.create_task(self._notify(job_id, record=True))
+            if event.kind in (EventKind.RECORD_READY, EventKind.RECORD_UPDATED):
+                notify = loop.create_task(self._notify(job_id, record=event.kind))
                 self._notifying.add(notify)  # held until done: the loop keeps only weak references
                 notify.add_done_callback(self._notifying.discard)
 
@@ -243,25 +244,30 @@ class Worker:
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    async def _notify(self, job_id: uuid.UUID, *, record: bool = False) -> None:
+    async def _notify(self, job_id: uuid.UUID, *, record: EventKind | None = None) -> None:
         """Store the completion event of ``job_id`` (once) and deliver it, if its client has a webhook;
-        ``record``: the event that its record was published while late gateways were still asked."""
+        ``record``: the event that its record was published while late gateways were still asked
+        (``record-ready``) or grew by what they sent (``record-updated``)."""
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(None, functools.partial(self._store_event, job_id, record=record))
         if stored is not None:
             self.submit(self._deliver(stored))
 
-    def _store_event(self, job_id: uuid.UUID, *, record: bool = False) -> str | None:
+    def _store_event(self, job_id: uuid.UUID, *, record: EventKind | None = None) -> str | None:
         with self.database.session() as session, session.begin():
             job = session.get(PullJob, job_id)
             pull = session.get(ApiPull, job_id)
             if job is None or pull is None:
                 return None
-            if record:
+            if record is not None:
                 # Published early: the record is readable now; the completion event follows at the end.
                 if job.record_ms is None or job.state not in _ACTIVE:
                     return None
-                key, kind = _RECORD_READY, "pull.record-ready"
+                if record is EventKind.RECORD_UPDATED:
+                    # One event per state of the record: its id stays stable if the same update is told twice.
+                    key, kind = f"record-updated:{job.documents_converted}", "pull.record-updated"
+                else:
+                    key, kind = _RECORD_READY, "pull.record-ready"
             elif job.state in _ACTIVE:
                 return None
             else:

@@ -55,6 +55,7 @@ class PullStage(StrEnum):
 
     REQUESTED = "requested"
     RECORD_READY = "record-ready"  # the record was published while late gateways were still asked
+    RECORD_UPDATED = "record-updated"  # a late gateway's documents were merged into the published record
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped on request before completing (who asked is the requestor)

@@ -70,7 +70,13 @@ class LiveProgress:
             c = event.counters
             self._live.console.print(
                 f"record ready: {c.resources_stored} resources from {c.documents_converted} converted "
-                "documents; still waiting for late gateways (what they send is merged at the end)"
+                "documents; still waiting for late gateways (what they send is merged as they finish)"
+            )
+        elif event.kind is EventKind.RECORD_UPDATED:
+            c = event.counters
+            self._live.console.print(
+                f"record updated: {c.resources_stored} resources from {c.documents_converted} converted "
+                "documents (late gateways merged)"
             )
         gateway = event.gateway
         if gateway is not None and gateway.outcome is not None:

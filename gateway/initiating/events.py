@@ -24,6 +24,8 @@ class EventKind(StrEnum):
     DOCUMENT_CONVERTED = "document-converted"
     RECORD_READY = "record-ready"
     """The patient's record is published; late gateways may still add to it before ``job-finished``."""
+    RECORD_UPDATED = "record-updated"
+    """Late gateways' documents were merged into the published record (after ``record-ready``)."""
     JOB_FINISHED = "job-finished"
 
 

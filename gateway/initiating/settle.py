@@ -16,8 +16,9 @@ turn, a hanging gateway late in that ramp would hold the record back by the ramp
 the same moment.
 
 The overdue gateways are not given up: the worker goes on waiting for them up to their partner's timeout,
-and whatever they answer is retrieved, converted and merged into the record, which is published again when
-the job ends. The rule decides when the first record appears, never what the final one holds. A request of
+and whatever they answer is retrieved, converted and merged into the record, which is published again once
+their work is done (only requests left again), and at the job's end if anything changed since. The rule
+decides when the first record appears, never what later ones hold. A request of
 a transaction nobody has answered yet is never overdue (nothing to compare with): the partner's timeout
 decides then.
 
@@ -38,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gateway.audit import Transaction
-from xca.errors import CircuitOpenError, ExchangeError, GatewayTimeoutError
+from xca.errors import CircuitOpenError, ExchangeError, GatewayConnectError, GatewayTimeoutError
 
 __all__ = ["SettlePolicy", "SettleWatch", "Wait"]
 
@@ -75,11 +76,16 @@ class Wait:
 
     @property
     def measures(self) -> bool:
-        """Whether the wait measured one answer of the network: a first attempt that came back. A timeout
-        is no answer and an open circuit sent nothing; an exchange that was retried lasted several answers
-        and a backoff, which would make every request look on time for longer. Any other error (a status,
-        a fault, a reset) came back from the network and took as long as the gateway took."""
-        return self.attempts == 1 and not isinstance(self.error, GatewayTimeoutError | CircuitOpenError)
+        """Whether the wait measured one answer of a gateway: a first attempt that its service answered. A
+        timeout is no answer and an open circuit sent nothing; a connection that failed (refused, reset, a
+        TLS refusal: never retried) measured the network's round trip, not how long the gateway takes to
+        answer, and a few such fast failures would make every healthy gateway look overdue; an exchange
+        that was retried lasted several answers and a backoff, which would make every request look on time
+        for longer. Any other error (an HTTP status, a SOAP fault) is the gateway's own answer and took as
+        long as the gateway took."""
+        return self.attempts == 1 and not isinstance(
+            self.error, GatewayTimeoutError | CircuitOpenError | GatewayConnectError
+        )
 
 
 class SettleWatch:
@@ -144,6 +150,12 @@ class SettleWatch:
                 if took > self._slowest.get(transaction, 0.0):
                     self._slowest[transaction] = took
             self._touch()
+
+    @property
+    def settled(self) -> bool:
+        """No gateway's coroutine is working and some wait for an answer: the job goes on only for them.
+        (With nothing in flight either, the job is ending: its end publishes the record.)"""
+        return not self.closed and self._busy == 0 and bool(self._waiting)
 
     def waiting_gateways(self) -> frozenset[str]:
         """The gateways with a request in flight."""

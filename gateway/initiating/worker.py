@@ -11,7 +11,7 @@ arrive; at the end the patient's documents are consolidated into one record.
 The record is published as soon as the only work left is requests overdue against this pull's own answers
 (:mod:`gateway.initiating.settle`): a hanging gateway does not hold the record to its partner timeout. The
 worker still waits for such gateways up to that timeout; what they bring late is converted and merged, and
-the record published again when the job ends.
+the record published again as soon as their work is done (and at the job's end if anything changed since).
 
 Resuming is the same code: a gateway's persisted stage says where its pipeline starts, links and documents
 already held are not asked for again, and converted resources are upserted by id. A ``BaseException`` (a kill,
@@ -220,7 +220,9 @@ class PullWorker:
 
     async def _publish_when_due(self, plan: JobPlan, started: float) -> None:
         """Publish the record once the only work left is overdue requests (never if every gateway finishes
-        first: the job's end publishes it then)."""
+        first: the job's end publishes it then). Then publish it again whenever late gateways' documents
+        were converted and, their work done, only requests are left again: a healthy gateway slower than
+        the rule allows adds its documents when it is done, not when the last hanging gateway times out."""
         while True:
             due = self._watch.due_in()
             if self._watch.closed or self._cancelled:
@@ -228,12 +230,22 @@ class PullWorker:
             if due is not None and due <= 0:
                 break
             await self._watch.changed(due)
-        late = self._watch.waiting_gateways()
+        await self._publish(plan, started, late=self._watch.waiting_gateways())
+        while True:
+            await self._watch.changed(None)
+            if self._watch.closed or self._cancelled:
+                return
+            if self._watch.settled and self._converted != self._published:
+                await self._publish(plan, started, late=None)
+
+    async def _publish(self, plan: JobPlan, started: float, *, late: frozenset[str] | None) -> None:
+        """Publish the record as it stands: the first time naming the ``late`` gateways, then (``None``)
+        as an update."""
         await self._convert_ready(plan)
         if self._cancelled:
             return
+        converted = self._converted  # counted before the record is read: never more than it holds
         resources = await self._consolidate(plan)
-        converted = self._converted
         progress = await self._db(
             self.store.publish_record,
             plan.job_id,
@@ -242,7 +254,8 @@ class PullWorker:
             late=late,
         )
         self._published = converted
-        self._emit(EventKind.RECORD_READY, plan.job_id, progress)
+        kind = EventKind.RECORD_READY if late is not None else EventKind.RECORD_UPDATED
+        self._emit(kind, plan.job_id, progress)
 
     async def _consolidate(self, plan: JobPlan) -> list[dict[str, object]]:
         bundles = await self._db(self.store.patient_bundles, plan.patient_id)
@@ -456,13 +469,14 @@ class PullWorker:
                         state, error_code = DocumentState.STORED, exc.code
                     else:
                         state, resources = DocumentState.CONVERTED, bundle
-                        self._converted += 1
                 progress = await self._step(
                     plan.job_id,
                     self.store.conversion_step(
                         doc_id, raw_id, resources=resources, state=state, error_code=error_code
                     ),
                 )
+                if resources is not None:
+                    self._converted += 1  # committed: a record read from now on holds it
                 self._emit(EventKind.DOCUMENT_CONVERTED, plan.job_id, progress)
                 self._hook("convert")
 

@@ -166,11 +166,12 @@ class ConversionSteps(JobStoreBase):
         consolidated: Sequence[dict[str, object]],
         *,
         record_ms: int,
-        late: Iterable[str],
+        late: Iterable[str] | None,
     ) -> Progress:
         """Publish the patient's record before the job ends (:mod:`gateway.initiating.settle`): replace the
         consolidated resources, note when (the first time only) and which gateways were still asked
-        (``late``), and audit what the record was made of. The job keeps running."""
+        (``late``), and audit what the record was made of. The job keeps running. ``late=None``: the record
+        was published before and grows by what late gateways sent since (audited as an update)."""
         with self.database.session() as session, session.begin():
             job = self._job(session, job_id, lock=True)
             if JobState(job.state) not in ACTIVE_STATES:
@@ -178,15 +179,16 @@ class ConversionSteps(JobStoreBase):
             self._replace_record(session, job, consolidated)
             if job.record_ms is None:
                 job.record_ms = record_ms
-            late = sorted(late)
-            if late:
+            names = sorted(late or ())
+            if names:
                 session.execute(
                     update(PullJobGateway)
-                    .where(PullJobGateway.job_id == job.id, PullJobGateway.home_community_id.in_(late))
+                    .where(PullJobGateway.job_id == job.id, PullJobGateway.home_community_id.in_(names))
                     .values(late=True)
                 )
             progress = self._progress(session, job)
-            self._audit_record(session, job, progress, PullStage.RECORD_READY, latency_ms=record_ms)
+            stage = PullStage.RECORD_READY if late is not None else PullStage.RECORD_UPDATED
+            self._audit_record(session, job, progress, stage, latency_ms=record_ms)
             return progress
 
     def complete(

@@ -25,6 +25,7 @@ from fhir_facade.api import create_app
 from fhir_facade.api.background import WebhookPolicy, event_id, set_webhook, sign
 from fhir_facade.api.pull import parse_parameters
 from gateway.directory import import_communities, parse_directory
+from gateway.initiating import EventKind
 from gateway.sandbox import Sandbox, SandboxConfig, run_sandbox
 from gateway.store import Database
 from gateway.store.api_jobs import ApiExport, ApiWebhookDelivery
@@ -279,18 +280,34 @@ def test_pull_record_binary_export_end_to_end(
     assert app.state.worker._store_event(uuid.UUID(job)) is None  # observed again: the same event, not resent
     # A record published before the job ends has its own event, stored once, only while the job runs.
     worker = app.state.worker
-    assert worker._store_event(uuid.UUID(job), record=True) is None  # finished: the completion says it all
+    ready, updated = EventKind.RECORD_READY, EventKind.RECORD_UPDATED
+    assert worker._store_event(uuid.UUID(job), record=ready) is None  # finished: the completion says it all
     with database.session() as session, session.begin():
         running = session.get(PullJob, uuid.UUID(job))
         assert running is not None
         running.state, running.record_ms = "retrieving", 1234
-    early = worker._store_event(uuid.UUID(job), record=True)
+        converted = running.documents_converted
+    early = worker._store_event(uuid.UUID(job), record=ready)
     assert early == event_id(uuid.UUID(job), "record-ready")
-    assert worker._store_event(uuid.UUID(job), record=True) is None
+    assert worker._store_event(uuid.UUID(job), record=ready) is None
+    # Late gateways' documents merged: one event per state of the record, each stored once.
+    grown = worker._store_event(uuid.UUID(job), record=updated)
+    assert grown == event_id(uuid.UUID(job), f"record-updated:{converted}")
+    assert worker._store_event(uuid.UUID(job), record=updated) is None
+    with database.session() as session, session.begin():
+        running = session.get(PullJob, uuid.UUID(job))
+        assert running is not None
+        running.documents_converted = converted + 1
+    again = worker._store_event(uuid.UUID(job), record=updated)
+    assert again == event_id(uuid.UUID(job), f"record-updated:{converted + 1}")
     with database.session() as session, session.begin():
         stored = session.get(ApiWebhookDelivery, early)
         assert stored is not None
         assert orjson.loads(stored.body)["type"] == "pull.record-ready"
+        for identifier in (grown, again):
+            stored = session.get(ApiWebhookDelivery, identifier)
+            assert stored is not None
+            assert orjson.loads(stored.body)["type"] == "pull.record-updated"
         restored = session.get(PullJob, uuid.UUID(job))
         assert restored is not None
         restored.state = "done"

@@ -1,4 +1,5 @@
-"""The record is published once only overdue requests remain, and late answers are merged when the job ends.
+"""The record is published once only overdue requests remain; late answers are merged into it as their
+gateways finish (or when the job ends).
 
 The account itself (:class:`SettleWatch`) runs on a fake clock; the pulls run against the test network's real
 gateways, and assert the order of events (the record before the hanging or slow gateway's end), never a
@@ -8,6 +9,7 @@ duration.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from typing import Any
 
@@ -22,13 +24,14 @@ from gateway.initiating.settle import SettleWatch
 from gateway.store import Database, PullJob, PullJobGateway, Tenant
 from tests.gateway.initiating.conftest import (
     HEALTHY,
+    NOBODY,
     SLOW,
     Network,
     import_directory,
     make_service,
     request_for,
 )
-from xca.errors import ExchangeError, GatewayTimeoutError
+from xca.errors import ExchangeError, GatewayConnectError, GatewayTimeoutError, GatewayTlsError
 
 
 class Clock:
@@ -99,11 +102,20 @@ def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]
             wait.note(None, 2)  # answered after a retry: two answers and a backoff, no reference
         with settle.idle():
             assert settle.due_in() is None
+        for refused in (
+            GatewayTlsError("TLS: the gateway's certificate was refused (certificate has expired)"),
+            GatewayConnectError("connection failed: connection refused"),
+        ):
+            with settle.request("a", Transaction.ITI_38) as wait:
+                clock.now += 0.01
+                wait.note(refused, 1)  # the connection failed at once: no answer of the gateway's service
+            with settle.idle():
+                assert settle.due_in() is None
         with settle.request("a", Transaction.ITI_38) as wait:
             clock.now += 0.5
             wait.note(ExchangeError("HTTP 500 without a SOAP answer"), 1)  # an answer, however bad
         with settle.idle():
-            # "b" was asked 32.5 s ago; the slowest ITI-38 answer took 0.5 s: long overdue.
+            # "b" was asked 32.52 s ago; the slowest ITI-38 answer took 0.5 s: long overdue.
             assert settle.due_in() == 0.0
 
 
@@ -192,6 +204,63 @@ def test_late_answers_are_merged_into_the_record(network: Network, database: Dat
     }
     assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
     assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 3)]
+
+
+def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, database: Database) -> None:
+    # SLOW is healthy, only slow (0.6 s an answer) and holds a document; NOBODY hangs until its partner
+    # timeout (3 s). The record comes out once only those two are asked (HEALTHY answered in milliseconds),
+    # then again when SLOW is done: with its document, before NOBODY gives up.
+    slow, nobody = network.nodes[SLOW], network.nodes[NOBODY]
+    slow.delay = 0.6
+    late_document = slow.add_document(3, 1)
+    gate = threading.Event()
+    nobody.holds["/xcpd"] = gate
+    import_directory(network, database)
+    service = make_service(network, database)
+    service.partners = parse_partners(
+        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
+        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+    )
+    events: list[ProgressEvent] = []
+    try:
+        summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    ready, updated = kinds.index(EventKind.RECORD_READY), kinds.index(EventKind.RECORD_UPDATED)
+    nobody_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
+    )
+    slow_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == SLOW and e.gateway.outcome
+    )
+    assert ready < slow_end < updated < nobody_end
+    assert kinds.count(EventKind.RECORD_UPDATED) == 1
+    assert events[ready].counters.documents_converted == 2
+    assert events[updated].counters.documents_converted == 3
+    assert events[updated].counters.resources_stored == summary.counters.resources_stored
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert (gateways[SLOW].outcome, gateways[SLOW].late) == (GatewayOutcome.OK, True)
+    assert (gateways[NOBODY].outcome, gateways[NOBODY].late) == (GatewayOutcome.TIMEOUT, True)
+    # The record read back after the update holds the late document; the job's end had nothing to add.
+    record = service.record(summary.job_id)
+    held = {
+        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
+        for e in record["entry"]  # type: ignore[union-attr]
+        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
+    }
+    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    assert _pull_stages(database)[-3:] == [
+        (PullStage.RECORD_READY, 2),
+        (PullStage.RECORD_UPDATED, 3),
+        (PullStage.COMPLETED, 3),
+    ]
 
 
 def test_without_early_record_the_job_publishes_at_its_end(network: Network, database: Database) -> None:
