@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 from fhir_facade.ccda.consolidate import consolidate
 from fhir_facade.ccda.convert import convert_ccda
+from fhir_facade.documents import describe_document, link_to_patient
 from gateway.audit import RemotePeer, Transaction
 from gateway.directory import Community, PartnersConfig
 from gateway.initiating.batching import StepBatcher
@@ -263,7 +264,9 @@ class PullWorker:
             return []
         loop = asyncio.get_running_loop()
         consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
-        return [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
+        resources = [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
+        link_to_patient(resources)
+        return resources
 
     async def _gateway(self, plan: JobPlan, gateway: GatewayPlan, fanout: float) -> None:
         with self._watch.working():
@@ -449,26 +452,40 @@ class PullWorker:
             if self._cancelled:
                 return
             todo = await self._db(self.store.documents_to_convert, plan.job_id)
-            for doc_id, raw_id, mime, unique_id, already in todo:
+            for held in todo:
                 if self._cancelled:
                     return
-                if doc_id in self._converting:
+                if held.doc_id in self._converting:
                     continue
-                self._converting.add(doc_id)
+                self._converting.add(held.doc_id)
+                doc_id, raw_id = held.doc_id, held.raw_id
                 resources: list[dict[str, object]] | None = None
                 error_code: str | None = None
-                if already:
-                    state = DocumentState.CONVERTED
-                elif not mime.lower().endswith(_CONVERTIBLE):
-                    state = DocumentState.STORED
+                convertible = held.media_type.lower().endswith(_CONVERTIBLE)
+                if held.already:
+                    state = DocumentState.CONVERTED if convertible else DocumentState.STORED
                 else:
                     content = await self._db(self.store.load_content, raw_id)
-                    try:
-                        bundle = await loop.run_in_executor(self._cpu, _convert, content, unique_id)
-                    except HieGatewayError as exc:
-                        state, error_code = DocumentState.STORED, exc.code
-                    else:
-                        state, resources = DocumentState.CONVERTED, bundle
+                    state = DocumentState.STORED
+                    if convertible:
+                        try:
+                            bundle = await loop.run_in_executor(self._cpu, _convert, content, held.unique_id)
+                        except HieGatewayError as exc:
+                            error_code = exc.code
+                        else:
+                            state, resources = DocumentState.CONVERTED, bundle
+                    if resources is None:
+                        # Not converted (a PDF, a C-CDA the converter refused): the record still lists it.
+                        community = self.communities.get(held.home_community_id)
+                        describe = functools.partial(
+                            describe_document,
+                            unique_id=held.unique_id,
+                            media_type=held.media_type,
+                            home_community_id=held.home_community_id,
+                            community_name=community.name if community is not None else None,
+                            title=held.title,
+                        )
+                        resources = [await loop.run_in_executor(self._cpu, describe, content)]
                 progress = await self._step(
                     plan.job_id,
                     self.store.conversion_step(

@@ -17,7 +17,7 @@ from gateway.audit import (
 )
 from gateway.initiating.codec import request_from_json
 from gateway.initiating.jobs.base import JobStoreBase, Step
-from gateway.initiating.jobs.plans import Progress
+from gateway.initiating.jobs.plans import HeldDocument, Progress
 from gateway.initiating.models import (
     ACTIVE_STATES,
     DocumentState,
@@ -38,13 +38,14 @@ __all__ = [
     "ConversionSteps",
 ]
 
+_WITH_RESOURCES = [DocumentState.CONVERTED.value, DocumentState.STORED.value]
+
 
 class ConversionSteps(JobStoreBase):
     """Converting a job's documents and completing it."""
 
-    def documents_to_convert(self, job_id: uuid.UUID) -> list[tuple[int, uuid.UUID, str, str, bool]]:
-        """(job document id, raw document id, media type, unique id, already converted) of every held,
-        unconverted document of the job."""
+    def documents_to_convert(self, job_id: uuid.UUID) -> list[HeldDocument]:
+        """Every held, unconverted document of the job."""
         with self.database.session() as session:
             job = self._job(session, job_id)
             rows = session.execute(
@@ -52,7 +53,9 @@ class ConversionSteps(JobStoreBase):
                     PullJobDocument.id,
                     PullJobDocument.raw_document_id,
                     PullJobDocument.mime_type,
+                    PullJobDocument.home_community_id,
                     PullJobDocument.unique_id,
+                    PullJobDocument.title,
                 )
                 .where(
                     PullJobDocument.job_id == job.id,
@@ -73,8 +76,8 @@ class ConversionSteps(JobStoreBase):
                 )
             )
             return [
-                (doc_id, raw_id, mime, unique_id, raw_id in converted)
-                for doc_id, raw_id, mime, unique_id in rows
+                HeldDocument(doc_id, raw_id, mime, hcid, unique_id, title, raw_id in converted)
+                for doc_id, raw_id, mime, hcid, unique_id, title in rows
                 if raw_id
             ]
 
@@ -119,8 +122,8 @@ class ConversionSteps(JobStoreBase):
         return step
 
     def patient_bundles(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
-        """Every converted document of the patient (from any pull) as a Bundle, rebuilt from the stored
-        per-document resources in their stored order."""
+        """Every converted or described document of the patient (from any pull) as a Bundle, rebuilt from
+        the stored per-document resources in their stored order."""
         with self.database.session() as session:
             tenant = self._tenant(session)
             raw_ids = set(
@@ -130,7 +133,8 @@ class ConversionSteps(JobStoreBase):
                     .where(
                         PullJob.tenant_id == tenant.id,
                         PullJob.patient_id == patient_id,
-                        PullJobDocument.state == DocumentState.CONVERTED.value,
+                        # Stored, not converted (a PDF, a refused C-CDA): described by a DocumentReference.
+                        PullJobDocument.state.in_(_WITH_RESOURCES),
                     )
                 )
             )

@@ -16,6 +16,7 @@ from xca.ids import Cx
 
 __all__ = [
     "GatewayPlan",
+    "HeldDocument",
     "JobPlan",
     "PendingDocument",
     "Progress",
@@ -50,6 +51,20 @@ class PendingDocument:
     home_community_id: str
     repository_id: str
     unique_id: str
+
+
+@dataclass(frozen=True)
+class HeldDocument:
+    """A retrieved document of a job waiting for conversion (``already``: this patient's resources from it
+    are stored, by an earlier pull)."""
+
+    doc_id: int
+    raw_id: uuid.UUID
+    media_type: str
+    home_community_id: str
+    unique_id: str
+    title: str | None
+    already: bool
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,32 @@ class Node:
             )
             add_document(session, tenant, self.patient, entry, content)
         return document_id
+
+    def add_file(self, number: int, content: bytes, *, mime_type: str, title: str) -> str:
+        """File a document that is no C-CDA of the patient's (a scanned PDF, say) for the node's patient,
+        listed like the C-CDA it stands for but with its own media type, size, hash and title; returns its
+        unique id."""
+        assert self.patient is not None
+        unique_id = f"{self.home}.9.{number}"
+        config = self.gateway.config
+        base = entry_from_ccda(
+            synthetic_ccd(number, self.home, unique_id),
+            self.patient.cx,
+            DocumentDefaults(self.home, config.repository_unique_id),
+        )
+        entry = replace(
+            base,
+            entry_uuid=f"urn:uuid:{uuid.uuid4()}",
+            unique_id=unique_id,
+            mime_type=mime_type,
+            size=len(content),
+            hash=hashlib.sha1(content, usedforsecurity=False).hexdigest(),
+            title=title,
+        )
+        with self.gateway.database.session() as session, session.begin():
+            tenant = ensure_tenant(session, config.tenant, config.organization_name)
+            add_document(session, tenant, self.patient, entry, content)
+        return unique_id
 
 
 @dataclass
