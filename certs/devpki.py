@@ -158,7 +158,9 @@ def _load_ca(layout: DevPkiLayout, password: str | bytes | None) -> CertifiedKey
 def _issuer_key(key: PrivateKeyTypes, path: Path) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     # The dev PKI only ever writes RSA keys; EC is tolerated for a CA key someone placed there by hand.
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise CertificateLoadError("The key is neither RSA nor EC.", detail={"path": str(path)})
+        raise CertificateLoadError(
+            f"The key {path.absolute()} is neither RSA nor EC.", detail={"path": str(path)}
+        )
     return key
 
 

@@ -57,14 +57,24 @@ def _password_bytes(password: Password) -> bytes | None:
     return password.encode("utf-8")
 
 
+def _shown(path: str | os.PathLike[str]) -> Path:
+    """The file as messages name it: in full, since a relative setting resolves against the working folder
+    (what goes wrong when a command runs from another folder). A path is not PHI."""
+    return Path(path).absolute()
+
+
 def _read(path: str | os.PathLike[str], what: str) -> bytes:
+    shown = _shown(path)
     try:
         return Path(path).read_bytes()
     except FileNotFoundError as exc:
-        raise CertificateLoadError(f"The {what} file does not exist.", detail={"path": str(path)}) from exc
+        raise CertificateLoadError(
+            f"The {what} file {shown} does not exist.", detail={"path": str(path)}
+        ) from exc
     except OSError as exc:
         raise CertificateLoadError(
-            f"The {what} file cannot be read.", detail={"path": str(path), "reason": exc.strerror}
+            f"The {what} file {shown} cannot be read ({exc.strerror or type(exc).__name__}).",
+            detail={"path": str(path), "reason": exc.strerror},
         ) from exc
 
 
@@ -75,7 +85,8 @@ def load_certificates(path: str | os.PathLike[str]) -> tuple[x509.Certificate, .
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise CertificateLoadError(
-            "The file does not contain a readable PEM certificate.", detail={"path": str(path)}
+            f"The file {_shown(path)} does not contain a readable PEM certificate.",
+            detail={"path": str(path)},
         ) from exc
     return tuple(certificates)
 
@@ -105,14 +116,14 @@ def load_private_key(path: str | os.PathLike[str], *, password: Password = None)
         if secret is not None and (b"ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data):
             raise WrongPasswordError("The password does not decrypt the private key.", detail=detail) from exc
         raise CertificateLoadError(
-            "The file does not contain a readable PEM private key.", detail=detail
+            f"The file {_shown(path)} does not contain a readable PEM private key.", detail=detail
         ) from exc
     # Reached only when a password was given for a key that is not encrypted.
     try:
         return serialization.load_pem_private_key(data, None)
     except ValueError as exc:  # pragma: no cover - the first attempt already parsed the file
         raise CertificateLoadError(
-            "The file does not contain a readable PEM private key.", detail=detail
+            f"The file {_shown(path)} does not contain a readable PEM private key.", detail=detail
         ) from exc
 
 
@@ -127,9 +138,13 @@ def load_pkcs12(path: str | os.PathLike[str], *, password: Password) -> Pkcs12Bu
         # cannot parse as "Could not deserialize"; only the first can be a wrong password.
         if "password" in str(exc).lower():
             raise WrongPasswordError("The password does not open the PKCS#12 file.", detail=detail) from exc
-        raise CertificateLoadError("The file is not a readable PKCS#12 bundle.", detail=detail) from exc
+        raise CertificateLoadError(
+            f"The file {_shown(path)} is not a readable PKCS#12 bundle.", detail=detail
+        ) from exc
     if loaded.key is None or loaded.cert is None:
-        raise CertificateLoadError("The PKCS#12 file lacks a private key or its certificate.", detail=detail)
+        raise CertificateLoadError(
+            f"The PKCS#12 file {_shown(path)} lacks a private key or its certificate.", detail=detail
+        )
     bundle = Pkcs12Bundle(
         private_key=loaded.key,
         certificate=loaded.cert.certificate,

@@ -2,16 +2,19 @@
 
 Every failure the project anticipates prints one line ``hiegate: HG-xxxx: message`` on stderr, including a
 file or folder the user named that cannot be read or written (``HG-1002``). Exit status: 0 success, 1 an
-operation failed, 2 bad usage or a bad setting (as argparse does for usage errors). Anything else is a bug:
-one line too, and its traceback with ``HIEGATE_LOG_LEVEL=DEBUG``.
+operation failed, 2 bad usage or a bad setting (as argparse does for usage errors), 141 (128 + SIGPIPE, no
+message) when the reader of the output went away (``hiegate directory list | head -1``). Anything else is a
+bug: one line too, and its traceback with ``HIEGATE_LOG_LEVEL=DEBUG``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -182,7 +185,29 @@ def _path_error(exc: OSError) -> PathAccessError:
     return PathAccessError(f"{exc.filename}: {problem}", detail={"path": str(exc.filename)})
 
 
+_BROKEN_PIPE = 141
+"""128 + SIGPIPE: the status a shell reports for a command whose reader went away (``hiegate ... | head``)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Output still buffered fails here, not in the interpreter's exit (where it would be reported).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe: stop quietly, as Unix tools do. Python's recipe for SIGPIPE: point
+        # stdout at devnull so that the flush at exit does not fail again (a stdout without a descriptor,
+        # as under a test's capture, has nothing to flush there).
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return _BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     settings: Settings | None = None
     try:
@@ -203,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # the reader of stdout went away: main() ends quietly
     except OSError as exc:
         # With a file name it is a path the user gave (or a setting named); without one (a socket, a
         # pipe) it is not the user's input and is reported like any other unexpected error below.

@@ -61,13 +61,17 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 )
             if not path.is_file():
                 raise ConfigError(f"directory file {path}: not found", detail={"setting": "directory_file"})
-            parsed = parse_directory(path.read_bytes())
+            parsed = parse_directory(path.read_bytes(), source=str(path))
             with database.session() as session, session.begin():
                 result = import_communities(session, parsed.communities, source=path.name, prune=args.prune)
+            for warning in parsed.warnings:
+                print(f"{path}: warning: {warning}")
+            ignored = len(parsed.warnings)
+            endpoints = f"; {ignored} endpoint{'' if ignored == 1 else 's'} ignored (see warnings)"
             print(
                 f"{path}: {len(parsed.communities)} communities ({result.added} added, "
                 f"{result.updated} updated, {result.unchanged} unchanged, {result.removed} removed); "
-                f"{len(parsed.skipped)} skipped"
+                f"{len(parsed.skipped)} skipped{endpoints if ignored else ''}"
             )
             for reason in parsed.skipped[:10]:
                 print(f"  skipped {reason}")

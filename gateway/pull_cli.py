@@ -57,6 +57,14 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
+def _birth_date(text: str) -> dt.date:
+    day, today = _date(text), dt.date.today()
+    # A real birth date is PHI: the message does not repeat it.
+    if day > today:
+        raise argparse.ArgumentTypeError(f"the birth date is in the future (today is {today})")
+    return day
+
+
 def _write_bundle(path: Path, bundle: dict[str, object]) -> None:
     """Write ``bundle`` as JSON to ``path`` in one step (a reader never sees half a file)."""
     import orjson
@@ -127,7 +135,7 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     who = pull.add_argument_group("patient")
     who.add_argument("--given", action="append", help="given name (repeat for middle names)")
     who.add_argument("--family", help="family name")
-    who.add_argument("--birth-date", type=_date, help="YYYY-MM-DD")
+    who.add_argument("--birth-date", type=_birth_date, help="YYYY-MM-DD, not in the future")
     who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
     who.add_argument("--address", help='"street, city, ST zip"')
     who.add_argument("--phone", help="phone number, e.g. +1-608-555-0142")

@@ -9,20 +9,27 @@ What is read (IHE-NOTES "The Carequality directory"): the homeCommunityId from a
 extension, else by its ``connectionType`` code (``ihe-xcpd`` → ITI-55, ``ihe-xca`` → ITI-38 and ITI-39).
 
 XML goes through the project's hardened parser and is turned into the JSON shape first (every child a list),
-so one reader serves both forms. An Organization without a usable homeCommunityId is skipped and counted.
+so one reader serves both forms. An Organization without a usable homeCommunityId is skipped and counted. An
+Endpoint for one of those transactions whose address cannot be called (not an absolute ``https://`` URL with
+a host, or plain ``http://``, which would carry patient data unencrypted) is ignored with a warning naming
+the Organization; the Organization itself is kept. A file that is not a directory at all (a JSON array of
+anything but FHIR resources, another resource type, no Organization) is refused with
+:class:`DirectoryFormatError`, as is one that does not parse, naming the file and the line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import orjson
 from lxml import etree
 
 from gateway.directory.models import Community, DirectoryFormatError, Endpoints, Location, TransactionKind
-from xca.errors import InvalidValueError, XmlRefusedError
+from xca.errors import InvalidValueError, XmlRefusedError, XmlSyntaxError
 from xca.ids import is_oid, normalize_oid
 from xca.safexml import parse_xml
 
@@ -37,50 +44,88 @@ TRANSACTION_URL: Final = "https://sequoiaproject.org/fhir/sphd/StructureDefiniti
 GEOLOCATION_URL: Final = "http://hl7.org/fhir/StructureDefinition/geolocation"
 _FHIR_NS: Final = "http://hl7.org/fhir"
 _MAX_BYTES: Final = 256 * 1024 * 1024
+_EXPECTED: Final = "expected a FHIR Bundle of Organizations (or one Organization)"
+_LXML_POSITION: Final = re.compile(r", line (\d+), column (\d+)$")
 _Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class DirectoryFile:
-    """What a directory file held: its communities and how many Organizations were skipped (and why)."""
+    """What a directory file held: its communities, the Organizations skipped (and why) and the warnings
+    about what was kept without a part of it (an endpoint whose address cannot be called)."""
 
     communities: tuple[Community, ...]
     skipped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
-def parse_directory(data: bytes) -> DirectoryFile:
-    """Read a directory file (JSON or XML, detected from the first character)."""
+def parse_directory(data: bytes, *, source: str = "the directory file") -> DirectoryFile:
+    """Read a directory file (JSON or XML, detected from the first character); ``source`` names it in
+    errors (its path)."""
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
         try:
             document: Any = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise DirectoryFormatError("the directory file is not valid JSON") from exc
+            raise DirectoryFormatError(
+                f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                detail={"line": exc.lineno, "column": exc.colno},
+            ) from exc
     elif head == b"<":
         try:
             root = parse_xml(data, max_bytes=_MAX_BYTES, large_text=True)
+        except XmlSyntaxError as exc:
+            raise _xml_syntax(source, exc) from exc
         except XmlRefusedError as exc:
-            raise DirectoryFormatError(f"the directory file is refused as XML ({exc.code})") from exc
-        document = _xml_resource(root)
+            raise DirectoryFormatError(f"{source}: refused as XML: {exc.message} ({exc.code})") from exc
+        document = _xml_resource(root, source)
     else:
-        raise DirectoryFormatError("the directory file is neither JSON nor XML")
-    return _read(document)
+        raise DirectoryFormatError(f"{source}: neither JSON nor XML; {_EXPECTED}")
+    return _read(document, source)
 
 
-def _read(document: Any) -> DirectoryFile:
+def _xml_syntax(source: str, exc: XmlSyntaxError) -> DirectoryFormatError:
+    # lxml ends its message with the position ("..., line 3, column 10"); say it first, once.
+    reason = exc.message.removeprefix("XML is not well-formed: ")
+    found = _LXML_POSITION.search(reason)
+    if found is None:
+        line = exc.detail.get("line")
+        return DirectoryFormatError(
+            f"{source}: not valid XML at line {line}: {reason}", detail={"line": line}
+        )
+    line_number, column = int(found[1]), int(found[2])
+    return DirectoryFormatError(
+        f"{source}: not valid XML at line {line_number}, column {column}: {reason[: found.start()]}",
+        detail={"line": line_number, "column": column},
+    )
+
+
+def _resources(document: Any, source: str) -> list[_Json]:
     if isinstance(document, list):
-        resources = [r for r in document if isinstance(r, dict)]
-    elif isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        if not document or not all(isinstance(r, dict) and _text(r.get("resourceType")) for r in document):
+            raise DirectoryFormatError(
+                f"{source}: not a FHIR Bundle or directory: a JSON array, not of FHIR resources; {_EXPECTED}"
+            )
+        return list(document)
+    kind = _text(document.get("resourceType")) if isinstance(document, dict) else None
+    if kind == "Bundle":
         resources = [_one(e.get("resource")) for e in _many(document.get("entry")) if isinstance(e, dict)]
-        resources = [r for r in resources if isinstance(r, dict)]
-    elif isinstance(document, dict) and document.get("resourceType") == "Organization":
-        resources = [document]
-    else:
-        raise DirectoryFormatError("expected a FHIR Bundle of Organizations or an Organization")
+        return [r for r in resources if isinstance(r, dict)]
+    if kind == "Organization":
+        return [document]
+    found = f"a FHIR {kind}" if kind else "JSON without a resourceType"
+    raise DirectoryFormatError(f"{source}: not a FHIR Bundle or directory: {found}; {_EXPECTED}")
+
+
+def _read(document: Any, source: str) -> DirectoryFile:
+    resources = _resources(document, source)
     endpoints = {
         f"Endpoint/{_text(r.get('id'))}": r for r in resources if r.get("resourceType") == "Endpoint"
     }
     organizations = [r for r in resources if r.get("resourceType") == "Organization"]
+    if not organizations:
+        # Importing nothing (or, with --prune, emptying the directory) is never what such a file meant.
+        raise DirectoryFormatError(f"{source}: no Organization resources in it; {_EXPECTED}")
     ids_by_local: dict[str, str] = {}
     for org in organizations:
         hcid = _home_community_id(org)
@@ -88,6 +133,7 @@ def _read(document: Any) -> DirectoryFile:
             ids_by_local[f"Organization/{_text(org.get('id'))}"] = hcid
     communities: list[Community] = []
     skipped: list[str] = []
+    warnings: list[str] = []
     seen: set[str] = set()
     for index, org in enumerate(organizations):
         hcid = _home_community_id(org)
@@ -98,17 +144,28 @@ def _read(document: Any) -> DirectoryFile:
             skipped.append(f"Organization #{index + 1}: homeCommunityId {hcid} listed twice (first kept)")
             continue
         seen.add(hcid)
+        own, problems = _endpoints(org, endpoints)
+        if problems:
+            label = _organization_label(org, index, hcid)
+            warnings.extend(f"{label}: {problem}; endpoint ignored" for problem in problems)
         communities.append(
             Community(
                 home_community_id=hcid,
                 name=_text(org.get("name")) or hcid,
                 active=_bool(org.get("active"), default=True),
                 location=_location(org),
-                endpoints=_endpoints(org, endpoints),
+                endpoints=own,
                 part_of=_part_of(org, ids_by_local),
             )
         )
-    return DirectoryFile(tuple(communities), tuple(skipped))
+    return DirectoryFile(tuple(communities), tuple(skipped), tuple(warnings))
+
+
+def _organization_label(org: Mapping[str, Any], index: int, hcid: str) -> str:
+    local = _text(org.get("id"))
+    named = f"Organization {local!r}" if local else f"Organization #{index + 1}"
+    name = _text(org.get("name"))
+    return f"{named}{f' {name}' if name else ''} (homeCommunityId {hcid})"
 
 
 def _many(value: Any) -> list[Any]:
@@ -258,7 +315,26 @@ def _transactions(endpoint: Mapping[str, Any]) -> set[TransactionKind]:
     return named
 
 
-def _endpoints(org: Mapping[str, Any], bundle_endpoints: Mapping[str, Mapping[str, Any]]) -> Endpoints:
+def _address_problem(address: str | None) -> str | None:
+    """Why ``address`` cannot be called as a SOAP endpoint, or ``None`` when it can."""
+    if not address:
+        return "has no address"
+    parts = urlsplit(address)
+    scheme = parts.scheme.lower()
+    if scheme == "http" and parts.hostname:
+        return f"address {address!r} is plain http (no TLS, patient data would travel unencrypted)"
+    try:
+        usable = scheme == "https" and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable or any(c.isspace() or not c.isprintable() for c in address):
+        return f"address {address!r} is not an absolute https:// URL"
+    return None
+
+
+def _endpoints(
+    org: Mapping[str, Any], bundle_endpoints: Mapping[str, Mapping[str, Any]]
+) -> tuple[Endpoints, list[str]]:
     contained = {
         f"#{_text(r.get('id'))}": r
         for r in _many(org.get("contained"))
@@ -276,20 +352,28 @@ def _endpoints(org: Mapping[str, Any], bundle_endpoints: Mapping[str, Mapping[st
     if not referenced:
         referenced = list(contained.values())
     urls: dict[TransactionKind, str] = {}
-    for endpoint in referenced:
+    problems: list[str] = []
+    for number, endpoint in enumerate(referenced, start=1):
         status = (_text(endpoint.get("status")) or "active").lower()
+        kinds = sorted(_transactions(endpoint))
+        if status not in ("active", "test") or not kinds:
+            continue  # switched off, or not an XCPD/XCA endpoint (Direct, FHIR...): not ours to judge
         address = _text(endpoint.get("address"))
-        if status not in ("active", "test") or not address:
+        problem = _address_problem(address)
+        if problem is not None:
+            local = _text(endpoint.get("id"))
+            named = f"Endpoint {local!r}" if local else f"Endpoint #{number}"
+            problems.append(f"{named} ({', '.join(k.value for k in kinds)}) {problem}")
             continue
-        if not address.lower().startswith(("https://", "http://")):
-            continue
-        for kind in sorted(_transactions(endpoint)):
+        assert address is not None
+        for kind in kinds:
             urls.setdefault(kind, address)
-    return Endpoints(
+    own = Endpoints(
         iti55=urls.get(TransactionKind.ITI55),
         iti38=urls.get(TransactionKind.ITI38),
         iti39=urls.get(TransactionKind.ITI39),
     )
+    return own, problems
 
 
 # --- FHIR XML → the JSON shape ----------------------------------------------------------------------------
@@ -301,15 +385,18 @@ def _local(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
-def _xml_resource(element: etree._Element) -> _Json:
+def _xml_resource(element: etree._Element, source: str) -> _Json:
     if etree.QName(element).namespace != _FHIR_NS:
-        raise DirectoryFormatError("the XML directory is not in the FHIR namespace")
-    node = _xml_node(element)
+        raise DirectoryFormatError(
+            f"{source}: not a FHIR Bundle or directory: XML outside the FHIR namespace ({_FHIR_NS}); "
+            f"{_EXPECTED}"
+        )
+    node = _xml_node(element, source)
     node["resourceType"] = _local(element)
     return node
 
 
-def _xml_node(element: etree._Element) -> _Json:
+def _xml_node(element: etree._Element, source: str) -> _Json:
     node: _Json = {}
     for attribute in ("url", "id"):
         if element.get(attribute) is not None:
@@ -323,11 +410,11 @@ def _xml_node(element: etree._Element) -> _Json:
             inner = _elements(child)
             if not inner:
                 continue
-            value = _xml_resource(inner[0])
+            value = _xml_resource(inner[0], source)
         elif child.get("value") is not None:
             value = child.get("value")
         else:
-            value = _xml_node(child)
+            value = _xml_node(child, source)
         node.setdefault(name, []).append(value)
     return node
 

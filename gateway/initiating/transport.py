@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -231,9 +232,20 @@ def _tls_refusal(error: BaseException) -> str | None:
     return None
 
 
+# getaddrinfo's answers that mean the name has no address (EAI_NODATA is not defined everywhere).
+_NAME_NOT_FOUND = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+
+
 def _os_reason(error: BaseException) -> str:
     """``": connection reset by peer"`` when the operating system said why under ``error``, else ``""``."""
     for cause in _causes(error):
+        if isinstance(cause, socket.gaierror):
+            # Negative EAI_* codes, unknown to os.strerror() ("unknown error -2"): the resolver's own text.
+            why = cause.strerror or str(cause)
+            found = "not found" if cause.errno in _NAME_NOT_FOUND else "lookup failed"
+            return f": host name {found} ({why})"
         if isinstance(cause, OSError) and (cause.errno or cause.strerror):
             # The errno's own text: asyncio words a refused connect as "Connect call failed (host, port)".
             why = os.strerror(cause.errno) if cause.errno else str(cause.strerror)

@@ -96,12 +96,17 @@ class SandboxControl:
             transport.abort()
 
 
-def _socket_closed(transport: asyncio.BaseTransport) -> bool:
+def _open_socket(transport: asyncio.BaseTransport) -> Any:
+    """The connection's socket, or ``None`` once it is closed."""
     try:
         raw = transport.get_extra_info("socket")
-    except AttributeError:  # an SSL transport whose protocol is gone: fully closed
-        return True
-    return raw is None or raw.fileno() == -1
+    except AttributeError:  # an SSL transport closed twice has dropped its protocol: fully closed
+        return None
+    return None if raw is None or raw.fileno() == -1 else raw
+
+
+def _socket_closed(transport: asyncio.BaseTransport) -> bool:
+    return _open_socket(transport) is None
 
 
 class _WithTransport:
@@ -276,8 +281,9 @@ class GatewayBehaviour:
 
     async def _release(self, scope: Scope) -> None:
         transport = _transport(scope)
-        if transport is not None:
-            transport.abort()
+        if transport is None or _socket_closed(transport):
+            return  # the client went first: nothing to release
+        transport.abort()
         # Let the protocol see the connection go before the app returns (no "response not started" log).
         await asyncio.sleep(0.01)
 
@@ -295,11 +301,11 @@ class GatewayBehaviour:
 
     async def _reset(self, scope: Scope) -> None:
         transport = _transport(scope)
-        if transport is not None:
-            raw = transport.get_extra_info("socket")
-            if raw is not None:
-                with contextlib.suppress(OSError):
-                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw = None if transport is None else _open_socket(transport)
+        if raw is None:
+            return  # already closed (the client gave up first): nothing to reset
+        with contextlib.suppress(OSError):
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         await self._release(scope)
 
     async def _registry_error(

@@ -51,6 +51,17 @@ def test_missing_file_is_a_load_error_naming_the_path(tmp_path: Path, loader: ob
         loader(missing)  # type: ignore[operator]
     assert info.value.code == "HG-4001"
     assert info.value.detail["path"] == str(missing)
+    assert str(missing) in info.value.message
+
+
+def test_missing_file_relative_to_the_working_folder_is_named_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CertificateLoadError) as info:
+        load_certificates(Path("var/certs/tls.pem"))
+    assert info.value.message == f"The certificate file {tmp_path / 'var/certs/tls.pem'} does not exist."
+    assert info.value.detail["path"] == "var/certs/tls.pem"
 
 
 @pytest.mark.parametrize("content", [b"", b"not a certificate\n", b"-----BEGIN CERTIFICATE-----\nAAAA\n"])

@@ -84,6 +84,7 @@ def test_bad_if_none_exist_is_400(api: Api, alice: Registered) -> None:
         ({"birthDate": "1980"}, 422, "Patient.birthDate"),
         ({"birthDate": "1980-02-30"}, 400, "Patient.birthDate"),
         ({"birthDate": "yesterday"}, 400, "Patient.birthDate"),
+        ({"birthDate": "2999-01-01"}, 422, "Patient.birthDate"),
         ({"gender": None}, 422, "Patient.gender"),
         ({"gender": "f"}, 400, "Patient.gender"),
         ({"name": [{"given": ["Ada"]}]}, 422, "Patient.name"),

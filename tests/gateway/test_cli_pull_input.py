@@ -1,0 +1,40 @@
+"""``hiegate pull`` refuses what cannot be right before anything is sent, and says which file it missed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from tests.env import isolate_settings
+
+PATIENT = ["pull", "--given", "Ada", "--family", "Lovelace", "--gender", "F", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_settings(monkeypatch, tmp_path)
+    monkeypatch.setenv("HIEGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'pull.db'}")
+
+
+@pytest.mark.parametrize("days", [1, 365 * 1000])
+def test_a_birth_date_in_the_future_is_a_usage_error(capsys: pytest.CaptureFixture[str], days: int) -> None:
+    future = dt.date.today() + dt.timedelta(days=days)
+    with pytest.raises(SystemExit) as info:
+        main([*PATIENT, "--birth-date", future.isoformat()])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --birth-date: the birth date is in the future" in err
+    assert "Traceback" not in err
+
+
+def test_missing_certificate_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A past birth date passes; the pull then stops at the first certificate it cannot find, naming it.
+    assert main([*PATIENT, "--birth-date", "1970-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hiegate: HG-4001: The certificate file "), err
+    assert f"{tmp_path / 'var' / 'certs'}" in err
+    assert err.rstrip().endswith("does not exist.")
+    assert err.count("\n") == 1
