@@ -4,10 +4,11 @@
 The description holds what the bytes and the exchange say and nothing invented: the XDS uniqueId as
 ``masterIdentifier``, the media type, size, SHA-1 hash (base64, as FHIR's ``Attachment.hash`` wants) and title
 of the attachment, whose ``url`` names the document as the C-CDA conversion does (``urn:oid:<uniqueId>``), the
-IHE format code "mime type sufficient", and the community that holds it as ``custodian`` (a logical reference
-by its homeCommunityId). Its id is derived from the community and the uniqueId, so describing the same
-document twice gives the same resource. The record's patient is filled in when the record is consolidated
-(:func:`link_to_patient`): a lone document has no Patient of its own to point at.
+IHE format code "mime type sufficient" (not for XML, whose format the bytes alone do not say), and the
+community that holds it as ``custodian`` (a logical reference by its homeCommunityId). Its id is derived from
+the community and the uniqueId, so describing the same document twice gives the same resource. The record's
+patient is filled in when the record is consolidated (:func:`link_to_patient`): a lone document has no
+Patient of its own to point at.
 """
 
 from __future__ import annotations
@@ -54,15 +55,21 @@ def describe_document(
     custodian: dict[str, Any] = {"identifier": _oid_identifier(home_community_id)}
     if community_name:
         custodian["display"] = community_name
+    content_entry: dict[str, Any] = {"attachment": attachment}
+    if not media_type.lower().endswith("xml"):
+        # An XML document's format is its schema (a C-CDA template), which the bytes alone do not say.
+        content_entry["format"] = {"system": _FORMAT_SYSTEM, "code": _MIME_SUFFICIENT}
+    rid = str(uuid.uuid5(_NAMESPACE, f"{home_community_id}|{unique_id}"))
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
-        "id": str(uuid.uuid5(_NAMESPACE, f"{home_community_id}|{unique_id}")),
+        "id": rid,
+        # It is its own document's source (as a converted document's resources name their source
+        # DocumentReference): consolidation then keeps it as a source, with no link to anything else.
+        "meta": {"source": f"urn:uuid:{rid}"},
         "masterIdentifier": _oid_identifier(unique_id),
         "status": "current",
         "custodian": custodian,
-        "content": [
-            {"attachment": attachment, "format": {"system": _FORMAT_SYSTEM, "code": _MIME_SUFFICIENT}}
-        ],
+        "content": [content_entry],
     }
     if title:
         resource["description"] = title

@@ -161,30 +161,49 @@ def consolidated_rows(
 
 def reference_map(session: Session, tenant: Tenant, patient_id: uuid.UUID) -> dict[str, str]:
     """How the consolidated record's bundle-relative references (``urn:uuid:<id>``) read on this server:
-    ``Type/id``, and the record's own Patient(s) as the registered ``Patient/{patient_id}``."""
+    ``Type/id``, and the record's own Patient(s) as the registered ``Patient/{patient_id}``; and where each
+    document the record describes can be read: its DocumentReference's attachment names it by its XDS
+    uniqueId (``urn:oid:<uniqueId>``), served here as ``Binary/{id}``."""
     rows = session.execute(
         select(FhirResource.resource_type, FhirResource.resource_id).where(
             FhirResource.tenant_id == tenant.id, FhirResource.scope == scope_of(patient_id)
         )
     ).all()
-    return {
+    found = {
         f"urn:uuid:{rid}": f"Patient/{patient_id}" if rtype == "Patient" else f"{rtype}/{rid}"
         for rtype, rid in rows
     }
+    documents = session.execute(
+        select(PullJobDocument.unique_id, PullJobDocument.raw_document_id)
+        .join(PullJob, PullJob.id == PullJobDocument.job_id)
+        .where(
+            PullJob.tenant_id == tenant.id,
+            PullJob.patient_id == patient_id,
+            PullJobDocument.raw_document_id.is_not(None),
+        )
+        .order_by(PullJobDocument.id)
+    ).all()
+    for unique_id, raw_id in documents:
+        found.setdefault(f"urn:oid:{unique_id}", f"Binary/{raw_id}")
+    return found
 
 
 def rest_view(value: Any, references: dict[str, str]) -> Any:
-    """``value`` with every ``reference`` rewritten by ``references`` (a copy; unknown ones kept)."""
+    """``value`` with every ``reference`` (and attachment ``url``) rewritten by ``references`` (a copy;
+    unknown ones kept)."""
     if isinstance(value, dict):
         return {
             key: references.get(item, item)
-            if key == "reference" and isinstance(item, str)
+            if key in _REWRITTEN and isinstance(item, str)
             else rest_view(item, references)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [rest_view(item, references) for item in value]
     return value
+
+
+_REWRITTEN = frozenset({"reference", "url"})
 
 
 def _after(search: ParsedSearch) -> int | None:

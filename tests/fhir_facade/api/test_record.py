@@ -4,6 +4,7 @@ round trip."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import threading
@@ -227,6 +228,16 @@ def test_pull_record_binary_export_end_to_end(
         if sha1:
             assert hashlib.sha1(original.content).hexdigest().lower() == sha1.lower()
         assert http.get(f"/Binary/{raw_id}", headers={"X-API-Key": bob.api_key}).status_code == 404
+    # Each document the record describes leads to its original: attachment.url is Binary/{id} here.
+    described = [r for r in record if r["resourceType"] == "DocumentReference"]
+    assert len(described) == len(docs)
+    for reference in described:
+        attachment = reference["content"][0]["attachment"]
+        assert attachment["url"].startswith("Binary/"), attachment
+        original = http.get(f"/{attachment['url']}", headers={"X-API-Key": alice.api_key})
+        assert original.status_code == 200
+        assert len(original.content) == attachment["size"]
+        assert base64.b64encode(hashlib.sha1(original.content).digest()).decode() == attachment["hash"]
 
     kick = http.get(
         "/Patient/$export?_type=Patient,Condition,Provenance", headers={**a, "Prefer": "respond-async"}
@@ -324,7 +335,8 @@ def test_pull_record_binary_export_end_to_end(
     on_patient = http.get(f"/AuditEvent?entity=Patient/{patient_id}&_count=100", headers=a).json()
     assert on_patient["total"] >= 4  # create, $pull, $everything (twice)
     raw_id = docs[0][0]
-    assert http.get(f"/AuditEvent?entity=Binary/{raw_id}", headers=a).json()["total"] == 1
+    # Read twice by alice: by its id, then through its DocumentReference's attachment.
+    assert http.get(f"/AuditEvent?entity=Binary/{raw_id}", headers=a).json()["total"] == 2
     refused = http.get(f"/AuditEvent?entity=Binary/{raw_id}", headers=b).json()
     assert refused["total"] == 1  # bob's attempt, in bob's own trail, as a failure
     assert refused["entry"][0]["resource"]["outcome"] == "4"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
+import re
 from typing import Any
 
 from fhir.resources.R4B.documentreference import DocumentReference
@@ -49,9 +51,8 @@ def test_a_pdf_and_a_refused_ccda_are_listed_in_the_record(network: Network, dat
     assert summary.counters.documents_retrieved == 4
     assert summary.counters.documents_converted == 2  # the two C-CDAs; the others are described
     assert summary.bundle is not None
-    patient = next(
-        e["resource"] for e in summary.bundle["entry"] if e["resource"]["resourceType"] == "Patient"
-    )
+    entries = [e["resource"] for e in summary.bundle["entry"]]
+    patient = next(r for r in entries if r["resourceType"] == "Patient")
     for unique_id, content, media_type in (
         (pdf_id, pdf, "application/pdf"),
         (refused_id, refused, "text/xml"),
@@ -64,7 +65,15 @@ def test_a_pdf_and_a_refused_ccda_are_listed_in_the_record(network: Network, dat
         assert attachment["hash"] == base64.b64encode(hashlib.sha1(content).digest()).decode()
         assert described["subject"] == {"reference": f"urn:uuid:{patient['id']}"}
         assert described["custodian"]["identifier"]["value"] == f"urn:oid:{HEALTHY}"
-    assert _described(summary.bundle, pdf_id)["description"] == "Progress note (scanned)"
+    # Every bundle-relative reference in the record resolves to one of its resources.
+    ids = {f"urn:uuid:{r['id']}" for r in entries}
+    references = set(re.findall(r'"reference": "(urn:uuid:[^"]+)"', json.dumps(entries)))
+    assert references
+    assert references <= ids, references - ids
+    described_pdf = _described(summary.bundle, pdf_id)
+    assert described_pdf["description"] == "Progress note (scanned)"
+    assert described_pdf["content"][0]["format"]["code"] == "urn:ihe:iti:xds:2017:mimeTypeSufficient"
+    assert "format" not in _described(summary.bundle, refused_id)["content"][0]
     with database.session() as session:
         states = {
             d.unique_id: (d.state, d.error_code, d.resources)
