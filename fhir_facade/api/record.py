@@ -53,7 +53,7 @@ from gateway.audit import ApiInteraction
 from gateway.store.models import Patient, RawDocument, Tenant
 from gateway.store.pull import FhirResource, PullJob, PullJobDocument
 
-__all__ = ["BINARY_READ", "PATIENT_EVERYTHING", "SEARCHES", "consolidated_rows", "router"]
+__all__ = ["BINARY_READ", "PATIENT_EVERYTHING", "READS", "SEARCHES", "consolidated_rows", "router"]
 
 router = APIRouter()
 
@@ -101,6 +101,33 @@ PATIENT_EVERYTHING = FhirEndpoint(
         instance=True,
     ),
 )
+# What a consolidated record's references point at: its own types and those they refer to (authors,
+# performers, locations, medications, the documents' Compositions...). Each is readable by id.
+READ_TYPES = tuple(
+    sorted(
+        {
+            *RECORD_TYPES,
+            "CareTeam",
+            "Composition",
+            "Coverage",
+            "Device",
+            "DeviceUseStatement",
+            "FamilyMemberHistory",
+            "Goal",
+            "Location",
+            "Medication",
+            "Organization",
+            "Practitioner",
+            "PractitionerRole",
+            "ServiceRequest",
+            "Specimen",
+        }
+    )
+)
+READS = {
+    name: FhirEndpoint(name, Interaction.READ, f"A {name} of a patient's consolidated record, by id")
+    for name in READ_TYPES
+}
 BINARY_READ = FhirEndpoint(
     "Binary", Interaction.READ, "An original retrieved document (C-CDA, PDF) with its content type"
 )
@@ -368,6 +395,63 @@ for _name, _endpoint in SEARCHES.items():
         fhir_route(_endpoint)(_search_handler(_endpoint)),
         methods=["GET"],
         summary=f"Search {_name}",
+        dependencies=[Depends(negotiate)],
+    )
+
+
+def _read_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
+    resource_type = endpoint.resource_type
+    assert resource_type is not None
+
+    def handler(
+        resource_id: str,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_access(resource_type, "r"))],
+        context: Context,
+        info: Info,
+    ) -> Response:
+        with context.transaction() as session:
+            tenant = context.tenant(session, principal.tenant_id)
+            # The same shared resource (an organization, a practitioner) can be in several patients'
+            # records of the tenant: the most recently consolidated copy is read.
+            row = session.execute(
+                select(FhirResource, Patient)
+                .join(Patient, Patient.id == FhirResource.patient_id)
+                .where(
+                    FhirResource.tenant_id == tenant.id,
+                    FhirResource.scope.like("patient:%"),
+                    FhirResource.resource_type == resource_type,
+                    FhirResource.resource_id == resource_id[:128],
+                    Patient.tenant_id == tenant.id,
+                )
+                .order_by(FhirResource.updated_at.desc(), FhirResource.id.desc())
+                .limit(1)
+            ).first()
+            found = None
+            patient = row[1] if row is not None else None
+            if row is not None:
+                found = rest_view(row[0].content, reference_map(session, tenant, row[1].id))
+            record_access(
+                context, session, tenant, principal, request, info,
+                interaction=ApiInteraction.READ, resource_type=resource_type, status=200 if found else 404,
+                patients=patient_ids([patient] if patient else [], context.assigning_authority),
+                resource_id=resource_id[:64], error_code=None if found else ResourceNotFoundError.code,
+            )  # fmt: skip
+        if found is None:  # after the commit: the miss stays audited
+            raise ResourceNotFoundError(f"{resource_type}/{resource_id[:64]} is not known")
+        return FhirResponse(found, media_type=response_media_type(request))
+
+    handler.__annotations__["principal"] = Annotated[Principal, Depends(require_access(resource_type, "r"))]
+    handler.__name__ = f"read_{resource_type}"
+    return handler
+
+
+for _name, _endpoint in READS.items():
+    router.add_api_route(
+        f"/{_name}/{{resource_id}}",
+        fhir_route(_endpoint)(_read_handler(_endpoint)),
+        methods=["GET"],
+        summary=f"Read {_name}",
         dependencies=[Depends(negotiate)],
     )
 

@@ -8,7 +8,7 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from fhir_facade.api.record import RECORD_TYPES
+from fhir_facade.api.record import READ_TYPES, RECORD_TYPES
 from fhir_facade.api.routing import registered_endpoints
 from tests.fhir_facade.api.conftest import TOKEN_URL, Api, Registered
 
@@ -98,7 +98,9 @@ def test_capability_statement(api: Api) -> None:
     token = rest["security"]["extension"][0]["extension"][0]
     assert token == {"url": "token", "valueUri": TOKEN_URL}
     resources = {r["type"]: r for r in rest["resource"]}
-    assert set(resources) == {"Patient", "AuditEvent", "Binary", "Group", *RECORD_TYPES}
+    assert set(resources) == {"Patient", "AuditEvent", "Binary", "Group", *RECORD_TYPES, *READ_TYPES}
+    for name in READ_TYPES:  # what the record's references point at reads by id
+        assert "read" in {i["code"] for i in resources[name]["interaction"]}
     patient = resources["Patient"]
     assert [i["code"] for i in patient["interaction"]] == ["create", "read", "search-type"]
     assert patient["conditionalCreate"] is True
@@ -129,6 +131,7 @@ def test_capability_statement_follows_the_routes(api: Api) -> None:
             "/Patient/{patient_id}/$everything",
             "/Patient/$export", "/Group/{group_id}/$export", "/Binary/{binary_id}",
             *(f"/{name}" for name in RECORD_TYPES),
+            *(f"/{name}/{{resource_id}}" for name in READ_TYPES),
         }  # fmt: skip
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 import threading
 import time
 import uuid
@@ -194,6 +196,27 @@ def test_pull_record_binary_export_end_to_end(
     served = {f"{r['resourceType']}/{r['id']}" for r in record}
     targets = {t["reference"] for r in record if r["resourceType"] == "Provenance" for t in r["target"]}
     assert targets <= served  # Provenance targets resolve on this server
+    # Every reference in the record can be followed: each resource reads by id as $everything showed it.
+    referenced = set(re.findall(r'"reference": "([A-Za-z]+/[^"/]+)"', json.dumps(record)))
+    assert referenced <= served, referenced - served
+    for resource in record:
+        if resource["resourceType"] == "Patient":
+            continue
+        path = f"/{resource['resourceType']}/{resource['id']}"
+        read = http.get(path, headers=a)
+        assert read.status_code == 200, (path, read.text)
+        assert read.json() == resource
+    condition = next(r for r in record if r["resourceType"] == "Condition")
+    assert http.get(f"/Condition/{condition['id']}", headers=b).status_code == 404  # another tenant
+    missing = http.get("/Condition/no-such-id", headers=a)
+    assert missing.status_code == 404
+    assert missing.json()["resourceType"] == "OperationOutcome"
+    capability = http.get("/metadata", headers=FHIR_JSON_HEADERS).json()
+    interactions = {
+        r["type"]: {i["code"] for i in r.get("interaction", ())} for r in capability["rest"][0]["resource"]
+    }
+    assert {"read", "search-type"} <= interactions["Condition"]
+    assert "read" in interactions["Organization"]
     assert http.get(f"/Patient/{patient_id}/$everything", headers=b).status_code == 404
     only = _pages(http, f"/Patient/{patient_id}/$everything?_type=Condition", a)
     assert {r["resourceType"] for r in only} <= {"Condition"}
