@@ -1,24 +1,32 @@
 """The FHIR API application: :func:`create_app` wires the routes, the error rendering and the context.
 
 Every error leaves as an OperationOutcome with its status: the API's own errors (:mod:`.errors`), FastAPI's
-request-validation errors (400 with ``expression``), unknown paths (404) and methods (405, with ``Allow``),
-and anything unexpected (500 with an incident id in ``issue.diagnostics`` and the log, never a traceback).
+request-validation errors (400 with ``expression``), unknown paths (404) and methods (405, with ``Allow``
+listing every method of the path), and anything unexpected (500 with an incident id in
+``issue.diagnostics`` and the log, never a traceback). ``HEAD`` is answered wherever ``GET`` is.
+
+Each request is logged (``fhir_facade.api.requests``, INFO) as method, route template, status and duration:
+never the query string or the path itself, which carry names, birth dates, identifiers and patient ids.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import time
 import uuid
+from collections.abc import Iterable, Iterator
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_facade.api import auditevents, bulk, pull, record
@@ -48,6 +56,7 @@ from xca.errors import DatabaseUnavailableError
 __all__ = ["create_app", "public_base_url"]
 
 log = logging.getLogger("fhir_facade.api")
+request_log = logging.getLogger("fhir_facade.api.requests")
 
 
 def public_base_url(settings: Settings) -> str:
@@ -59,6 +68,60 @@ def _version() -> str:
         return package_version("hie-gateway")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0"
+
+
+class _RouteTable:
+    """Every route's full path template and methods, read once from the app (after its routes are added):
+    the methods a path allows (``HEAD`` wherever ``GET``) and the template a request is logged under."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._routes: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
+
+    @staticmethod
+    def _walk(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[str, frozenset[str]]]:
+        for route in routes:
+            # An included router is one wrapping route in FastAPI >= 0.160 (see routing._walk).
+            included = getattr(route, "original_router", None)
+            if isinstance(included, APIRouter):
+                context = getattr(route, "include_context", None)
+                yield from _RouteTable._walk(
+                    included.routes, prefix + str(getattr(context, "prefix", "") or "")
+                )
+            elif isinstance(route, Route):
+                methods = set(route.methods or ())
+                yield prefix + route.path, frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
+
+    def _table(self) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
+        if self._routes is None:
+            self._routes = [
+                (compile_path(path)[0], path, methods) for path, methods in self._walk(self._app.routes, "")
+            ]
+        return self._routes
+
+    def allowed(self, path: str) -> set[str]:
+        """Every method some route of ``path`` answers."""
+        return {method for regex, _, methods in self._table() if regex.match(path) for method in methods}
+
+    def template(self, path: str, method: str) -> str | None:
+        """The template of the route that serves ``method`` on ``path`` (else of the first route of the path,
+        as for a 405), in the router's order; ``None`` for a path no route has."""
+        found = [(template, methods) for regex, template, methods in self._table() if regex.match(path)]
+        return next((t for t, methods in found if method in methods), found[0][0] if found else None)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: without the ``root_path`` a proxy mounted the app under."""
+    path: str = scope["path"]
+    root = str(scope.get("root_path") or "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+def _routes(scope: Scope) -> _RouteTable:
+    table: _RouteTable = scope["app"].state.routes
+    return table
 
 
 def _error_response(request: Request, error: ApiError) -> Response:
@@ -81,7 +144,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         error: ApiError = ResourceNotFoundError(f"no such resource type or path: {request.url.path}")
     elif exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow", "")
+        # Starlette names the methods of the first route of the path only: /Patient has a GET and a POST.
+        allow = ", ".join(sorted(_routes(request.scope).allowed(_route_path(request.scope))))
         error = MethodNotAllowedError(
             f"{request.method} is not supported here (allowed: {allow})",
             headers={"Allow": allow} if allow else None,
@@ -132,9 +196,8 @@ class _CatchAll:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             incident = uuid.uuid4().hex[:16]
-            log.exception(
-                "unhandled error in %s %s (incident %s)", scope.get("method"), scope.get("path"), incident
-            )
+            route = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
+            log.exception("unhandled error in %s %s (incident %s)", scope["method"], route, incident)
             if started:
                 raise
             status, error = (
@@ -150,6 +213,58 @@ class _CatchAll:
                 )
             response = FhirResponse(operation_outcome([error.issue]), status_code=status)
             await response(scope, receive, send)
+
+
+class _HeadAsGet:
+    """``HEAD`` on a path that answers ``GET``: the ``GET`` handler's status and headers, without the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        if "GET" not in _routes(scope).allowed(_route_path(scope)):
+            await self.app(scope, receive, send)  # a 404 or a 405 naming what the path allows
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        scope["method"] = "GET"  # in place: the request log reads the route from this scope
+        await self.app(scope, receive, without_body)
+
+
+class _RequestLog:
+    """One INFO line per request: method, route template (``-`` for no route), status, duration. Never the
+    query string or the path: they carry names, birth dates, identifiers and patient ids."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, started = scope["method"], time.perf_counter()
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            if request_log.isEnabledFor(logging.INFO):
+                template = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
+                elapsed = (time.perf_counter() - started) * 1000
+                request_log.info("%s %s %d %.1f ms", method, template, status, elapsed)
 
 
 def create_app(
@@ -201,7 +316,10 @@ def create_app(
         },
     )
     app.state.api = context
+    app.state.routes = _RouteTable(app)
     app.add_middleware(_CatchAll)
+    app.add_middleware(_HeadAsGet)
+    app.add_middleware(_RequestLog)  # outermost: it also logs the 500s of _CatchAll
     app.include_router(auth_routes.router)
     app.include_router(bulk.router)  # before /Patient/{patient_id}: /Patient/$export
     app.include_router(patient_routes.router)

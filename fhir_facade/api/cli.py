@@ -1,4 +1,5 @@
-"""``hiegate serve`` (the FHIR API) and ``hiegate clients add|list|key|disable`` (its registered clients).
+"""``hiegate serve`` (the FHIR API) and ``hiegate clients add|list|key|disable|remove`` (its registered
+clients).
 
 Light at import (argparse only); handlers import what they need when they run. ``serve`` applies the
 migrations before it listens. It speaks plain HTTP on 127.0.0.1 by default: a real deployment sits behind
@@ -12,7 +13,7 @@ import argparse
 import gc
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gateway.config import Settings
 from xca.errors import ConfigError
@@ -57,18 +58,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # cyclic collector, whose full passes over it would otherwise land in the middle of requests.
         gc.collect()
         gc.freeze()
-        uvicorn.run(
-            app,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level=settings.log_level.lower(),
-            ssl_certfile=str(settings.api_tls_cert) if settings.api_tls_cert else None,
-            ssl_keyfile=str(settings.api_tls_key) if settings.api_tls_key else None,
-            proxy_headers=False,
-        )
+        uvicorn.run(app, **_uvicorn_options(settings))
     finally:
         db.dispose()
     return 0
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for ``serve``. Its access log is off: it writes the query string (names, birth
+    dates, identifiers); the app logs each request by its route template instead."""
+    return {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "ssl_certfile": str(settings.api_tls_cert) if settings.api_tls_cert else None,
+        "ssl_keyfile": str(settings.api_tls_key) if settings.api_tls_key else None,
+        "proxy_headers": False,
+    }
 
 
 def _jwks(args: argparse.Namespace) -> dict[str, object] | None:
@@ -87,8 +94,17 @@ def _jwks(args: argparse.Namespace) -> dict[str, object] | None:
     return None
 
 
+_USER_OPTIONS = {"user_name": "--user-name", "user_role": "--user-role"}
+
+
 def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
-    from fhir_facade.api.auth.clients import ClientRegistration, add_api_key, register_client
+    from fhir_facade.api.auth.clients import (
+        ClientRegistration,
+        add_api_key,
+        client_by_id,
+        missing_user_fields,
+        register_client,
+    )
     from gateway.store.documents import ensure_tenant
 
     registration = ClientRegistration(
@@ -104,9 +120,22 @@ def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
         organization_oid=args.organization_oid,
         allow_user_headers=args.user_headers,
     )
+    missing = missing_user_fields(registration)
+    if missing:  # every request of the client would be refused: checked before anything is stored
+        options = " and ".join(_USER_OPTIONS[field] for field in missing)
+        raise ConfigError(
+            f"the requesting user needs a name and a role: add {options}", detail={"setting": "user"}
+        )
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
+            if client_by_id(session, args.client_id) is not None:
+                raise ConfigError(
+                    f"client id {args.client_id!r} is already registered; `hiegate clients remove "
+                    f"{args.client_id}` frees it if the client never pulled or exported, else choose "
+                    "another id",
+                    detail={"setting": "client"},
+                )
             tenant = ensure_tenant(session, args.tenant or settings.tenant, settings.organization_name)
             try:
                 client = register_client(session, tenant, registration)
@@ -183,6 +212,26 @@ def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _clients_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from fhir_facade.api.auth.clients import client_by_id, remove_client
+
+    db = _database(settings)
+    try:
+        with db.session() as session, session.begin():
+            client = client_by_id(session, args.client_id)
+            if client is None:
+                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            try:
+                remove_client(session, client)
+            except ValueError as exc:
+                hint = f"disable it instead: hiegate clients disable {args.client_id}"
+                raise ConfigError(f"{exc}; {hint}", detail={"setting": "client"}) from None
+    finally:
+        db.dispose()
+    print(f"client {args.client_id} removed with its API keys: the id can be registered again")
+    return 0
+
+
 def add_serve_commands(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the FHIR API (applies migrations first)")
     serve.add_argument("--host", help="listen address (default: the api_host setting)")
@@ -221,3 +270,6 @@ def add_serve_commands(commands: Commands) -> None:
     disable = sub.add_parser("disable", help="disable a client (its tokens and keys stop working)")
     disable.add_argument("client_id")
     disable.set_defaults(handler=_clients_disable)
+    remove = sub.add_parser("remove", help="delete a client that never pulled or exported (frees its id)")
+    remove.add_argument("client_id")
+    remove.set_defaults(handler=_clients_remove)

@@ -2,8 +2,9 @@
 pattern.
 
 The kick-off validates the Parameters body (``purposeOfUse`` required, one of the NHIN/TEFCA codes and the
-one the client is registered for; optional ``period`` of document creation dates; optional repeated
-``gateway``: homeCommunityIds to ask instead of the whole directory), persists a pull job with
+one the client is registered for; optional ``period`` of document creation dates as strings; optional
+repeated ``gateway``: homeCommunityIds to ask instead of the whole directory, each an active community of
+the directory with an endpoint, else 400 before any job exists), persists a pull job with
 :class:`gateway.initiating.PullService` for the requesting user, starts it on the API's background worker
 (:mod:`.background`) and answers 202 with ``Content-Location`` to the status URL. The status URL answers 202
 with ``Retry-After`` and ``X-Progress`` and a Parameters body of the progress while the job runs, 200 with a
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -54,7 +57,7 @@ from fhir_facade.api.http import FhirResponse, negotiate, read_resource, respons
 from fhir_facade.api.patients.store import patient_in_tenant
 from fhir_facade.api.routing import FhirEndpoint, FhirOperation, Interaction, fhir_route
 from gateway.audit import ApiInteraction
-from gateway.directory import SelectionSpec, SelectionStrategy
+from gateway.directory import Community, SelectionSpec, SelectionStrategy, list_communities, select_gateways
 from gateway.initiating import ACTIVE_STATES, JobState, JobStore, PullRequest
 from gateway.security import RequestingUser
 from gateway.security.vocab import NhinPurpose, PurposeOfUse, TefcaPurpose
@@ -64,12 +67,14 @@ from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, Tenant
 from gateway.store.pull import PullJob, PullJobGateway
 from xca.errors import HieGatewayError, JobCancelledError, JobFinishedError, UnknownJobError
+from xca.ids import is_oid
 
 __all__ = ["PATIENT_PULL", "router"]
 
 router = APIRouter()
 RETRY_AFTER = "1"
 _ACTIVE = tuple(state.value for state in ACTIVE_STATES)
+_FHIR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T|$)")
 
 PATIENT_PULL = FhirEndpoint(
     "Patient",
@@ -101,10 +106,15 @@ def _purpose(code: str) -> PurposeOfUse:
 
 
 def _date(value: object, where: str) -> dt.date:
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{where} must be a date string (YYYY-MM-DD)", expression=(where,))
+    # fromisoformat alone would also take the basic form 20240101, which is not a FHIR date.
+    if not _FHIR_DATE.match(value):
+        raise InvalidRequestError(f"{where} is not a date (YYYY-MM-DD)", expression=(where,))
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        return dt.date.fromisoformat(value[:10])
     except ValueError:
-        raise InvalidRequestError(f"{where} is not a date", expression=(where,)) from None
+        raise InvalidRequestError(f"{where} is not a date (YYYY-MM-DD)", expression=(where,)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +144,9 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
             period = parameter.get("valuePeriod")
             if not isinstance(period, dict):
                 raise InvalidRequestError("period needs a valuePeriod", expression=("period",))
-            date_from = _date(period["start"], "period.start") if period.get("start") else None
-            date_to = _date(period["end"], "period.end") if period.get("end") else None
+            start, end = period.get("start"), period.get("end")
+            date_from = _date(start, "period.start") if start is not None else None
+            date_to = _date(end, "period.end") if end is not None else None
             if date_from and date_to and date_from > date_to:
                 raise InvalidRequestError("period.start is after period.end", expression=("period",))
         elif name == "gateway":
@@ -143,12 +154,35 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
             value = ident.get("value") if isinstance(ident, dict) else parameter.get("valueString")
             if not isinstance(value, str) or not value:
                 raise InvalidRequestError("gateway needs a homeCommunityId", expression=("gateway",))
+            if not is_oid(value.removeprefix("urn:oid:")):
+                raise InvalidRequestError(
+                    f"gateway {value[:80]!r} is not an OID: give a homeCommunityId as urn:oid:1.2.3 or 1.2.3",
+                    expression=("gateway",),
+                )
             gateways.append(value.removeprefix("urn:oid:"))
         else:
             raise InvalidRequestError(f"unknown parameter {name!r}", expression=("parameter",))
     if purpose is None:
         raise InvalidRequestError("purposeOfUse is required", expression=("purposeOfUse",))
     return PullParameters(purpose, date_from, date_to, tuple(dict.fromkeys(gateways)))
+
+
+def check_gateways(communities: Sequence[Community], gateways: Sequence[str]) -> None:
+    """Refuse (400) explicitly named gateways the pull would not ask: unknown to the directory, inactive, or
+    without an endpoint. The reasons are :func:`~gateway.directory.select_gateways`' own, so the check
+    agrees with the selection the job makes."""
+    if not gateways:
+        return
+    spec = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=tuple(gateways))
+    excluded = select_gateways(communities, spec).excluded
+    refused = [f"gateway urn:oid:{hcid}: {excluded[hcid]}" for hcid in gateways if hcid in excluded]
+    if refused:
+        raise InvalidRequestError("; ".join(refused), expression=("gateway",))
+
+
+def _directory(context: ApiContext) -> list[Community]:
+    with context.database.session() as session:
+        return list_communities(session)
 
 
 def _client_pk(session: Any, principal: Principal) -> int:
@@ -176,6 +210,8 @@ async def pull(
             f"{parameters.purpose.value}",
             expression=("purposeOfUse",),
         )
+    if parameters.gateways:
+        check_gateways(await run_in_threadpool(_directory, context), parameters.gateways)
     worker = worker_of(request)
 
     def work() -> tuple[uuid.UUID | None, Tenant]:

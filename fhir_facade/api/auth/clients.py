@@ -26,6 +26,7 @@ from fhir_facade.api.auth.scopes import ScopeSet
 from gateway.security import Role, is_valid_npi
 from gateway.security.vocab import NhinPurpose, TefcaPurpose
 from gateway.store.api import ApiAssertionUse, ApiClient, ApiKey
+from gateway.store.api_jobs import ApiExport, ApiPull, ApiWebhookDelivery
 from gateway.store.models import Tenant, utcnow
 from xca.ids import is_oid
 
@@ -36,8 +37,10 @@ __all__ = [
     "client_by_api_key",
     "client_by_id",
     "jwk_from_public_pem",
+    "missing_user_fields",
     "register_client",
     "remember_assertion",
+    "remove_client",
     "validate_jwks",
 ]
 
@@ -102,6 +105,20 @@ def validate_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
     return dict(jwks)
 
 
+def missing_user_fields(registration: ClientRegistration) -> tuple[str, ...]:
+    """``user_name`` / ``user_role`` when the registration describes a requesting user without them.
+
+    A user is described by any of its fields; every request would be refused without both a name and a
+    role. An NPI or user id alone is allowed with ``allow_user_headers``: defaults for the headers' user.
+    """
+    missing = tuple(field for field in ("user_name", "user_role") if not getattr(registration, field))
+    if len(missing) == 1:
+        return missing
+    if missing and (registration.user_npi or registration.user_id) and not registration.allow_user_headers:
+        return missing
+    return ()
+
+
 def _check(registration: ClientRegistration) -> None:
     if (
         not registration.client_id
@@ -110,6 +127,9 @@ def _check(registration: ClientRegistration) -> None:
     ):
         raise ValueError("client id must be 1-128 printable characters")
     ScopeSet.parse(registration.scopes)
+    missing = missing_user_fields(registration)
+    if missing:
+        raise ValueError(f"the requesting user needs a name and a role: {' and '.join(missing)} missing")
     if registration.user_npi is not None and not is_valid_npi(registration.user_npi):
         raise ValueError("user NPI is not a valid NPI (ten digits, Luhn check)")
     if registration.user_role is not None:
@@ -148,6 +168,18 @@ def register_client(session: Session, tenant: Tenant, registration: ClientRegist
 
 def client_by_id(session: Session, client_id: str) -> ApiClient | None:
     return session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+
+
+def remove_client(session: Session, client: ApiClient) -> None:
+    """Delete ``client`` with its API keys and webhook, freeing its id; ``ValueError`` when pulls, exports or
+    webhook deliveries are on record for it (they stay attributed: disable such a client instead)."""
+    for model in (ApiPull, ApiExport, ApiWebhookDelivery):
+        if session.scalar(select(model.client_pk).where(model.client_pk == client.id).limit(1)) is not None:
+            raise ValueError(
+                f"client {client.client_id!r} has pulls, exports or webhook deliveries on record"
+            )
+    session.delete(client)  # the keys, assertion uses and webhook go with it (ON DELETE CASCADE)
+    session.flush()
 
 
 def _key_hash(key: str) -> str:
