@@ -92,6 +92,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.pending: set[concurrent.futures.Future[Any]] = set()
         self._notifying: set[asyncio.Task[None]] = set()
+        self._running: set[uuid.UUID] = set()  # jobs this process runs now (touched on its loop only)
         self.export_runner: Callable[[uuid.UUID], None] | None = None
         # Each tenant's service keeps its connections to the gateways open on this loop between pulls (a
         # pull soon after another skips the TLS handshakes); closed when the loop stops.
@@ -165,6 +166,15 @@ class Worker:
         return self.submit(self._run_pull(tenant, job_id))
 
     async def _run_pull(self, tenant: Tenant, job_id: uuid.UUID) -> PullSummary | None:
+        if job_id in self._running:
+            return None  # the same pull asked again while this process runs it: one run is enough
+        self._running.add(job_id)
+        try:
+            return await self._run_pull_once(tenant, job_id)
+        finally:
+            self._running.discard(job_id)
+
+    async def _run_pull_once(self, tenant: Tenant, job_id: uuid.UUID) -> PullSummary | None:
         service = self.service(tenant)
         if tenant.slug not in self._connected:
             self._connected.add(tenant.slug)

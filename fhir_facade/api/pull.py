@@ -214,7 +214,7 @@ async def pull(
         check_gateways(await run_in_threadpool(_directory, context), parameters.gateways)
     worker = worker_of(request)
 
-    def work() -> tuple[uuid.UUID | None, Tenant]:
+    def work() -> tuple[uuid.UUID | None, Tenant, bool]:
         with context.transaction() as session:
             tenant = context.tenant(session, principal.tenant_id)
             patient = patient_in_tenant(session, tenant, patient_id)
@@ -226,7 +226,7 @@ async def pull(
                     resource_id=patient_id[:64], operation="$pull", error_code=ResourceNotFoundError.code,
                 )  # fmt: skip
                 session.expunge(tenant)
-                return None, tenant
+                return None, tenant, False
             demographics = demographics_from_json(patient.demographics)
             registered = patient.id
             session.expunge(tenant)
@@ -243,30 +243,48 @@ async def pull(
             date_to=parameters.date_to,
             patient_id=registered,
         )
-        try:
-            job_id = worker.service(tenant).create_job(pull_request)
-        except HieGatewayError as exc:
-            raise InvalidRequestError(f"the pull cannot start: {exc.message}") from None
+        service = worker.service(tenant)
+        same = service.unfinished_job_for(pull_request)
+        with context.transaction() as session:
+            # The same pull asked again by the same client while it runs (a retried POST, a second click):
+            # that job answers, rather than a second one asking every gateway again.
+            client_pk = _client_pk(session, principal)
+            earlier = session.get(ApiPull, same) if same is not None else None
+            reused = earlier is not None and earlier.client_pk == client_pk
+        if reused:
+            assert same is not None
+            job_id = same
+        else:
+            try:
+                job_id = service.create_job(pull_request)
+            except HieGatewayError as exc:
+                raise InvalidRequestError(f"the pull cannot start: {exc.message}") from None
         with context.transaction() as session:
             tenant_row = context.tenant(session, principal.tenant_id)
             patient = patient_in_tenant(session, tenant_row, patient_id)
             assert patient is not None
-            session.add(
-                ApiPull(job_id=job_id, tenant_id=tenant_row.id, client_pk=_client_pk(session, principal))
-            )
+            if not reused:
+                session.add(ApiPull(job_id=job_id, tenant_id=tenant_row.id, client_pk=client_pk))
             record_access(
                 context, session, tenant_row, principal, request, info,
                 interaction=ApiInteraction.OPERATION, resource_type="Patient", status=202, patients=named,
                 resource_id=str(patient.id), operation="$pull",
             )  # fmt: skip
-        return job_id, tenant
+        return job_id, tenant, reused
 
-    job_id, tenant = await run_in_threadpool(work)
+    job_id, tenant, reused = await run_in_threadpool(work)
     if job_id is None:
         raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
+    # Also for the same pull again: a job this process runs already is not run twice (the worker keeps
+    # one run per job), one that stopped with an earlier process is resumed.
     worker.start_pull(tenant, job_id)
     status_url = f"{context.base_url}/$pull-status/{job_id}"
-    body = operation_outcome([Issue("information", "informational", f"pull job {job_id} accepted")])
+    said = (
+        f"the same pull is already running as job {job_id}: its status URL answers"
+        if reused
+        else f"pull job {job_id} accepted"
+    )
+    body = operation_outcome([Issue("information", "informational", said)])
     return FhirResponse(
         body,
         status_code=202,
