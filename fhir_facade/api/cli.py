@@ -19,7 +19,10 @@ from gateway.config import Settings
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gateway.store import Database
+    from gateway.store.api import ApiClient
 
 __all__ = ["add_serve_commands"]
 
@@ -177,15 +180,23 @@ def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _client(session: Session, client_id: str) -> ApiClient:
+    """The registered client ``client_id``, or the CLI error naming it."""
+    from fhir_facade.api.auth.clients import client_by_id
+
+    client = client_by_id(session, client_id)
+    if client is None:
+        raise ConfigError(f"no client {client_id!r}", detail={"setting": "client"})
+    return client
+
+
 def _clients_key(args: argparse.Namespace, settings: Settings) -> int:
-    from fhir_facade.api.auth.clients import add_api_key, client_by_id
+    from fhir_facade.api.auth.clients import add_api_key
 
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
-            client = client_by_id(session, args.client_id)
-            if client is None:
-                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            client = _client(session, args.client_id)
             try:
                 key = add_api_key(session, client, " ".join(args.scopes) if args.scopes else None)
             except ValueError as exc:
@@ -197,14 +208,10 @@ def _clients_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
-    from fhir_facade.api.auth.clients import client_by_id
-
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
-            client = client_by_id(session, args.client_id)
-            if client is None:
-                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            client = _client(session, args.client_id)
             client.active = False
     finally:
         db.dispose()
@@ -213,14 +220,12 @@ def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _clients_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from fhir_facade.api.auth.clients import client_by_id, remove_client
+    from fhir_facade.api.auth.clients import remove_client
 
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
-            client = client_by_id(session, args.client_id)
-            if client is None:
-                raise ConfigError(f"no client {args.client_id!r}", detail={"setting": "client"})
+            client = _client(session, args.client_id)
             try:
                 remove_client(session, client)
             except ValueError as exc:

@@ -389,14 +389,22 @@ def _search_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
     return handler
 
 
-for _name, _endpoint in SEARCHES.items():
-    router.add_api_route(
-        f"/{_name}",
-        fhir_route(_endpoint)(_search_handler(_endpoint)),
-        methods=["GET"],
-        summary=f"Search {_name}",
-        dependencies=[Depends(negotiate)],
-    )
+def _add_routes(
+    endpoints: dict[str, FhirEndpoint], path: str, make: Callable[[FhirEndpoint], Callable[..., Response]]
+) -> None:
+    """One GET route per resource type: ``path`` with ``{name}`` for the type."""
+    for name, endpoint in endpoints.items():
+        handler = make(endpoint)
+        router.add_api_route(
+            path.format(name=name),
+            fhir_route(endpoint)(handler),
+            methods=["GET"],
+            summary=f"{handler.__name__.split('_')[0].title()} {name}",
+            dependencies=[Depends(negotiate)],
+        )
+
+
+_add_routes(SEARCHES, "/{name}", _search_handler)
 
 
 def _read_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
@@ -446,14 +454,7 @@ def _read_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
     return handler
 
 
-for _name, _endpoint in READS.items():
-    router.add_api_route(
-        f"/{_name}/{{resource_id}}",
-        fhir_route(_endpoint)(_read_handler(_endpoint)),
-        methods=["GET"],
-        summary=f"Read {_name}",
-        dependencies=[Depends(negotiate)],
-    )
+_add_routes(READS, "/{name}/{{resource_id}}", _read_handler)
 
 
 def present_types(session: Session, tenant: Tenant, patient_id: uuid.UUID | None = None) -> set[str]:
