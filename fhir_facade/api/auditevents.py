@@ -169,6 +169,8 @@ def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | 
             names |= {document.unique_id for document in event.documents}
         if isinstance(event, PullJobEvent):
             names |= {event.job_id}
+        if isinstance(event, TransactionEvent) and event.job_id:
+            names |= {event.job_id}  # the exchanges the job made
         return entity in names
 
     return matches

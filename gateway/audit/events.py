@@ -91,7 +91,9 @@ class TransactionEvent:
 
     ``patients`` carries the local and remote identifiers involved, ``query_parameters`` what was asked
     (``query_id`` the ITI-55 queryId or the ITI-38 stored query UUID, ``raw_query`` the query element as
-    sent), ``documents`` what was listed (ITI-38) or transferred (ITI-39).
+    sent), ``documents`` what was listed (ITI-38) or transferred (ITI-39), ``job_id`` the pull job that sent
+    it (initiating side; records written before it existed have none, and their hashes are unchanged: an
+    absent value is not encoded).
     """
 
     kind: ClassVar[EventKind] = EventKind.TRANSACTION
@@ -113,6 +115,7 @@ class TransactionEvent:
     latency_ms: int | None = None
     request_bytes: int | None = None
     response_bytes: int | None = None
+    job_id: str | None = None
     occurred_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:

@@ -109,6 +109,8 @@ def csv_row(record: StoredRecord) -> dict[str, str]:
             "request_bytes": event.request_bytes,
             "response_bytes": event.response_bytes,
         }
+        if event.job_id:
+            row["detail"] = f"job {event.job_id}"
     if isinstance(event, TransactionEvent | PullJobEvent):
         row["documents"] = ";".join(f"{d.repository_id}:{d.unique_id}" for d in event.documents)
     if isinstance(event, RefusalEvent):

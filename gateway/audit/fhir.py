@@ -74,6 +74,8 @@ def _transaction_parts(event: TransactionEvent, source: AuditSource) -> tuple[li
     entities += parts.transaction_entity(
         event.message_id, event.relates_to, event.latency_ms, event.request_bytes, event.response_bytes
     )
+    if event.job_id:
+        entities += parts.job_entity(event.job_id, (), None)
     return agents, entities
 
 

@@ -158,6 +158,7 @@ class DiscoverySteps(JobStoreBase):
                         latency_ms=record.latency_ms,
                         request_bytes=record.request_bytes,
                         response_bytes=record.response_bytes,
+                        job_id=str(job.id),
                         occurred_at=record.occurred_at,
                     ),
                 )

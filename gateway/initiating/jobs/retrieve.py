@@ -214,6 +214,7 @@ class RetrieveSteps(JobStoreBase):
                         latency_ms=record.latency_ms,
                         request_bytes=record.request_bytes,
                         response_bytes=record.response_bytes,
+                        job_id=str(job.id),
                         occurred_at=record.occurred_at,
                     ),
                 )

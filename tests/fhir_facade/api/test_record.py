@@ -355,6 +355,10 @@ def test_pull_record_binary_export_end_to_end(
     }
     assert any("_count=2" in q and "patient=" in q for q in queries)  # the Observation search
     assert any(q.startswith("_type=Condition") for q in queries)  # $everything with _type
+    # The job's trail: its lifecycle and every exchange it made (3 gateways asked: 3 ITI-55 at least).
+    by_job = http.get(f"/AuditEvent?entity={job}&_count=500", headers=a).json()
+    subtypes = [c["code"] for e in by_job["entry"] for c in e["resource"].get("subtype", ())]
+    assert subtypes.count("ITI-55") >= 3, subtypes
     on_patient = http.get(f"/AuditEvent?entity=Patient/{patient_id}&_count=100", headers=a).json()
     assert on_patient["total"] >= 4  # create, $pull, $everything (twice)
     raw_id = docs[0][0]

@@ -10,7 +10,16 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from gateway.audit import AuditFilter, Direction, Outcome, PatientIdRole, TransactionEvent, iter_records
+from gateway.audit import (
+    AuditFilter,
+    AuditSource,
+    Direction,
+    Outcome,
+    PatientIdRole,
+    TransactionEvent,
+    iter_records,
+    to_fhir_audit_event,
+)
 from gateway.initiating import (
     BreakerPolicy,
     BreakerState,
@@ -107,6 +116,16 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
         assert event.message_id
         assert event.latency_ms is not None
         assert event.patients[0].role is PatientIdRole.LOCAL
+        assert event.job_id == str(summary.job_id)  # which pull sent it: the job's trail holds its exchanges
+    with database.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic"))
+        assert tenant is not None
+        records = [
+            r for r in iter_records(session, tenant, AuditFilter()) if isinstance(r.event, TransactionEvent)
+        ]
+    for record in records:  # exported (FHIR BALP) with the job as an entity
+        balp = to_fhir_audit_event(record, AuditSource(source_id="hie-gateway", site="test"))
+        assert {"value": str(summary.job_id)} in [e.get("what", {}).get("identifier") for e in balp["entity"]]
     retrieve = next(e for e in transactions(database) if e.transaction.value == "ITI-39")
     assert sorted(d.unique_id for d in retrieve.documents) == sorted(network.documents)
     assert {p.role for p in retrieve.patients} == {PatientIdRole.LOCAL, PatientIdRole.REMOTE}
