@@ -151,9 +151,18 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
                 raise InvalidRequestError("period.start is after period.end", expression=("period",))
         elif name == "gateway":
             ident = parameter.get("valueIdentifier")
-            value = ident.get("value") if isinstance(ident, dict) else parameter.get("valueString")
+            value = (
+                ident.get("value")
+                if isinstance(ident, dict)
+                else next(
+                    (parameter[k] for k in ("valueUri", "valueOid", "valueString") if k in parameter), None
+                )
+            )
             if not isinstance(value, str) or not value:
-                raise InvalidRequestError("gateway needs a homeCommunityId", expression=("gateway",))
+                raise InvalidRequestError(
+                    "gateway needs a homeCommunityId (valueUri, valueOid, valueString or valueIdentifier)",
+                    expression=("gateway",),
+                )
             if not is_oid(value.removeprefix("urn:oid:")):
                 raise InvalidRequestError(
                     f"gateway {value[:80]!r} is not an OID: give a homeCommunityId as urn:oid:1.2.3 or 1.2.3",

@@ -80,6 +80,8 @@ def test_known_gateways_pass_the_check(api: Api) -> None:
         _parameters(_gateway(f"urn:oid:{KNOWN}"), {"name": "gateway", "valueString": KNOWN})
     )
     assert parsed.gateways == (KNOWN,)
+    for form in ({"valueUri": f"urn:oid:{KNOWN}"}, {"valueOid": f"urn:oid:{KNOWN}"}):  # as the README shows
+        assert parse_parameters(_parameters({"name": "gateway", **form})).gateways == (KNOWN,)
     with api.database.session() as session:
         communities = list_communities(session)
     check_gateways(communities, parsed.gateways)  # no error
