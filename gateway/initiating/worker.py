@@ -223,15 +223,20 @@ class PullWorker:
         """Publish the record once the only work left is overdue requests (never if every gateway finishes
         first: the job's end publishes it then). Then publish it again whenever late gateways' documents
         were converted and, their work done, only requests are left again: a healthy gateway slower than
-        the rule allows adds its documents when it is done, not when the last hanging gateway times out."""
-        while True:
-            due = self._watch.due_in()
-            if self._watch.closed or self._cancelled:
-                return
-            if due is not None and due <= 0:
-                break
-            await self._watch.changed(due)
-        await self._publish(plan, started, late=self._watch.waiting_gateways())
+        the rule allows adds its documents when it is done, not when the last hanging gateway times out.
+        A job resumed after its record was published goes straight to updating it: this run has no answers
+        of its own to judge overdue requests by, and the record is out already."""
+        # (``self._published`` stays None then: the first update, or the job's end, consolidates again, with
+        # what the earlier run converted after it published.)
+        if not plan.record_published:
+            while True:
+                due = self._watch.due_in()
+                if self._watch.closed or self._cancelled:
+                    return
+                if due is not None and due <= 0:
+                    break
+                await self._watch.changed(due)
+            await self._publish(plan, started, late=self._watch.waiting_gateways())
         while True:
             await self._watch.changed(None)
             if self._watch.closed or self._cancelled:
@@ -262,8 +267,12 @@ class PullWorker:
         bundles = await self._db(self.store.patient_bundles, plan.patient_id)
         if not bundles:
             return []
+        # Ids already published (earlier in this job, or by an earlier pull) stay: a client that read them
+        # can read them again after late or new documents are merged.
+        keep = await self._db(self.store.record_ids, plan.patient_id)
         loop = asyncio.get_running_loop()
-        consolidation = await loop.run_in_executor(self._cpu, consolidate, bundles)
+        merge = functools.partial(consolidate, bundles, keep=keep)
+        consolidation = await loop.run_in_executor(self._cpu, merge)
         resources = [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
         link_to_patient(resources)
         return resources

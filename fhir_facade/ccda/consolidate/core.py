@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +61,18 @@ class _Fact:
     reasons: set[str]
 
 
-def consolidate(inputs: Iterable[ConversionResult | Json], *, strict: bool = False) -> Consolidation:
+def consolidate(
+    inputs: Iterable[ConversionResult | Json], *, strict: bool = False, keep: Collection[str] = ()
+) -> Consolidation:
     """Consolidate the conversions of several documents about one patient.
 
     ``inputs``: ConversionResults or their Bundles (any order: the result is the same). ``strict``
-    validates the consolidated Bundle with the FHIR R4B models (``ConversionValidationError``).
-    Raises ``ValueError`` when an input is not a Bundle.
+    validates the consolidated Bundle with the FHIR R4B models (``ConversionValidationError``). ``keep``:
+    ids of a record published before (the same patient's): a merged resource keeps such an id rather than
+    taking an older document's, so ids a client already read stay valid as documents are added (a merge of
+    two published resources keeps one of them). Raises ``ValueError`` when an input is not a Bundle.
     """
+    kept = frozenset(keep)
     started = time.perf_counter()
     given = [i.bundle if isinstance(i, ConversionResult) else i for i in inputs]
     documents = read_documents(given)
@@ -102,7 +107,7 @@ def consolidate(inputs: Iterable[ConversionResult | Json], *, strict: bool = Fal
         for doc, resource in occurrences:
             members[groups.find(resource["id"])].append((doc, resource))
         for root, nodes in groups.components().items():
-            survivor = min(nodes, key=lambda n: (first_seen[n], n))
+            survivor = min(nodes, key=lambda n: (n not in kept, first_seen[n], n))
             for node in nodes:
                 survivors[node] = survivor
             found = members[root]

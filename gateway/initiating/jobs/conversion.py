@@ -271,6 +271,18 @@ class ConversionSteps(JobStoreBase):
             latency_ms=latency_ms,
         )
 
+    def record_ids(self, patient_id: uuid.UUID) -> frozenset[str]:
+        """The ids of the patient's published record (what clients may have read already)."""
+        with self.database.session() as session:
+            tenant = self._tenant(session)
+            return frozenset(
+                session.scalars(
+                    select(FhirResource.resource_id).where(
+                        FhirResource.tenant_id == tenant.id, FhirResource.scope == f"patient:{patient_id.hex}"
+                    )
+                )
+            )
+
     def consolidated(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
         with self.database.session() as session:
             tenant = self._tenant(session)

@@ -212,6 +212,7 @@ class JobSteps(JobStoreBase):
                 local_id=self._local_id(session, job.patient_id),
                 gateways=gateways,
                 links=links,
+                record_published=job.record_ms is not None,
             )
 
     def fail_job(self, job_id: uuid.UUID, code: str, detail: str) -> None:

@@ -44,6 +44,8 @@ class JobPlan:
     local_id: Cx
     gateways: tuple[GatewayPlan, ...]
     links: dict[str, Cx]
+    record_published: bool = False
+    """The record was published by an earlier run of this job (before a crash or Ctrl-C)."""
 
 
 @dataclass(frozen=True)

@@ -693,6 +693,22 @@ def test_condition_keeps_earliest_onset_and_most_complete_status() -> None:
     assert (conflict.field, conflict.resolution) == ("onsetDateTime", "earliest value")
 
 
+def test_a_published_id_survives_an_older_document_added_later() -> None:
+    # The newer document came first (a fast gateway) and its record was published; the older one, from a
+    # late gateway, describes the same problem. Left alone, the older document's id would take over.
+    newer = document("new", NEW, res("Condition", "from-new", code=cc(SNOMED, "38341003")))
+    older = document("old", OLD, res("Condition", "from-old", code=cc(SNOMED, "38341003")))
+    published, older_id = make_id("Condition", "from-new"), make_id("Condition", "from-old")
+    assert [c["id"] for c in of_type(consolidate([newer]), "Condition")] == [published]
+    assert [c["id"] for c in of_type(consolidate([newer, older]), "Condition")] == [older_id]  # by default
+    again = consolidate([older, newer], keep={published})
+    assert [c["id"] for c in of_type(again, "Condition")] == [published]
+    check(again, [older, newer])  # every input id still maps to an output resource
+    targets = {t["reference"] for p in of_type(again, "Provenance") for t in p["target"]}
+    assert URN + published in targets
+    assert URN + older_id not in targets
+
+
 def test_same_entry_id_is_the_strongest_evidence() -> None:
     first = res("Condition", "shared", code=cc(SNOMED, "44054006"), onsetDateTime="2015-01-01")
     second = res("Condition", "shared", code=cc(SNOMED, "44054006"), onsetDateTime="2016-01-01")

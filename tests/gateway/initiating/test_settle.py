@@ -212,7 +212,7 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
     # then again when SLOW is done: with its document, before NOBODY gives up.
     slow, nobody = network.nodes[SLOW], network.nodes[NOBODY]
     slow.delay = 0.6
-    late_document = slow.add_document(3, 1)
+    late_document = slow.add_document(20, 1)  # the oldest document of the record (dated first)
     gate = threading.Event()
     nobody.holds["/xcpd"] = gate
     import_directory(network, database)
@@ -222,8 +222,14 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
         f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
     )
     events: list[ProgressEvent] = []
+    published: set[str] = set()
+
+    def read_early(event: ProgressEvent) -> None:
+        if event.kind is EventKind.RECORD_READY:  # what a client reads from the early record
+            published.update(e["resource"]["id"] for e in service.record(event.job_id)["entry"])  # type: ignore[index, union-attr]
+
     try:
-        summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+        summary = asyncio.run(service.pull(request_for(network), listeners=[events.append, read_early]))
     finally:
         gate.set()
 
@@ -256,11 +262,80 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
         if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
     }
     assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    # Ids a client read from the early record are still there after the older, late document was merged.
+    assert published
+    assert published <= {e["resource"]["id"] for e in record["entry"]}  # type: ignore[index, union-attr]
     assert _pull_stages(database)[-3:] == [
         (PullStage.RECORD_READY, 2),
         (PullStage.RECORD_UPDATED, 3),
         (PullStage.COMPLETED, 3),
     ]
+
+
+class _Crash(BaseException):
+    """Stands in for a kill (not an Exception: nothing in the worker handles it)."""
+
+
+def test_a_job_resumed_after_its_record_was_published_updates_it(
+    network: Network, database: Database
+) -> None:
+    # As above (SLOW slow and healthy, NOBODY hanging), but the process dies right after the record is
+    # published. The resumed run has no answers of its own to judge overdue requests by: it must not hold the
+    # record back (nor publish it as new), only update it when SLOW is done.
+    slow, nobody = network.nodes[SLOW], network.nodes[NOBODY]
+    slow.delay = 0.6
+    late_document = slow.add_document(3, 1)
+    gate = threading.Event()
+    nobody.holds["/xcpd"] = gate
+    import_directory(network, database)
+    partners = parse_partners(
+        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
+        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+    )
+    first = make_service(network, database)
+    first.partners = partners
+    job_id = first.create_job(request_for(network))
+    published: list[bool] = []
+
+    def crash_after_publishing(step: str) -> None:
+        if published:
+            raise _Crash(step)
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.kind is EventKind.RECORD_READY:
+            published.append(True)
+
+    try:
+        with pytest.raises((_Crash, BaseExceptionGroup)):
+            asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_after_publishing))
+        assert published
+        resumed = make_service(network, database)
+        resumed.partners = partners
+        events: list[ProgressEvent] = []
+        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    assert EventKind.RECORD_READY not in kinds  # published once, by the first run
+    updated = kinds.index(EventKind.RECORD_UPDATED)
+    nobody_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
+    )
+    assert updated < nobody_end  # not held until the hanging gateway's timeout
+    assert events[updated].counters.documents_converted == 3
+    held = {
+        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
+        for e in resumed.record(job_id)["entry"]  # type: ignore[union-attr]
+        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
+    }
+    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    stages = [stage for stage, _ in _pull_stages(database)]
+    assert stages.count(PullStage.RECORD_READY) == 1
+    assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
 
 
 def test_without_early_record_the_job_publishes_at_its_end(network: Network, database: Database) -> None:
