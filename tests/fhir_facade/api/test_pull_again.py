@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
+from certs import init_dev_pki
 from gateway.store.pull import PullJob
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, patient_json
 
@@ -27,10 +29,14 @@ def _pull(api: Api, headers: dict[str, str], patient_id: str, *extra: dict[str, 
 
 
 def test_the_same_pull_again_answers_with_the_unfinished_job(
-    api: Api, rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+    api: Api, rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     started: list[uuid.UUID] = []
     worker = api.app.state.worker
+    init_dev_pki(tmp_path / "certs")  # the pull service signs with this gateway's certificates
+    monkeypatch.setattr(
+        worker, "settings", worker.settings.model_copy(update={"certs_dir": tmp_path / "certs"})
+    )
     monkeypatch.setattr(worker, "start_pull", lambda _tenant, job_id: started.append(job_id))  # stays queued
     alice = api.register("alice-app", rsa_key, scopes=SCOPES)
     carol = api.register("carol-app", rsa_key, scopes=SCOPES)  # same tenant, another client
