@@ -173,6 +173,19 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+class _Tracked:
+    """``send`` that notes the response's status as it starts (``None`` until then)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
 class _CatchAll:
     """Outermost guard: an unexpected exception becomes a 500 (503 for an unreachable database)
     OperationOutcome naming an incident id that is also logged with the traceback."""
@@ -184,21 +197,14 @@ class _CatchAll:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sent = _Tracked(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, sent.send)
         except Exception as exc:
             incident = uuid.uuid4().hex[:16]
             route = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
             log.exception("unhandled error in %s %s (incident %s)", scope["method"], route, incident)
-            if started:
+            if sent.status is not None:  # the response has begun: too late for an OperationOutcome
                 raise
             status, error = (
                 500,
@@ -250,20 +256,14 @@ class _RequestLog:
             await self.app(scope, receive, send)
             return
         method, started = scope["method"], time.perf_counter()
-        status = 500
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = _Tracked(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, response.send)
         finally:
             if request_log.isEnabledFor(logging.INFO):
                 template = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
                 elapsed = (time.perf_counter() - started) * 1000
+                status = response.status if response.status is not None else 500
                 request_log.info("%s %s %d %.1f ms", method, template, status, elapsed)
 
 
