@@ -36,7 +36,7 @@ from fhir_facade.api.errors import (
 )
 from fhir_facade.api.http import FHIR_NDJSON, FhirResponse
 from fhir_facade.api.patients.resource import patient_resource
-from fhir_facade.api.record import (
+from fhir_facade.api.record_view import (
     consolidated_rows,
     parse_since,
     parse_types,

@@ -39,11 +39,11 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from fhir_facade.ccda.consolidate import consolidate
-from fhir_facade.ccda.convert import convert_ccda
-from fhir_facade.documents import describe_document, link_to_patient
+from fhir_facade.documents import link_to_patient
 from gateway.audit import RemotePeer, Transaction
 from gateway.directory import Community, PartnersConfig
 from gateway.initiating.batching import StepBatcher
+from gateway.initiating.documents import convert_document, is_convertible
 from gateway.initiating.evaluate import evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, ProgressEvent
 from gateway.initiating.exchange import Exchanger, ExchangeRecord, Target
@@ -60,7 +60,7 @@ from gateway.initiating.models import (
 from gateway.initiating.settle import SettlePolicy, SettleWatch
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
-from xca.ids import Cx, is_oid
+from xca.ids import Cx
 from xca.registry import XdsErrorCode
 
 __all__ = ["PullWorker", "StepHook"]
@@ -71,8 +71,6 @@ T = TypeVar("T")
 StepHook = Callable[[str], None]
 """Called after each persisted step with its name (``iti55``, ``iti38``, ``iti39``, ``convert``): a test seam
 to interrupt a pull at an exact point."""
-
-_CONVERTIBLE = ("xml",)
 
 
 class PullWorker:
@@ -264,12 +262,11 @@ class PullWorker:
         self._emit(kind, plan.job_id, progress)
 
     async def _consolidate(self, plan: JobPlan) -> list[dict[str, object]]:
-        bundles = await self._db(self.store.patient_bundles, plan.patient_id)
-        if not bundles:
-            return []
         # Ids already published (earlier in this job, or by an earlier pull) stay: a client that read them
         # can read them again after late or new documents are merged.
-        keep = await self._db(self.store.record_ids, plan.patient_id)
+        bundles, keep = await self._db(self.store.patient_bundles, plan.patient_id)
+        if not bundles:
+            return []
         loop = asyncio.get_running_loop()
         merge = functools.partial(consolidate, bundles, keep=keep)
         consolidation = await loop.run_in_executor(self._cpu, merge)
@@ -467,38 +464,21 @@ class PullWorker:
                 if held.doc_id in self._converting:
                     continue
                 self._converting.add(held.doc_id)
-                doc_id, raw_id = held.doc_id, held.raw_id
                 resources: list[dict[str, object]] | None = None
                 error_code: str | None = None
-                convertible = held.media_type.lower().endswith(_CONVERTIBLE)
                 if held.already:
+                    convertible = is_convertible(held.media_type)
                     state = DocumentState.CONVERTED if convertible else DocumentState.STORED
                 else:
-                    content = await self._db(self.store.load_content, raw_id)
-                    state = DocumentState.STORED
-                    if convertible:
-                        try:
-                            bundle = await loop.run_in_executor(self._cpu, _convert, content, held.unique_id)
-                        except HieGatewayError as exc:
-                            error_code = exc.code
-                        else:
-                            state, resources = DocumentState.CONVERTED, bundle
-                    if resources is None:
-                        # Not converted (a PDF, a C-CDA the converter refused): the record still lists it.
-                        community = self.communities.get(held.home_community_id)
-                        describe = functools.partial(
-                            describe_document,
-                            unique_id=held.unique_id,
-                            media_type=held.media_type,
-                            home_community_id=held.home_community_id,
-                            community_name=community.name if community is not None else None,
-                            title=held.title,
-                        )
-                        resources = [await loop.run_in_executor(self._cpu, describe, content)]
+                    content = await self._db(self.store.load_content, held.raw_id)
+                    community = self.communities.get(held.home_community_id)
+                    name = community.name if community is not None else None
+                    done = await loop.run_in_executor(self._cpu, convert_document, content, held, name)
+                    state, resources, error_code = done.state, done.resources, done.error_code
                 progress = await self._step(
                     plan.job_id,
                     self.store.conversion_step(
-                        doc_id, raw_id, resources=resources, state=state, error_code=error_code
+                        held.doc_id, held.raw_id, resources=resources, state=state, error_code=error_code
                     ),
                 )
                 if resources is not None:
@@ -521,9 +501,3 @@ class PullWorker:
 def _measure(record: ExchangeRecord | None) -> tuple[int | None, int | None]:
     """Attempts and network latency of an exchange, for the settle account."""
     return (record.attempts, record.latency_ms) if record is not None else (None, None)
-
-
-def _convert(content: bytes, unique_id: str) -> list[dict[str, object]]:
-    # The source is named by its XDS uniqueId, the same in every database: conversion stays deterministic.
-    result = convert_ccda(content, source_url=f"urn:oid:{unique_id}" if is_oid(unique_id) else None)
-    return [entry["resource"] for entry in result.bundle.get("entry") or ()]

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.models import Base, UtcDateTime, utcnow
 
-__all__ = ["FhirResource", "PatientLink", "PullJob", "PullJobDocument", "PullJobGateway", "RemoteCommunity"]
+__all__ = [
+    "RECORD_SCOPES",
+    "FhirResource",
+    "PatientLink",
+    "PullJob",
+    "PullJobDocument",
+    "PullJobGateway",
+    "RemoteCommunity",
+    "record_scope",
+]
 
 
 class RemoteCommunity(Base):
@@ -145,6 +154,15 @@ class PullJobDocument(Base):
     resources: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+RECORD_SCOPES = "patient:%"
+"""``FhirResource.scope`` LIKE pattern of every patient's consolidated record."""
+
+
+def record_scope(patient_id: uuid.UUID) -> str:
+    """``FhirResource.scope`` of one patient's consolidated record (a document's own rows: ``doc:<id>``)."""
+    return f"patient:{patient_id.hex}"
 
 
 class FhirResource(Base):

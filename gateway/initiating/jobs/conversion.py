@@ -32,6 +32,7 @@ from gateway.store import (
     Tenant,
 )
 from gateway.store.models import utcnow
+from gateway.store.pull import record_scope
 from xca.errors import DocumentPatientMismatchError
 
 __all__ = [
@@ -121,9 +122,10 @@ class ConversionSteps(JobStoreBase):
 
         return step
 
-    def patient_bundles(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
+    def patient_bundles(self, patient_id: uuid.UUID) -> tuple[list[dict[str, object]], frozenset[str]]:
         """Every converted or described document of the patient (from any pull) as a Bundle, rebuilt from
-        the stored per-document resources in their stored order."""
+        the stored per-document resources in their stored order; and the ids of the patient's published
+        record (what clients may have read already, for consolidation to keep)."""
         with self.database.session() as session:
             tenant = self._tenant(session)
             raw_ids = set(
@@ -154,7 +156,7 @@ class ConversionSteps(JobStoreBase):
             for raw_id, content in rows:
                 if raw_id is not None:
                     grouped.setdefault(raw_id, []).append(content)
-            return [
+            bundles: list[dict[str, object]] = [
                 {
                     "resourceType": "Bundle",
                     "id": f"doc-{raw_id.hex}",
@@ -163,6 +165,12 @@ class ConversionSteps(JobStoreBase):
                 }
                 for raw_id, resources in sorted(grouped.items(), key=lambda item: item[0].hex)
             ]
+            published = session.scalars(
+                select(FhirResource.resource_id).where(
+                    FhirResource.tenant_id == tenant.id, FhirResource.scope == record_scope(patient_id)
+                )
+            )
+            return bundles, frozenset(published)
 
     def publish_record(
         self,
@@ -220,7 +228,7 @@ class ConversionSteps(JobStoreBase):
     def _replace_record(
         self, session: Session, job: PullJob, consolidated: Sequence[dict[str, object]]
     ) -> None:
-        scope = f"patient:{job.patient_id.hex}"
+        scope = record_scope(job.patient_id)
         session.execute(
             delete(FhirResource).where(FhirResource.tenant_id == job.tenant_id, FhirResource.scope == scope)
         )
@@ -271,18 +279,6 @@ class ConversionSteps(JobStoreBase):
             latency_ms=latency_ms,
         )
 
-    def record_ids(self, patient_id: uuid.UUID) -> frozenset[str]:
-        """The ids of the patient's published record (what clients may have read already)."""
-        with self.database.session() as session:
-            tenant = self._tenant(session)
-            return frozenset(
-                session.scalars(
-                    select(FhirResource.resource_id).where(
-                        FhirResource.tenant_id == tenant.id, FhirResource.scope == f"patient:{patient_id.hex}"
-                    )
-                )
-            )
-
     def consolidated(self, patient_id: uuid.UUID) -> list[dict[str, object]]:
         with self.database.session() as session:
             tenant = self._tenant(session)
@@ -290,7 +286,7 @@ class ConversionSteps(JobStoreBase):
                 session.scalars(
                     select(FhirResource.content)
                     .where(
-                        FhirResource.tenant_id == tenant.id, FhirResource.scope == f"patient:{patient_id.hex}"
+                        FhirResource.tenant_id == tenant.id, FhirResource.scope == record_scope(patient_id)
                     )
                     .order_by(FhirResource.id)
                 )

@@ -18,7 +18,7 @@ from fhir.resources.R4B.parameters import Parameters
 from sqlalchemy import select
 
 from gateway.audit import AuditFilter, PullJobEvent, PullStage, Transaction, iter_records
-from gateway.directory import parse_partners
+from gateway.directory import PartnersConfig, parse_partners
 from gateway.initiating import EventKind, GatewayOutcome, JobState, ProgressEvent, SettlePolicy
 from gateway.initiating.settle import SettleWatch
 from gateway.store import Database, PullJob, PullJobGateway, Tenant
@@ -144,6 +144,31 @@ def _pull_stages(database: Database) -> list[tuple[PullStage, int]]:
     return [(e.stage, len(e.documents)) for e in events if isinstance(e, PullJobEvent)]
 
 
+def _holds(bundle: Any, unique_id: str) -> bool:
+    """Whether a record Bundle describes the document ``unique_id`` (a DocumentReference's masterIdentifier,
+    with or without its ``urn:oid:`` prefix)."""
+    held = {
+        str(e["resource"].get("masterIdentifier", {}).get("value"))
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "DocumentReference"
+    }
+    return any(unique_id.endswith(value) or value.endswith(unique_id) for value in held)
+
+
+def _slow_and_hanging(network: Network, database: Database) -> tuple[threading.Event, PartnersConfig]:
+    """SLOW healthy but slow (0.6 s an answer, within its 8 s timeout); NOBODY's discovery hangs until its
+    3 s partner timeout (or until the returned gate is set: set it when done). The directory is imported."""
+    network.nodes[SLOW].delay = 0.6
+    gate = threading.Event()
+    network.nodes[NOBODY].holds["/xcpd"] = gate
+    import_directory(network, database)
+    partners = parse_partners(
+        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
+        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+    )
+    return gate, partners
+
+
 def test_a_hanging_gateway_does_not_hold_the_record(network: Network, database: Database) -> None:
     # SLOW answers after 2.5 s and its partner gives up after 1 s: it hangs as far as the pull can tell.
     import_directory(network, database)
@@ -197,12 +222,7 @@ def test_late_answers_are_merged_into_the_record(network: Network, database: Dat
         1,
     )
     assert summary.bundle is not None
-    held = {
-        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
-        for e in summary.bundle["entry"]  # type: ignore[union-attr]
-        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
-    }
-    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    assert _holds(summary.bundle, late_document)
     assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 3)]
 
 
@@ -210,17 +230,10 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
     # SLOW is healthy, only slow (0.6 s an answer) and holds a document; NOBODY hangs until its partner
     # timeout (3 s). The record comes out once only those two are asked (HEALTHY answered in milliseconds),
     # then again when SLOW is done: with its document, before NOBODY gives up.
-    slow, nobody = network.nodes[SLOW], network.nodes[NOBODY]
-    slow.delay = 0.6
-    late_document = slow.add_document(20, 1)  # the oldest document of the record (dated first)
-    gate = threading.Event()
-    nobody.holds["/xcpd"] = gate
-    import_directory(network, database)
+    late_document = network.nodes[SLOW].add_document(20, 1)  # the oldest document of the record (dated first)
+    gate, partners = _slow_and_hanging(network, database)
     service = make_service(network, database)
-    service.partners = parse_partners(
-        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
-        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
-    )
+    service.partners = partners
     events: list[ProgressEvent] = []
     published: set[str] = set()
 
@@ -256,12 +269,7 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
     assert (gateways[NOBODY].outcome, gateways[NOBODY].late) == (GatewayOutcome.TIMEOUT, True)
     # The record read back after the update holds the late document; the job's end had nothing to add.
     record = service.record(summary.job_id)
-    held = {
-        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
-        for e in record["entry"]  # type: ignore[union-attr]
-        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
-    }
-    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    assert _holds(record, late_document)
     # Ids a client read from the early record are still there after the older, late document was merged.
     assert published
     assert published <= {e["resource"]["id"] for e in record["entry"]}  # type: ignore[index, union-attr]
@@ -282,16 +290,8 @@ def test_a_job_resumed_after_its_record_was_published_updates_it(
     # As above (SLOW slow and healthy, NOBODY hanging), but the process dies right after the record is
     # published. The resumed run has no answers of its own to judge overdue requests by: it must not hold the
     # record back (nor publish it as new), only update it when SLOW is done.
-    slow, nobody = network.nodes[SLOW], network.nodes[NOBODY]
-    slow.delay = 0.6
-    late_document = slow.add_document(3, 1)
-    gate = threading.Event()
-    nobody.holds["/xcpd"] = gate
-    import_directory(network, database)
-    partners = parse_partners(
-        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
-        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
-    )
+    late_document = network.nodes[SLOW].add_document(3, 1)
+    gate, partners = _slow_and_hanging(network, database)
     first = make_service(network, database)
     first.partners = partners
     job_id = first.create_job(request_for(network))
@@ -327,12 +327,7 @@ def test_a_job_resumed_after_its_record_was_published_updates_it(
     )
     assert updated < nobody_end  # not held until the hanging gateway's timeout
     assert events[updated].counters.documents_converted == 3
-    held = {
-        str(e["resource"].get("masterIdentifier", {}).get("value"))  # type: ignore[union-attr]
-        for e in resumed.record(job_id)["entry"]  # type: ignore[union-attr]
-        if e["resource"]["resourceType"] == "DocumentReference"  # type: ignore[index]
-    }
-    assert any(late_document.endswith(value) or value.endswith(late_document) for value in held), held
+    assert _holds(resumed.record(job_id), late_document)
     stages = [stage for stage, _ in _pull_stages(database)]
     assert stages.count(PullStage.RECORD_READY) == 1
     assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
