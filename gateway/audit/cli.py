@@ -25,7 +25,7 @@ from gateway.audit.disclosures import accounting_of_disclosures
 from gateway.audit.export import ExportFormat, export_records
 from gateway.audit.model import AuditSource, EventKind, Outcome, Transaction
 from gateway.audit.retention import purge_before
-from gateway.audit.search import AuditFilter, iter_records, search
+from gateway.audit.search import AuditFilter, iter_records, parse_job_id, search
 from gateway.audit.tables import AuditChainHead
 from gateway.audit.verify import verify_chain
 from gateway.config import Settings
@@ -44,6 +44,13 @@ def parse_time(text: str) -> dt.datetime:
     except ValueError:
         raise AuditQueryError(f"not a date or ISO 8601 time: {text!r}", detail={"field": "time"}) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _job_id(text: str) -> str:
+    try:
+        return parse_job_id(text)
+    except AuditQueryError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None  # a usage error, as argparse reports them
 
 
 @contextmanager
@@ -87,6 +94,7 @@ def _filter(args: argparse.Namespace) -> AuditFilter:
         transaction=Transaction(args.transaction) if args.transaction else None,
         kind=EventKind(args.kind) if args.kind else None,
         outcome=Outcome(args.outcome) if args.outcome is not None else None,
+        job=args.job,
         since=args.since,
         until=args.until,
     )
@@ -180,6 +188,9 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transaction", choices=[t.value for t in Transaction])
     parser.add_argument("--kind", choices=[k.value for k in EventKind])
     parser.add_argument("--outcome", type=int, choices=[int(o) for o in Outcome])
+    parser.add_argument(
+        "--job", type=_job_id, metavar="JOB_ID", help="pull job id: its exchanges and its own pull records"
+    )
     parser.add_argument("--since", type=parse_time, help="from this time (inclusive), e.g. 2026-01-01")
     parser.add_argument("--until", type=parse_time, help="up to this time (exclusive)")
 

@@ -1,8 +1,8 @@
 """Finding audit records: filters, keyset pagination (newest first), streaming for exports.
 
 ``AuditFilter`` names every search the issue asks for: patient (``value`` or ``authority|value``), user,
-organization, remote community, transaction, kind, outcome and a time range. Pages are ordered by sequence
-number, newest first; the cursor is the opaque position after the last record of a page.
+organization, remote community, transaction, kind, outcome, pull job and a time range. Pages are ordered by
+sequence number, newest first; the cursor is the opaque position after the last record of a page.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Select, Table, exists, select
+from sqlalchemy import Row, Select, String, Table, exists, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.audit.codec import decode_event
 from gateway.audit.events import AuditEvent
@@ -25,7 +29,7 @@ from gateway.audit.tables import AuditEventRow, AuditPatientRow
 from gateway.store.models import Tenant
 from xca.errors import AuditQueryError
 
-__all__ = ["MAX_PAGE", "AuditFilter", "AuditPage", "StoredRecord", "iter_records", "search"]
+__all__ = ["MAX_PAGE", "AuditFilter", "AuditPage", "StoredRecord", "iter_records", "parse_job_id", "search"]
 
 MAX_PAGE = 1000
 _EVENTS: Table = AuditEventRow.__table__  # type: ignore[assignment]
@@ -34,7 +38,11 @@ _PATIENTS: Table = AuditPatientRow.__table__  # type: ignore[assignment]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AuditFilter:
-    """Conditions a record must all meet; ``None`` means any. ``until`` is exclusive."""
+    """Conditions a record must all meet; ``None`` means any. ``until`` is exclusive.
+
+    ``job`` is a pull job id as recorded (:func:`parse_job_id` reads one a user typed): it matches the job's
+    exchanges and its own pull records; records written before exchanges named their job never match.
+    """
 
     patient: str | None = None
     user: str | None = None
@@ -43,6 +51,7 @@ class AuditFilter:
     transaction: Transaction | None = None
     kind: EventKind | None = None
     outcome: Outcome | None = None
+    job: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -52,6 +61,16 @@ class AuditFilter:
             require_aware(self.until, "until")
         except ValueError as exc:
             raise AuditQueryError(str(exc), detail={"field": "since/until"}) from None
+        if self.job is not None and not self.job.strip():
+            raise AuditQueryError("job filter is empty", detail={"field": "job"})
+
+
+def parse_job_id(text: str) -> str:
+    """A pull job id as the audit log records it (``str`` of its UUID), from what a user typed."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise AuditQueryError(f"not a job id (a UUID): {text!r}", detail={"field": "job"}) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +103,30 @@ def _patient_condition(patient: str) -> Any:
     return exists().where(match)
 
 
+class _ContentJobId(FunctionElement[str]):
+    """The ``job_id`` member of a record's content (``NULL`` when it has none), in each database's JSON."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_ContentJobId)  # SQLite: json_extract is built in (JSON1)
+def _sqlite_job_id(element: _ContentJobId, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.clauses, **kw)}, '$.job_id')"
+
+
+@compiles(_ContentJobId, "postgresql")
+def _postgresql_job_id(element: _ContentJobId, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(CAST({compiler.process(element.clauses, **kw)} AS JSONB) ->> 'job_id')"
+
+
+def _job_condition(job: str) -> Any:
+    # The job id is in the content only (an exchange's and its pull job's records, not older ones): the
+    # substring test is a cheap first pass over the tenant's records, the JSON member the exact match.
+    content = _EVENTS.c.content
+    return content.contains(job, autoescape=True) & (_ContentJobId(content) == job)
+
+
 def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
     statement = select(_EVENTS).where(_EVENTS.c.tenant_id == tenant.id)
     columns = {
@@ -101,6 +144,8 @@ def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
         statement = statement.where(_EVENTS.c.kind == where.kind.value)
     if where.outcome is not None:
         statement = statement.where(_EVENTS.c.outcome == int(where.outcome))
+    if where.job is not None:
+        statement = statement.where(_job_condition(where.job))
     if where.since is not None:
         statement = statement.where(_EVENTS.c.recorded_at >= where.since)
     if where.until is not None:
