@@ -27,7 +27,10 @@ Prints, per size, beside its target:
   The event-loop thread's CPU per exchange ("loop ms": the exchanges and the orchestration), the initiating
   side's own thread-time meter (building, signing, checking, parsing), and the pull's two threads ("writer
   ms": steps, audit records, commits, stored documents; "conv ms": conversion and consolidation, both
-  measured by the worker on each thread as it closes) are shown beside it;
+  measured by the worker on each thread as it closes) are shown beside it; and so is "rsa ms", the part no
+  implementation of the protocol avoids on this machine: its RSA-2048 signature time (measured at start)
+  times the private-key operations per exchange (2 per signed request sent, retries included, and 1 per
+  mutual-TLS handshake, counted on the pull's SSL context), with "other" = cpu ms/ex - rsa ms;
 * peak memory (RSS high-water mark of this process; the sandbox process's own is shown separately);
 * documents held after the pull against documents available at healthy gateways; target: all of them;
   "in rec" is how many of them the record already held when it was published;
@@ -64,6 +67,7 @@ import datetime as dt
 import gc
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -71,6 +75,8 @@ from pathlib import Path
 from typing import Any
 
 from _sandbox_run import RunningSandbox, proc_cpu_s, proc_peak_mb, sandbox_in_process, sandbox_process
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.config import load_settings
 from gateway.directory import import_communities, parse_directory, parse_partners
@@ -187,7 +193,7 @@ def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]
                 async def after_another(service: PullService = service) -> dict[str, Any]:
                     async with service.connections():
                         await service.pull(request(other))  # opens the connections, unmeasured
-                        service.cpu.ns = service.cpu.exchanges = 0
+                        service.cpu.ns = service.cpu.exchanges = service.cpu.messages = 0
                         return await _measure(service, request(person), sandbox, args)
 
                 result = asyncio.run(after_another())
@@ -208,6 +214,8 @@ async def _measure(
     cpu_before = time.process_time()
     loop_before = time.thread_time()
     threads_before = dict(service.cpu.threads)
+    # Client handshakes completed on the pull's one SSL context (each signs a CertificateVerify: mutual TLS).
+    handshakes_before = service.ssl_context.session_stats()["connect_good"]
     began = time.perf_counter()
     at_record: list[tuple[float, int]] = []
 
@@ -237,6 +245,8 @@ async def _measure(
         "loop_cpu_s": loop_cpu,
         "threads_s": threads,
         "exchanges": service.cpu.exchanges,
+        "messages": service.cpu.messages,
+        "handshakes": service.ssl_context.session_stats()["connect_good"] - handshakes_before,
         "meter_ms": service.cpu.ms_per_exchange,
         "rss_peak": rss_peak,
         "rss_before": rss_before,
@@ -257,6 +267,11 @@ def _row(
     summary = result["summary"]
     wall, at_record, cpu = result["wall_s"], result["at_record"], result["cpu_s"]
     exchanges = result["exchanges"]
+    # The RSA-2048 private-key operations the pull cannot avoid: two signatures per signed request (the
+    # assertion's and the holder-of-key one over the Timestamp) and one per mutual-TLS handshake, at this
+    # machine's measured cost per signature.
+    private_key_ops = 2 * result["messages"] + result["handshakes"]
+    rsa_ms = private_key_ops * args.rsa_sign_ms / exchanges if exchanges else 0.0
     answering = (GatewayOutcome.OK, GatewayOutcome.NO_MATCH, GatewayOutcome.REJECTED, GatewayOutcome.PARTIAL)
     healthy = [g for g in summary.gateways if g.outcome in answering]
     slowest = max((g.latency_ms for g in healthy), default=0) / 1000
@@ -289,6 +304,9 @@ def _row(
         "writer_ms": result["threads_s"].get("writer", 0.0) * 1000 / exchanges if exchanges else 0.0,
         "convert_ms": result["threads_s"].get("convert", 0.0) * 1000 / exchanges if exchanges else 0.0,
         "cpu_s": cpu,
+        "rsa_ms": rsa_ms,
+        "handshakes": result["handshakes"],
+        "messages": result["messages"],
         "meter_ms": result["meter_ms"],
         "exchanges": exchanges,
         "sandbox_cpu_s": result["sandbox_cpu_s"],
@@ -320,6 +338,10 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print("  the orchestration); writer ms: the pull's storage thread (its steps, audit records, commits);")
     print("  conv ms: its conversion thread (C-CDA to FHIR, consolidation); all three per exchange")
     print("meter ms: the initiating side's thread-time meter (build, sign, check, parse) per exchange")
+    print(f"rsa ms: this machine's RSA-2048 signature ({args.rsa_sign_ms:.3f} ms, measured at start) x the")
+    print("  private-key operations per exchange: 2 per signed request sent (retries included) + 1 per")
+    print("  mutual-TLS handshake ('msgs', 'hs'); the part of cpu ms/ex no implementation of the protocol")
+    print("  avoids here; 'other' = cpu ms/ex - rsa ms")
     print("conn: cold = a fresh service (one TLS handshake per gateway); warm = a service that pulled")
     print("  another patient just before and kept its connections (PullService.connections, as the API does)")
     print("record s: the record published (early: only overdue requests left; else at the end of the job)")
@@ -337,8 +359,8 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"{'slowest s':>9} "
         f"{'target s':>8} {'record ok':>9} {'late':>4} {'complete s':>10} {'complete ok':>11} "
         f"{'wall s':>7} {'net s':>6} {'overhead ok':>11} "
-        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'loop ms':>7} {'meter ms':>8} {'writer ms':>9} {'conv ms':>7} "
-        f"{'exch':>5} {'peak MB':>8} "
+        f"{'cpu ms/ex':>9} {'(<=3)':>5} {'rsa ms':>6} {'other':>6} {'loop ms':>7} {'meter ms':>8} "
+        f"{'writer ms':>9} {'conv ms':>7} {'exch':>5} {'msgs':>5} {'hs':>4} {'peak MB':>8} "
         f"{'sbx cpu s':>9} "
         f"{'sbx MB':>7} {'in rec':>6} {'docs':>9} {'all':>4}"
     )
@@ -354,11 +376,26 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['complete_s']:>10.2f} {'yes' if r['complete_s'] <= r['target_s'] else 'NO':>11} "
             f"{r['wall_s']:>7.2f} {r['network_s']:>6.2f} "
             f"{'yes' if r['wall_s'] <= r['overhead_target_s'] else 'NO':>11} {r['cpu_ms']:>9.2f} "
-            f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['loop_ms']:>7.2f} {r['meter_ms']:>8.2f} "
-            f"{r['writer_ms']:>9.2f} {r['convert_ms']:>7.2f} {r['exchanges']:>5} "
+            f"{'yes' if r['cpu_ms'] <= 3 else 'NO':>5} {r['rsa_ms']:>6.2f} {r['cpu_ms'] - r['rsa_ms']:>6.2f} "
+            f"{r['loop_ms']:>7.2f} {r['meter_ms']:>8.2f} "
+            f"{r['writer_ms']:>9.2f} {r['convert_ms']:>7.2f} {r['exchanges']:>5} {r['messages']:>5} "
+            f"{r['handshakes']:>4} "
             f"{r['rss_mb']:>8.0f} {sbx_cpu:>9} {sbx_mb:>7} {r['in_record']:>6} "
             f"{r['held']:>4}/{r['available']:<4} {'yes' if r['held'] >= r['available'] else 'NO':>4}"
         )
+
+
+def _rsa_sign_ms(runs: int = 7, per_run: int = 50) -> float:
+    """This machine's CPU milliseconds per RSA-2048 signature: the median of ``runs`` runs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    data = b"\0" * 32
+    samples = []
+    for _ in range(runs):
+        began = time.process_time()
+        for _ in range(per_run):
+            key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        samples.append((time.process_time() - began) * 1000 / per_run)
+    return statistics.median(samples)
 
 
 def main() -> None:
@@ -396,6 +433,8 @@ def main() -> None:
     if not args.connections or set(args.connections) - {"cold", "warm"}:
         parser.error("--connections takes cold, warm or both")
     args.warmed = False
+    args.rsa_sign_ms = _rsa_sign_ms()
+    print(f"this machine: one RSA-2048 PKCS#1 v1.5 SHA-256 signature takes {args.rsa_sign_ms:.3f} ms CPU")
     work = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     rows = []
     try:

@@ -51,12 +51,14 @@ T = TypeVar("T")
 
 @dataclass
 class CpuMeter:
-    """Thread CPU time spent building, signing and parsing, and the number of exchanges it covers; and the
-    CPU of each pull's own threads (``threads``: ``writer``, the persisted steps and audit records;
-    ``convert``, C-CDA conversion and consolidation), added when the pull's worker closes."""
+    """Thread CPU time spent building, signing and parsing, the number of exchanges it covers and of signed
+    requests sent for them (``messages``, retries included); and the CPU of each pull's own threads
+    (``threads``: ``writer``, the persisted steps and audit records; ``convert``, C-CDA conversion and
+    consolidation), added when the pull's worker closes."""
 
     ns: int = 0
     exchanges: int = 0
+    messages: int = 0
     threads: dict[str, float] = field(default_factory=dict)
 
     def add_thread(self, name: str, seconds: float) -> None:
@@ -173,6 +175,7 @@ class Exchanger:
                 )
 
             message = self.cpu.measure(work)
+            self.cpu.messages += 1
             sent.append(message)
             return message
 

@@ -144,6 +144,8 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
 
     # The benchmark's CPU split: the exchanges metered, and the pull's own threads' CPU once it closed.
     assert service.cpu.exchanges == 6
+    # Each attempt is a newly signed request (its own MessageID and Timestamp): BROKEN's two retries add two.
+    assert service.cpu.messages == 8
     assert service.cpu.ns > 0
     assert set(service.cpu.threads) == {"writer", "convert"}
     assert service.cpu.threads["writer"] > 0  # every step, audit record and commit
