@@ -218,8 +218,8 @@ class PullWorker:
         return RemotePeer(home_community_id=target.home_community_id, endpoint=url, organization=target.name)
 
     async def _publish_when_due(self, plan: JobPlan, started: float) -> None:
-        """Publish the record once the only work left is overdue requests (never if every gateway finishes
-        first: the job's end publishes it then). Then publish it again whenever late gateways' documents
+        """Publish the record once the only work left is overdue requests and it holds a document (never if
+        every gateway finishes first: the job's end publishes it then). Then publish it again whenever late gateways' documents
         were converted and, their work done, only requests are left again: a healthy gateway slower than
         the rule allows adds its documents when it is done, not when the last hanging gateway times out.
         A job resumed after its record was published goes straight to updating it: this run has no answers
@@ -231,10 +231,14 @@ class PullWorker:
                 due = self._watch.due_in()
                 if self._watch.closed or self._cancelled:
                     return
-                if due is not None and due <= 0:
+                if due is None or due > 0:
+                    await self._watch.changed(due)
+                elif await self._publish(plan, started, late=self._watch.waiting_gateways()):
                     break
-                await self._watch.changed(due)
-            await self._publish(plan, started, late=self._watch.waiting_gateways())
+                else:
+                    # Nothing held yet: a "record ready" now would send clients to an empty record while
+                    # the gateways still asked may hold it all. Judged again at the next change.
+                    await self._watch.changed(None)
         while True:
             await self._watch.changed(None)
             if self._watch.closed or self._cancelled:
@@ -242,14 +246,16 @@ class PullWorker:
             if self._watch.settled and self._converted != self._published:
                 await self._publish(plan, started, late=None)
 
-    async def _publish(self, plan: JobPlan, started: float, *, late: frozenset[str] | None) -> None:
-        """Publish the record as it stands: the first time naming the ``late`` gateways, then (``None``)
-        as an update."""
+    async def _publish(self, plan: JobPlan, started: float, *, late: frozenset[str] | None) -> bool:
+        """Publish the record as it stands: the first time naming the ``late`` gateways (not while it is
+        empty: ``False``), then (``None``) as an update."""
         await self._convert_ready(plan)
         if self._cancelled:
-            return
+            return True
         converted = self._converted  # counted before the record is read: never more than it holds
         resources = await self._consolidate(plan)
+        if late is not None and not resources:
+            return False
         progress = await self._db(
             self.store.publish_record,
             plan.job_id,
@@ -260,6 +266,7 @@ class PullWorker:
         self._published = converted
         kind = EventKind.RECORD_READY if late is not None else EventKind.RECORD_UPDATED
         self._emit(kind, plan.job_id, progress)
+        return True
 
     async def _consolidate(self, plan: JobPlan) -> list[dict[str, object]]:
         # Ids already published (earlier in this job, or by an earlier pull) stay: a client that read them

@@ -280,6 +280,46 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
     ]
 
 
+def test_no_empty_record_is_published_while_gateways_are_still_asked(
+    network: Network, database: Database
+) -> None:
+    # The only gateway holding the patient's documents (HEALTHY) is slow, 0.6 s an answer; the others have
+    # nothing to add and answer at once (SLOW matches and lists no document, BROKEN fails); NOBODY hangs
+    # until its 3 s timeout. When the fast ones are done nothing is held: a "record ready" then would send
+    # clients to an empty record while HEALTHY, which holds it all, is still being asked.
+    network.nodes[SLOW].delay = 0.0
+    network.nodes[HEALTHY].delay = 0.6
+    gate = threading.Event()
+    network.nodes[NOBODY].holds["/xcpd"] = gate
+    import_directory(network, database)
+    service = make_service(network, database)
+    service.partners = parse_partners(
+        "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
+        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+    )
+    events: list[ProgressEvent] = []
+    try:
+        summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    assert kinds.count(EventKind.RECORD_READY) == 1
+    ready = kinds.index(EventKind.RECORD_READY)
+    nobody_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
+    )
+    assert ready < nobody_end  # still published early, with HEALTHY's documents
+    assert events[ready].counters.documents_converted == 2
+    assert events[ready].counters.resources_stored == summary.counters.resources_stored
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert (gateways[NOBODY].outcome, gateways[NOBODY].late) == (GatewayOutcome.TIMEOUT, True)
+    assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 2)]
+
+
 class _Crash(BaseException):
     """Stands in for a kill (not an Exception: nothing in the worker handles it)."""
 
