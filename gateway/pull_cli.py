@@ -298,6 +298,9 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
                     console.print(f"resuming unfinished job {job} first")
             if same is None:
                 jobs.append(service.create_job(request))
+                console.print(
+                    f"job {jobs[-1]}: if this process stops, `hiegate pull --resume {jobs[-1]}` finishes it"
+                )
             else:
                 # The same pull again after a crash or Ctrl-C: finish that job rather than start a second.
                 console.print(f"resuming job {same}: this same pull, stopped before it finished")
@@ -319,7 +322,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
                 if args.no_progress:
                     summary = asyncio.run(service.run(job_id, listeners=listeners))
                 else:
-                    with LiveProgress(console) as live:
+                    with LiveProgress(console, records=early is None) as live:
                         summary = asyncio.run(service.run(job_id, listeners=[live.on_event, *listeners]))
             except KeyboardInterrupt:
                 # asyncio.run cancelled the job's tasks first: every step already taken is committed.

@@ -45,10 +45,12 @@ def totals_line(counters: JobCounters) -> str:
 
 
 class LiveProgress:
-    """Subscribe :meth:`on_event` to a pull; use as a context manager around the pull."""
+    """Subscribe :meth:`on_event` to a pull; use as a context manager around the pull. ``records``: say
+    when the record is ready or updated (off when whoever writes the record out says so itself)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, records: bool = True) -> None:
         self.console = console
+        self._records = records
         self._asked = 0
         self._counters = JobCounters()
         self._state = "created"
@@ -66,13 +68,13 @@ class LiveProgress:
         self._counters, self._state = event.counters, event.state.value
         if event.kind is EventKind.GATEWAY_ASKED:
             self._asked += 1
-        if event.kind is EventKind.RECORD_READY:
+        if self._records and event.kind is EventKind.RECORD_READY:
             c = event.counters
             self._live.console.print(
                 f"record ready: {c.resources_stored} resources from {c.documents_converted} converted "
                 "documents; still waiting for late gateways (what they send is merged as they finish)"
             )
-        elif event.kind is EventKind.RECORD_UPDATED:
+        elif self._records and event.kind is EventKind.RECORD_UPDATED:
             c = event.counters
             self._live.console.print(
                 f"record updated: {c.resources_stored} resources from {c.documents_converted} converted "

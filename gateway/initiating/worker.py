@@ -58,6 +58,7 @@ from gateway.initiating.models import (
     record_bundle,
 )
 from gateway.initiating.settle import SettlePolicy, SettleWatch
+from gateway.store.models import utcnow
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
 from xca.ids import Cx
@@ -156,13 +157,15 @@ class PullWorker:
     async def run(self, job_id: uuid.UUID, *, force: bool = False) -> PullSummary:
         """Run or resume ``job_id`` to ``done``, ``failed`` or ``cancelled`` and return its summary; a job
         cancelled before this run is refused (:class:`~xca.errors.JobCancelledError`)."""
-        started = time.perf_counter()
         plan = await self._db(self.store.claim, job_id, force=force)
-        state, counters, _, _ = await self._db(self.store.reports, job_id)
+        state, counters, _, job = await self._db(self.store.reports, job_id)
         self._state, self._counters = state, counters
         self.events.emit(ProgressEvent(EventKind.JOB_STARTED, job_id, state, counters))
         if plan.state in (JobState.DONE, JobState.FAILED):
-            return await self._summary(plan, started)
+            return await self._summary(plan, None)
+        # The job's times (record, done) count from when it was asked: for a resumed job its earlier runs
+        # and the time between them included, not only this run's.
+        started = time.perf_counter() - max(0.0, (utcnow() - job.created_at).total_seconds())
         self._start_run()
         publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
@@ -188,8 +191,12 @@ class PullWorker:
             await self._db(self.store.fail_job, job_id, error.code, error.message)
         return await self._summary(plan, started)
 
-    async def _summary(self, plan: JobPlan, started: float) -> PullSummary:
+    async def _summary(self, plan: JobPlan, started: float | None) -> PullSummary:
+        """The job's summary; ``started=None``: it had ended before this run, which reports its duration."""
         state, counters, reports, job = await self._db(self.store.reports, plan.job_id)
+        ended = time.perf_counter() - started if started is not None else None
+        if ended is None:
+            ended = ((job.finished_at or job.updated_at) - job.created_at).total_seconds()
         bundle: dict[str, object] | None = None
         if state is JobState.DONE:
             resources = await self._db(self.store.consolidated, plan.patient_id)
@@ -199,7 +206,7 @@ class PullWorker:
             state=state,
             counters=counters,
             gateways=reports,
-            wall_ms=int((time.perf_counter() - started) * 1000),
+            wall_ms=int(ended * 1000),
             record_ms=job.record_ms,
             bundle=bundle,
             error_code=job.error_code,

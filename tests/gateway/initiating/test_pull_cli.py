@@ -141,6 +141,9 @@ def test_ctrl_c_leaves_a_job_that_resume_finishes(
         job_id = session.scalars(select(PullJob.id)).one()
         assert session.get(PullJob, job_id).state != JobState.DONE.value  # type: ignore[union-attr]
     assert f"interrupted: job {job_id} is unfinished; `hiegate pull --resume {job_id}` finishes it" in printed
+    # Said when the job was created too: a process killed outright (SIGKILL, a crash) says nothing at the end.
+    started = f"job {job_id}: if this process stops, `hiegate pull --resume {job_id}` finishes it"
+    assert printed.index(started) < printed.index("record ready")
     assert len(orjson.loads(out.read_bytes())["entry"]) > 0  # the early record stayed
     healthy_asked = healthy.hits.copy()
 

@@ -134,6 +134,18 @@ def test_a_finished_job_runs_again_as_a_no_op(network: Network, database: Databa
     assert again.state is JobState.DONE
     assert network.nodes[HEALTHY].hits == hits
     assert again.bundle == summary.bundle
+    assert again.wall_ms == pytest.approx(summary.wall_ms, abs=50)  # the job's own time, not this call's
+
+
+def test_a_resumed_job_reports_its_time_since_it_was_asked(network: Network, database: Database) -> None:
+    import_directory(network, database)
+    service = make_service(network, database)
+    job_id = service.create_job(_request(network))
+    time.sleep(1.0)  # created, then picked up a second later (a restarted worker, a queued API pull)
+    summary = asyncio.run(service.run(job_id))
+    assert summary.state is JobState.DONE
+    assert summary.wall_ms >= 1000
+    assert summary.record_ms is None or summary.record_ms >= 1000
 
 
 def test_the_same_request_finds_its_unfinished_job_and_no_other(network: Network, database: Database) -> None:
