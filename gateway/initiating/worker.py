@@ -225,12 +225,12 @@ class PullWorker:
         return RemotePeer(home_community_id=target.home_community_id, endpoint=url, organization=target.name)
 
     async def _publish_when_due(self, plan: JobPlan, started: float) -> None:
-        """Publish the record once the only work left is overdue requests and it holds a document (never if
-        every gateway finishes first: the job's end publishes it then). Then publish it again whenever late gateways' documents
-        were converted and, their work done, only requests are left again: a healthy gateway slower than
-        the rule allows adds its documents when it is done, not when the last hanging gateway times out.
-        A job resumed after its record was published goes straight to updating it: this run has no answers
-        of its own to judge overdue requests by, and the record is out already."""
+        """Publish the record once the only work left is overdue requests and it holds a document (never
+        if every gateway finishes first: the job's end publishes it then). Then publish it again whenever
+        late gateways' documents were converted and, their work done, only requests are left again: a
+        healthy gateway slower than the rule allows adds its documents when it is done, not when the last
+        hanging gateway times out. A job resumed after its record was published goes straight to updating
+        it: this run has no answers of its own to judge overdue requests by, and the record is out already."""
         # (``self._published`` stays None then: the first update, or the job's end, consolidates again, with
         # what the earlier run converted after it published.)
         if not plan.record_published:
