@@ -33,31 +33,24 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeVar
 
 from fhir_facade.ccda.consolidate import consolidate
 from fhir_facade.documents import link_to_patient
 from gateway.audit import RemotePeer, Transaction
-from gateway.directory import Community, PartnersConfig
-from gateway.initiating.batching import StepBatcher
 from gateway.initiating.documents import convert_document, is_convertible
 from gateway.initiating.evaluate import evaluate_matches
-from gateway.initiating.events import EventBus, EventKind, ProgressEvent
-from gateway.initiating.exchange import Exchanger, ExchangeRecord, Target
-from gateway.initiating.jobs import GatewayPlan, JobPlan, JobStore, PendingDocument, Progress
-from gateway.initiating.jobs.base import Step
+from gateway.initiating.events import EventKind, ProgressEvent
+from gateway.initiating.exchange import ExchangeRecord, Target
+from gateway.initiating.jobs import GatewayPlan, JobPlan, PendingDocument
 from gateway.initiating.models import (
     DocumentState,
     GatewayStage,
-    JobCounters,
     JobState,
     PullSummary,
     record_bundle,
 )
-from gateway.initiating.settle import SettlePolicy, SettleWatch
+from gateway.initiating.runtime import StepHook, WorkerRuntime
 from gateway.store.models import utcnow
 from xca import iti39
 from xca.errors import ExchangeError, HieGatewayError, PullError
@@ -67,92 +60,10 @@ from xca.registry import XdsErrorCode
 __all__ = ["PullWorker", "StepHook"]
 
 log = logging.getLogger("gateway.initiating")
-T = TypeVar("T")
-
-StepHook = Callable[[str], None]
-"""Called after each persisted step with its name (``iti55``, ``iti38``, ``iti39``, ``convert``): a test seam
-to interrupt a pull at an exact point."""
 
 
-class PullWorker:
+class PullWorker(WorkerRuntime):
     """Runs jobs of one :class:`JobStore` through one :class:`Exchanger`; one instance per event loop."""
-
-    def __init__(
-        self,
-        *,
-        store: JobStore,
-        exchanger: Exchanger,
-        communities: Sequence[Community],
-        partners: PartnersConfig,
-        match_threshold: int = 85,
-        events: EventBus | None = None,
-        step_hook: StepHook | None = None,
-        settle: SettlePolicy | None = None,
-    ) -> None:
-        self.store = store
-        self.exchanger = exchanger
-        self.communities = {c.home_community_id: c for c in communities}
-        self.partners = partners
-        self.match_threshold = match_threshold
-        self.events = events or EventBus()
-        self.step_hook = step_hook
-        self.settle = settle or SettlePolicy()
-        self._start_run()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pull-db")
-        self._batch = StepBatcher(store, self._writer)
-        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pull-convert")
-        self._convert_lock = asyncio.Lock()
-        self._converting: set[int] = set()
-        self._state = JobState.CREATED
-        self._counters = JobCounters()
-        self._cancelled = False
-
-    def _start_run(self) -> None:
-        """The early record's account, fresh for each run."""
-        self._watch = SettleWatch(self.settle)
-        self._converted = 0  # documents converted by this run: the record is consolidated again if it grew
-        self._published: int | None = None  # self._converted when the record was last published
-
-    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kwargs))
-
-    def _note(self, progress: Progress) -> Progress:
-        # A step's progress carries the job's state as persisted in the step's transaction: the one check of
-        # a cancel that costs no extra query.
-        if progress.state is JobState.CANCELLED:
-            self._cancelled = True
-        return progress
-
-    def _emit(self, kind: EventKind, job_id: uuid.UUID, progress: Progress, hcid: str | None = None) -> None:
-        self._note(progress)
-        self._state, self._counters = progress.state, progress.counters
-        self.events.emit(
-            ProgressEvent(kind, job_id, progress.state, progress.counters, progress.gateway, hcid)
-        )
-
-    async def _step(self, job_id: uuid.UUID, step: Step[None], *, urgent: bool = True) -> Progress:
-        """Persist one step (batched with whatever else is waiting for the writer); ``urgent=False`` for a
-        step that ends the gateway's work (see :class:`StepBatcher`)."""
-        progress, _ = await self._batch.run(job_id, step, urgent=urgent)
-        return self._note(progress)
-
-    def _hook(self, name: str) -> None:
-        if self.step_hook is not None:
-            self.step_hook(name)
-
-    def close(self) -> None:
-        """Wait for the database and conversion threads (a step in flight finishes and commits); their CPU
-        time goes to the exchanger's meter (:attr:`CpuMeter.threads`)."""
-        for name, executor in (("writer", self._writer), ("convert", self._cpu)):
-            try:
-                # One thread per executor: this runs on it, after whatever was queued before.
-                spent = executor.submit(time.thread_time).result()
-            except RuntimeError:  # closed already
-                continue
-            finally:
-                executor.shutdown(wait=True)
-            self.exchanger.cpu.add_thread(name, spent)
 
     async def run(self, job_id: uuid.UUID, *, force: bool = False) -> PullSummary:
         """Run or resume ``job_id`` to ``done``, ``failed`` or ``cancelled`` and return its summary; a job
