@@ -51,5 +51,9 @@ def convert_document(content: bytes, held: HeldDocument, community_name: str | N
         home_community_id=held.home_community_id,
         community_name=community_name,
         title=held.title,
+        type_code=held.type_code,
+        type_code_system=held.type_code_system,
+        type_code_display=held.type_code_display,
+        creation_time=held.creation_time,
     )
     return Converted(DocumentState.STORED, [described], error_code)

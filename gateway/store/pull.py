@@ -151,6 +151,13 @@ class PullJobDocument(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     sha1: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(255))
+    type_code: Mapped[str | None] = mapped_column(String(255))
+    type_code_system: Mapped[str | None] = mapped_column(String(255))
+    type_code_display: Mapped[str | None] = mapped_column(String(255))
+    """The listing's ``typeCode``: code, codingScheme (as sent) and display name; null when not listed."""
+    creation_time: Mapped[str | None] = mapped_column(String(14))
+    """The listing's ``creationTime`` as an XDS DTM in UTC at its own precision (``20240115``,
+    ``20240115093000``); null when not listed or not a calendar date."""
     resources: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

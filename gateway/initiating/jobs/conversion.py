@@ -57,6 +57,10 @@ class ConversionSteps(JobStoreBase):
                     PullJobDocument.home_community_id,
                     PullJobDocument.unique_id,
                     PullJobDocument.title,
+                    PullJobDocument.type_code,
+                    PullJobDocument.type_code_system,
+                    PullJobDocument.type_code_display,
+                    PullJobDocument.creation_time,
                 )
                 .where(
                     PullJobDocument.job_id == job.id,
@@ -77,8 +81,20 @@ class ConversionSteps(JobStoreBase):
                 )
             )
             return [
-                HeldDocument(doc_id, raw_id, mime, hcid, unique_id, title, raw_id in converted)
-                for doc_id, raw_id, mime, hcid, unique_id, title in rows
+                HeldDocument(
+                    doc_id,
+                    raw_id,
+                    mime,
+                    hcid,
+                    unique_id,
+                    title,
+                    raw_id in converted,
+                    type_code=code,
+                    type_code_system=system,
+                    type_code_display=display,
+                    creation_time=created,
+                )
+                for doc_id, raw_id, mime, hcid, unique_id, title, code, system, display, created in rows
                 if raw_id
             ]
 

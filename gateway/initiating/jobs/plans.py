@@ -58,7 +58,8 @@ class PendingDocument:
 @dataclass(frozen=True)
 class HeldDocument:
     """A retrieved document of a job waiting for conversion (``already``: this patient's resources from it
-    are stored, by an earlier pull)."""
+    are stored, by an earlier pull), with what its ITI-38 listing said of it: the ``typeCode`` (code, coding
+    scheme as sent, display name) and the ``creationTime`` (XDS DTM in UTC at its own precision)."""
 
     doc_id: int
     raw_id: uuid.UUID
@@ -67,6 +68,10 @@ class HeldDocument:
     unique_id: str
     title: str | None
     already: bool
+    type_code: str | None = None
+    type_code_system: str | None = None
+    type_code_display: str | None = None
+    creation_time: str | None = None
 
 
 @dataclass(frozen=True)

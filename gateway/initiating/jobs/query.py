@@ -41,6 +41,32 @@ __all__ = [
     "QuerySteps",
 ]
 
+_TEXT = 255
+"""Length of the type code columns of ``pull_job_document``."""
+
+
+def _type_and_time(entry: iti38.DocumentEntry) -> dict[str, str | None]:
+    """The listed ``typeCode`` and ``creationTime`` as a document's row keeps them. A code or coding scheme
+    too long for its column is dropped (cut short, it would name another code); the display name is cut like
+    the title. The parser has already left out a code without its scheme and an impossible date."""
+    code, created = entry.type_code, entry.creation_time
+    kept: dict[str, str | None] = {
+        "type_code": None,
+        "type_code_system": None,
+        "type_code_display": None,
+        "creation_time": None,
+    }
+    if code is not None:
+        kept["type_code"] = code.code if len(code.code) <= _TEXT else None
+        kept["type_code_system"] = code.scheme if len(code.scheme) <= _TEXT else None
+        kept["type_code_display"] = (code.display or "").strip()[:_TEXT] or None
+    if created is not None:
+        moment = created.moment
+        # Formatted by hand: strftime("%Y") does not pad a year before 1000 on every platform.
+        digits = f"{moment.year:04d}{moment:%m%d%H%M%S}"
+        kept["creation_time"] = digits[: int(created.precision)]
+    return kept
+
 
 class QuerySteps(JobStoreBase):
     """The ITI-38 step of a gateway."""
@@ -107,6 +133,7 @@ class QuerySteps(JobStoreBase):
                             size=entry.size,
                             sha1=entry.hash,
                             title=(entry.title or "")[:255] or None,
+                            **_type_and_time(entry),
                         )
                     )
                     refs.append(
@@ -121,7 +148,9 @@ class QuerySteps(JobStoreBase):
                     row.stage = GatewayStage.DONE.value
                     row.outcome = GatewayOutcome.FAILED.value
                     row.error_code = error_codes[0] if error_codes else "XDSRegistryError"
-                    row.reason = "ITI-38 answered Failure"
+                    # The partner's own words about why (its first error's codeContext), when it gave any.
+                    said = next((e.code_context for e in response.errors if e.code_context), "")
+                    row.reason = "ITI-38 answered Failure" + (f": {said[:200]}" if said else "")
                     outcome = Outcome.SERIOUS_FAILURE
                 else:
                     row.stage = GatewayStage.QUERIED.value

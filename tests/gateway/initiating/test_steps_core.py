@@ -444,6 +444,10 @@ def test_steps_persist_rows_counters_and_audit(database: Database) -> None:
         "1.2.3.93": ("failed", "HG-5004"),
         "1.2.3.94": ("found", None),
     }
+    # A registry that answered Failure: its error code, and its own words about why.
+    refused = query["outcomes"][1]["progress"]["gateway"]
+    assert (refused["home_community_id"], refused["outcome"]) == (G[7], "failed")
+    assert (refused["error_code"], refused["reason"]) == ("XDSRegistryBusy", "ITI-38 answered Failure: busy")
     pending = to_retrieve["outcomes"][0]["value"]
     assert [p["unique_id"] for p in pending] == ["1.2.3.1", "1.2.3.2", "1.2.3.4"]
     states = {d["unique_id"]: (d["state"], d["error_code"]) for d in retrieve["rows"]["pull_job_document"]
