@@ -50,7 +50,7 @@ from gateway.store.api_jobs import ApiExport, ApiPull, ApiWebhook, ApiWebhookDel
 from gateway.store.models import Tenant, utcnow
 from gateway.store.pull import PullJob
 
-__all__ = ["WebhookPolicy", "Worker", "event_id", "set_webhook", "sign"]
+__all__ = ["WebhookPolicy", "Worker", "event_id", "remove_webhook", "set_webhook", "sign"]
 
 log = logging.getLogger("fhir_facade.api.worker")
 SIGNATURE_HEADER = "X-HieGateway-Signature"
@@ -357,7 +357,9 @@ class Worker:
             hook = session.get(ApiWebhook, row.client_pk)
             if hook is None:
                 return None
-            return row.url, row.body, hook.secret, row.attempts
+            # The client's webhook as it is now: one replaced after the event was queued gets it, signed with
+            # its own secret (the old URL's receiver would not know the new secret).
+            return hook.url, row.body, hook.secret, row.attempts
 
     def _record_attempt(self, identifier: str, error: str | None) -> None:
         with self.database.session() as session, session.begin():
@@ -370,15 +372,18 @@ class Worker:
                 row.delivered_at = utcnow()
 
 
-def set_webhook(database: Database, client_id: str, url: str, secret: str) -> None:
+def set_webhook(database: Database, client_id: str, url: str, secret: str) -> bool:
     """Register (or replace) the completion webhook of ``client_id``: an https URL (http only to the local
-    host, for development), and a secret of at least 8 characters."""
+    host, for development), and a secret of at least 8 characters. True when it replaced one; ``ValueError``
+    for a refused URL or secret or an unknown client."""
     parts = urlsplit(url)
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise ValueError("the webhook URL must be https (http only to the local host)")
-    if len(secret) < 8:
-        raise ValueError("the webhook secret must have at least 8 characters")
+    if not parts.hostname or len(url) > 1024:
+        raise ValueError("the webhook URL must name a host and have at most 1024 characters")
+    if not 8 <= len(secret) <= 255:
+        raise ValueError("the webhook secret must have at least 8 characters (and at most 255)")
     with database.session() as session, session.begin():
         client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
         if client is None:
@@ -386,5 +391,21 @@ def set_webhook(database: Database, client_id: str, url: str, secret: str) -> No
         hook = session.get(ApiWebhook, client.id)
         if hook is None:
             session.add(ApiWebhook(client_pk=client.id, url=url, secret=secret))
-        else:
-            hook.url, hook.secret = url, secret
+            return False
+        hook.url, hook.secret = url, secret
+        return True
+
+
+def remove_webhook(database: Database, client_id: str) -> str:
+    """Remove the webhook of ``client_id`` (deliveries not yet made stop); its URL. ``ValueError`` for an
+    unknown client or one without a webhook."""
+    with database.session() as session, session.begin():
+        client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+        if client is None:
+            raise ValueError(f"no client {client_id!r}")
+        hook = session.get(ApiWebhook, client.id)
+        if hook is None:
+            raise ValueError(f"client {client_id!r} has no webhook")
+        url = hook.url
+        session.delete(hook)
+        return url

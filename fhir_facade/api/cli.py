@@ -1,5 +1,5 @@
-"""``hiegate serve`` (the FHIR API) and ``hiegate clients add|list|key|disable|remove`` (its registered
-clients).
+"""``hiegate serve`` (the FHIR API) and ``hiegate clients add|list|key|webhook|disable|remove`` (its
+registered clients).
 
 Light at import (argparse only); handlers import what they need when they run. ``serve`` applies the
 migrations before it listens. It speaks plain HTTP on 127.0.0.1 by default: a real deployment sits behind
@@ -158,6 +158,7 @@ def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
     from fhir_facade.api.auth.clients import list_clients
     from gateway.store.api import ApiKey
+    from gateway.store.api_jobs import ApiWebhook
 
     db = _database(settings)
     try:
@@ -170,13 +171,15 @@ def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
                 .group_by(ApiKey.client_pk)
             )
             live_keys: dict[int, int] = {row[0]: row[1] for row in counted}
+            hooks = {row[0]: row[1] for row in session.execute(select(ApiWebhook.client_pk, ApiWebhook.url))}
     finally:
         db.dispose()
     for client, tenant in rows:
         jwks = len((client.jwks or {}).get("keys", []))  # type: ignore[arg-type]
         state = "active" if client.active else "disabled"
         keys = live_keys.get(client.id, 0)
-        print(f"{client.client_id}\t{tenant}\t{state}\tapi_keys={keys}\tjwks={jwks}\t{client.scopes}")
+        hook = f"\twebhook={hooks[client.id]}" if client.id in hooks else ""  # its URL: never the secret
+        print(f"{client.client_id}\t{tenant}\t{state}\tapi_keys={keys}\tjwks={jwks}\t{client.scopes}{hook}")
     return 0
 
 
@@ -204,6 +207,56 @@ def _clients_key(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.dispose()
     print(f"API key (shown once, store it now): {key}")
+    return 0
+
+
+def _webhook_secret(path: str) -> str:
+    """The secret in the file ``path`` (one line; surrounding whitespace ignored). An unreadable file is the
+    CLI's HG-1002."""
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path}: the webhook secret file is not UTF-8 text", detail={"path": path}
+        ) from None
+    if "\n" in secret or "\r" in secret:
+        raise ConfigError(f"{path}: the webhook secret must be one line", detail={"path": path})
+    return secret
+
+
+def _clients_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    import secrets
+
+    from fhir_facade.api.background import remove_webhook, set_webhook
+
+    if args.remove:
+        if args.url is not None or args.secret_file is not None:
+            raise ConfigError("--remove takes no URL and no --secret-file", detail={"setting": "webhook"})
+    elif args.url is None:
+        raise ConfigError("give the webhook URL, or --remove", detail={"setting": "webhook"})
+    generated: str | None = None
+    if args.remove:
+        secret = ""
+    elif args.secret_file is not None:
+        secret = _webhook_secret(args.secret_file)
+    else:  # never typed on the command line, where shell history and `ps` would keep it
+        secret = generated = secrets.token_urlsafe(32)
+    db = _database(settings)
+    try:
+        try:
+            if args.remove:
+                url = remove_webhook(db, args.client_id)
+                done = "removed (events are no longer sent)"
+            else:
+                url = str(args.url)
+                done = "replaced" if set_webhook(db, args.client_id, url, secret) else "registered"
+        except ValueError as exc:
+            raise ConfigError(str(exc), detail={"setting": "webhook"}) from None
+    finally:
+        db.dispose()
+    print(f"webhook of client {args.client_id} {done}: {url}")
+    if generated is not None:
+        print(f"webhook secret (shown once, it will not be shown again; store it now): {generated}")
     return 0
 
 
@@ -272,6 +325,18 @@ def add_serve_commands(commands: Commands) -> None:
     key.add_argument("client_id")
     key.add_argument("--scopes", nargs="+", help="subset of the client's scopes (default: all)")
     key.set_defaults(handler=_clients_key)
+    webhook = sub.add_parser(
+        "webhook", help="register or replace a client's completion webhook (or --remove it)"
+    )
+    webhook.add_argument("client_id")
+    webhook.add_argument("url", nargs="?", help="https URL (http only to the local host)")
+    webhook.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="file holding the signing secret (default: a new random secret, printed once)",
+    )
+    webhook.add_argument("--remove", action="store_true", help="remove the client's webhook")
+    webhook.set_defaults(handler=_clients_webhook)
     disable = sub.add_parser("disable", help="disable a client (its tokens and keys stop working)")
     disable.add_argument("client_id")
     disable.set_defaults(handler=_clients_disable)
