@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.config import Settings
 from gateway.initiating import (
@@ -372,6 +373,13 @@ class Worker:
                 row.delivered_at = utcnow()
 
 
+def _client(session: Session, client_id: str) -> ApiClient:
+    client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    if client is None:
+        raise ValueError(f"no client {client_id!r}")
+    return client
+
+
 def set_webhook(database: Database, client_id: str, url: str, secret: str) -> bool:
     """Register (or replace) the completion webhook of ``client_id``: an https URL (http only to the local
     host, for development), and a secret of at least 8 characters. True when it replaced one; ``ValueError``
@@ -385,9 +393,7 @@ def set_webhook(database: Database, client_id: str, url: str, secret: str) -> bo
     if not 8 <= len(secret) <= 255:
         raise ValueError("the webhook secret must have at least 8 characters (and at most 255)")
     with database.session() as session, session.begin():
-        client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
-        if client is None:
-            raise ValueError(f"no client {client_id!r}")
+        client = _client(session, client_id)
         hook = session.get(ApiWebhook, client.id)
         if hook is None:
             session.add(ApiWebhook(client_pk=client.id, url=url, secret=secret))
@@ -400,9 +406,7 @@ def remove_webhook(database: Database, client_id: str) -> str:
     """Remove the webhook of ``client_id`` (deliveries not yet made stop); its URL. ``ValueError`` for an
     unknown client or one without a webhook."""
     with database.session() as session, session.begin():
-        client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
-        if client is None:
-            raise ValueError(f"no client {client_id!r}")
+        client = _client(session, client_id)
         hook = session.get(ApiWebhook, client.id)
         if hook is None:
             raise ValueError(f"client {client_id!r} has no webhook")

@@ -140,10 +140,10 @@ class Node:
             add_document(session, tenant, self.patient, entry, content)
         return document_id
 
-    def add_file(self, number: int, content: bytes, *, mime_type: str, title: str) -> str:
+    def add_file(self, number: int, content: bytes, *, mime_type: str, title: str, **listed: Any) -> str:
         """File a document that is no C-CDA of the patient's (a scanned PDF, say) for the node's patient,
-        listed like the C-CDA it stands for but with its own media type, size, hash and title; returns its
-        unique id."""
+        listed like the C-CDA it stands for but with its own media type, size, hash and title, and with what
+        ``listed`` sets of its listing (a type code, a creation time); returns its unique id."""
         assert self.patient is not None
         unique_id = f"{self.home}.9.{number}"
         config = self.gateway.config
@@ -160,6 +160,7 @@ class Node:
             size=len(content),
             hash=hashlib.sha1(content, usedforsecurity=False).hexdigest(),
             title=title,
+            **listed,
         )
         with self.gateway.database.session() as session, session.begin():
             tenant = ensure_tenant(session, config.tenant, config.organization_name)

@@ -5,7 +5,6 @@ its description, and shown in the patient's record by the DocumentReference of a
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -19,14 +18,12 @@ from gateway.initiating import JobState
 from gateway.initiating.documents import convert_document
 from gateway.initiating.jobs.plans import HeldDocument
 from gateway.initiating.models import PullRequest
-from gateway.responding import DocumentDefaults, add_document, entry_from_ccda
+from gateway.responding import DocumentDefaults, entry_from_ccda
 from gateway.sandbox.documents import pdf_note
 from gateway.store import Database, PullJobDocument
-from gateway.store.documents import ensure_tenant
 from tests.gateway.initiating.conftest import (
     HEALTHY,
     Network,
-    Node,
     import_directory,
     make_service,
     request_for,
@@ -167,31 +164,6 @@ def _created(described: dict[str, Any]) -> Any:
     return described["content"][0]["attachment"].get("creation")
 
 
-def _file_pdf(node: Node, number: int, content: bytes, **listed: Any) -> str:
-    """File a PDF for the node's patient, listed with its media type, size, hash, title and ``listed``."""
-    assert node.patient is not None
-    unique_id = f"{node.home}.9.{number}"
-    config = node.gateway.config
-    base = entry_from_ccda(
-        synthetic_ccd(number, node.home, unique_id),
-        node.patient.cx,
-        DocumentDefaults(node.home, config.repository_unique_id),
-    )
-    entry = replace(
-        base,
-        entry_uuid=f"urn:uuid:{uuid.uuid4()}",
-        unique_id=unique_id,
-        mime_type="application/pdf",
-        size=len(content),
-        hash=hashlib.sha1(content, usedforsecurity=False).hexdigest(),
-        **listed,
-    )
-    with node.gateway.database.session() as session, session.begin():
-        tenant = ensure_tenant(session, config.tenant, config.organization_name)
-        add_document(session, tenant, node.patient, entry, content)
-    return unique_id
-
-
 def _record_entry(bundle: dict[str, Any], unique_id: str) -> dict[str, Any]:
     (found,) = [
         e["resource"]
@@ -207,18 +179,18 @@ def test_a_pulled_pdf_is_described_with_its_listed_type_and_date(
     network: Network, database: Database
 ) -> None:
     node = network.nodes[HEALTHY]
-    scanned = _file_pdf(
-        node,
+    scanned = node.add_file(
         5,
         pdf_note("Scanned progress note", ["Synthetic test document. Not a real patient."]),
+        mime_type="application/pdf",
         title="Progress note (scanned)",
         type_code=iti38.Code("11506-3", LOINC, "Progress note"),
         creation_time=iti38.Dtm.parse("20240115093000"),
     )
-    local = _file_pdf(
-        node,
+    local = node.add_file(
         6,
         pdf_note("Referral letter", ["Synthetic test document. Not a real patient."]),
+        mime_type="application/pdf",
         title="Referral",
         type_code=iti38.Code("REF-1", "1.3.6.1.4.1.99999.77", "Referral letter"),
         creation_time=iti38.Dtm.parse("20240116"),
