@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import resource
@@ -180,15 +181,12 @@ def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]
                 # converter's tables) and the database engine's (each statement compiled on its first use)
                 # are paid once, not charged to the measured pull's exchanges. ``warm`` keeps that pull's
                 # connections open for the measured one; ``cold`` opens new ones (a transport per run).
-                if mode == "warm":
-                    async with service.connections():
+                kept = service.connections() if mode == "warm" else contextlib.nullcontext()
+                async with kept:
+                    if mode == "warm" or args.warmup:
                         await service.pull(request(other))
                         service.cpu.ns = service.cpu.exchanges = service.cpu.messages = 0
-                        return await _measure(service, request(person), sandbox, args)
-                if args.warmup:
-                    await service.pull(request(other))
-                    service.cpu.ns = service.cpu.exchanges = service.cpu.messages = 0
-                return await _measure(service, request(person), sandbox, args)
+                    return await _measure(service, request(person), sandbox, args)
 
             result = asyncio.run(after_another())
             database.dispose()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fhir_facade.ccda.convert import convert_ccda
 from fhir_facade.documents import describe_document
-from gateway.initiating.jobs.plans import HeldDocument
+from gateway.initiating.jobs.plans import DocumentToConvert
 from gateway.initiating.models import DocumentState
 from xca.errors import HieGatewayError
 from xca.ids import is_oid
@@ -30,7 +30,7 @@ class Converted:
     error_code: str | None = None
 
 
-def convert_document(content: bytes, held: HeldDocument, community_name: str | None) -> Converted:
+def convert_document(content: bytes, held: DocumentToConvert, community_name: str | None) -> Converted:
     """``content`` (the bytes of ``held``) as FHIR resources: converted, or described when it cannot be."""
     error_code = None
     if is_convertible(held.media_type):

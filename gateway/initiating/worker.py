@@ -73,7 +73,7 @@ class PullWorker(WorkerRuntime):
         self._state, self._counters = state, counters
         self.events.emit(ProgressEvent(EventKind.JOB_STARTED, job_id, state, counters))
         if plan.state in (JobState.DONE, JobState.FAILED):
-            return await self._summary(plan, None)
+            return await self._summary(plan)
         # The job's times (record, done) count from when it was asked: for a resumed job its earlier runs
         # and the time between them included, not only this run's.
         started = time.perf_counter() - max(0.0, (utcnow() - job.created_at).total_seconds())
@@ -100,14 +100,13 @@ class PullWorker(WorkerRuntime):
             error = group_error.exceptions[0]
             assert isinstance(error, PullError)
             await self._db(self.store.fail_job, job_id, error.code, error.message)
-        return await self._summary(plan, started)
+        return await self._summary(plan)
 
-    async def _summary(self, plan: JobPlan, started: float | None) -> PullSummary:
-        """The job's summary; ``started=None``: it had ended before this run, which reports its duration."""
+    async def _summary(self, plan: JobPlan) -> PullSummary:
+        """The job's summary; its duration is the job's own, from when it was asked to when it ended (also
+        when it had ended before this run)."""
         state, counters, reports, job = await self._db(self.store.reports, plan.job_id)
-        ended = time.perf_counter() - started if started is not None else None
-        if ended is None:
-            ended = ((job.finished_at or job.updated_at) - job.created_at).total_seconds()
+        ended = ((job.finished_at or utcnow()) - job.created_at).total_seconds()
         bundle: dict[str, object] | None = None
         if state is JobState.DONE:
             resources = await self._db(self.store.consolidated, plan.patient_id)

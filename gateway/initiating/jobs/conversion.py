@@ -17,7 +17,7 @@ from gateway.audit import (
 )
 from gateway.initiating.codec import request_from_json
 from gateway.initiating.jobs.base import JobStoreBase, Step
-from gateway.initiating.jobs.plans import HeldDocument, Progress
+from gateway.initiating.jobs.plans import DocumentToConvert, Progress
 from gateway.initiating.models import (
     ACTIVE_STATES,
     DocumentState,
@@ -45,7 +45,7 @@ _WITH_RESOURCES = [DocumentState.CONVERTED.value, DocumentState.STORED.value]
 class ConversionSteps(JobStoreBase):
     """Converting a job's documents and completing it."""
 
-    def documents_to_convert(self, job_id: uuid.UUID) -> list[HeldDocument]:
+    def documents_to_convert(self, job_id: uuid.UUID) -> list[DocumentToConvert]:
         """Every held, unconverted document of the job."""
         with self.database.session() as session:
             job = self._job(session, job_id)
@@ -81,7 +81,7 @@ class ConversionSteps(JobStoreBase):
                 )
             )
             return [
-                HeldDocument(
+                DocumentToConvert(
                     doc_id,
                     raw_id,
                     mime,

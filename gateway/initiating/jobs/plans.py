@@ -15,8 +15,8 @@ from gateway.initiating.models import (
 from xca.ids import Cx
 
 __all__ = [
+    "DocumentToConvert",
     "GatewayPlan",
-    "HeldDocument",
     "JobPlan",
     "PendingDocument",
     "Progress",
@@ -56,7 +56,7 @@ class PendingDocument:
 
 
 @dataclass(frozen=True)
-class HeldDocument:
+class DocumentToConvert:
     """A retrieved document of a job waiting for conversion (``already``: this patient's resources from it
     are stored, by an earlier pull), with what its ITI-38 listing said of it: the ``typeCode`` (code, coding
     scheme as sent, display name) and the ``creationTime`` (XDS DTM in UTC at its own precision)."""

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gateway.audit import Transaction
 from gateway.initiating import JobState
 from gateway.initiating.documents import convert_document
-from gateway.initiating.jobs.plans import HeldDocument
+from gateway.initiating.jobs.plans import DocumentToConvert
 from gateway.initiating.models import PullRequest
 from gateway.responding import DocumentDefaults, entry_from_ccda
 from gateway.sandbox.documents import pdf_note
@@ -93,7 +93,7 @@ def _on_the_wire(*entries: iti38.DocumentEntry, odd: dict[str, dict[str, str | N
 
 def _described(row: PullJobDocument) -> dict[str, Any]:
     """The description of ``row``'s document as the conversion thread makes it from the job's row."""
-    held = HeldDocument(
+    held = DocumentToConvert(
         row.id, uuid.uuid4(), row.mime_type, row.home_community_id, row.unique_id, row.title, False,
         type_code=row.type_code, type_code_system=row.type_code_system,
         type_code_display=row.type_code_display, creation_time=row.creation_time,
