@@ -1,7 +1,8 @@
 """``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
 display and a summary table; ``--resume JOB`` finishes an interrupted job (not a cancelled one), ``--cancel
-JOB`` cancels an unfinished one. Unfinished jobs are resumed first; an unfinished job that asked exactly this
-pull (killed, or stopped with Ctrl-C) is resumed instead of starting the same pull again.
+JOB`` cancels an unfinished one, ``--list [N]`` shows the tenant's latest jobs. Unfinished jobs are resumed
+first; an unfinished job that asked exactly this pull (killed, or stopped with Ctrl-C) is resumed instead of
+starting the same pull again.
 
 ``--cancel`` exits 0 when the job is now cancelled (or already was), 1 when it cannot be (unknown to this
 tenant, already ``done`` or ``failed``), 2 for a malformed job id. A worker running the job, in any process,
@@ -13,11 +14,12 @@ Light at import: the handler imports the pull machinery.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
     from gateway.config import Settings
     from gateway.initiating.events import Listener, ProgressEvent
+    from gateway.initiating.jobs import JobStore
     from gateway.initiating.models import PullRequest
     from gateway.initiating.service import PullService
 
@@ -152,6 +155,14 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     job = pull.add_mutually_exclusive_group()
     job.add_argument("--resume", metavar="JOB", help="finish an interrupted job instead of starting one")
     job.add_argument("--cancel", metavar="JOB", help="cancel an unfinished job (queued or running)")
+    job.add_argument(
+        "--list",
+        nargs="?",
+        type=int,
+        const=20,
+        metavar="N",
+        help="list this tenant's latest N jobs, newest first (default 20), and how to finish unfinished ones",
+    )
     pull.add_argument("--no-progress", action="store_true", help="no live display (summary only)")
     pull.set_defaults(handler=_pull)
 
@@ -227,20 +238,19 @@ def _job_id(text: str, flag: str) -> uuid.UUID:
         raise ConfigError(f"--{flag} takes a job id (a UUID)", detail={"setting": flag}) from None
 
 
-def _cancel(args: argparse.Namespace, settings: Settings) -> int:
+@contextlib.contextmanager
+def _bookkeeping(settings: Settings) -> Iterator[JobStore]:
+    """The tenant's job store on the upgraded database: only bookkeeping (cancel, list), so no certificates
+    or network client are loaded."""
     from gateway.audit import AuditLog, AuditSource
     from gateway.initiating.jobs import JobStore
-    from gateway.initiating.service import default_user
     from gateway.store import Database
-    from xca.errors import JobCancelledError
 
-    job_id = _job_id(args.cancel, "cancel")
     database = Database(settings.database_url)
     try:
         database.upgrade()
         hcid = settings.home_community_id
-        # Only bookkeeping: no certificates or network client are needed to cancel.
-        store = JobStore(
+        yield JobStore(
             database,
             AuditLog(
                 source=AuditSource(source_id=hcid, site=settings.organization_name, home_community_id=hcid)
@@ -250,6 +260,16 @@ def _cancel(args: argparse.Namespace, settings: Settings) -> int:
             assigning_authority=settings.assigning_authority or f"{hcid}.2",
             home_community_id=hcid,
         )
+    finally:
+        database.dispose()
+
+
+def _cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.initiating.service import default_user
+    from xca.errors import JobCancelledError
+
+    job_id = _job_id(args.cancel, "cancel")
+    with _bookkeeping(settings) as store:
         try:
             was = store.cancel_job(job_id, default_user(settings))
         except JobCancelledError:
@@ -257,8 +277,29 @@ def _cancel(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         print(f"job {job_id} cancelled (it was {was.value})")
         return 0
-    finally:
-        database.dispose()
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.initiating.display import console as make_console
+    from gateway.initiating.display import jobs_table
+
+    if args.list < 1:
+        raise ConfigError("--list takes a positive number of jobs", detail={"setting": "list"})
+    with _bookkeeping(settings) as store:
+        jobs = store.recent_jobs(args.list)
+    console = make_console()
+    if not jobs:
+        console.print("no pull jobs yet")
+        return 0
+    console.print(jobs_table(jobs))
+    waiting = [job.job_id for job in jobs if job.unfinished and not job.running]
+    if waiting:
+        console.print(
+            ("1 unfinished job waits" if len(waiting) == 1 else f"{len(waiting)} unfinished jobs wait")
+            + " for a worker: the next `hiegate pull` resumes it first, or "
+            + f"`hiegate pull --resume {waiting[0]}` now"
+        )
+    return 0
 
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
@@ -266,6 +307,8 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.cancel:
         return _cancel(args, settings)
+    if args.list is not None:
+        return _list(args, settings)
 
     from gateway.initiating.display import LiveProgress, summary_table, totals_line
     from gateway.initiating.display import console as make_console

@@ -3,6 +3,7 @@ never on a timer), and the summary table at the end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 from rich.console import Console, Group
@@ -11,9 +12,16 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.initiating.events import EventKind, ProgressEvent
-from gateway.initiating.models import GatewayOutcome, GatewayReport, JobCounters, PullSummary
+from gateway.initiating.models import (
+    GatewayOutcome,
+    GatewayReport,
+    JobCounters,
+    JobListing,
+    JobState,
+    PullSummary,
+)
 
-__all__ = ["LiveProgress", "console", "summary_table", "totals_line"]
+__all__ = ["LiveProgress", "console", "jobs_table", "summary_table", "totals_line"]
 
 
 def console() -> Console:
@@ -134,3 +142,53 @@ def _problem(code: str | None, reason: str | None) -> str:
     if code and reason and reason.replace(" ", "-") == code:
         return reason
     return " ".join(x for x in (code, reason) if x)
+
+
+_JOB_STYLE = {JobState.DONE: "green", JobState.FAILED: "red", JobState.CANCELLED: "dim"}
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def jobs_table(jobs: list[JobListing]) -> Table:
+    """``hiegate pull --list``: one row per job, no patient details (the job id leads to them, through
+    ``hiegate audit search --job``)."""
+    table = Table(title="pull jobs, newest first", expand=False)
+    table.add_column("job", no_wrap=True, min_width=36)  # whole: it is what --resume and --cancel take
+    table.add_column("state")
+    for column in (
+        "purpose",
+        "started",
+        "took s",
+        "gateways",
+        "matched",
+        "failed",
+        "docs",
+        "converted",
+        "resources",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("purpose", "started") else "right", no_wrap=True
+        )
+    for job in jobs:
+        c = job.counters
+        state = job.state.value + (" (running)" if job.running else " (waiting)" if job.unfinished else "")
+        if job.error_code:
+            state += f" {job.error_code}"
+        took = f"{(job.finished_at - job.created_at).total_seconds():.1f}" if job.finished_at else "-"
+        table.add_row(
+            str(job.job_id),
+            Text(state, style=_JOB_STYLE.get(job.state, "yellow")),
+            job.purpose_of_use,
+            _instant(job.created_at),
+            took,
+            f"{c.gateways_answered}/{c.gateways_asked}/{c.gateways_selected}",
+            str(c.gateways_matched),
+            str(c.gateways_failed),
+            f"{c.documents_retrieved}/{c.documents_found}",
+            str(c.documents_converted),
+            str(c.resources_stored),
+        )
+    table.caption = "gateways: answered/asked/selected; docs: retrieved/found"
+    return table

@@ -37,6 +37,7 @@ __all__ = [
     "GatewayReport",
     "GatewayStage",
     "JobCounters",
+    "JobListing",
     "JobState",
     "PullRequest",
     "PullSummary",
@@ -137,6 +138,25 @@ class JobCounters:
     documents_reused: int = 0
     """Found again and already held (an earlier pull): not asked for again."""
     resources_stored: int = 0
+
+
+@dataclass(frozen=True)
+class JobListing:
+    """One line of a tenant's job list: what was asked when, where it stands, and whether a live worker
+    holds it (an unfinished job nobody holds waits for ``hiegate pull --resume`` or the next pull)."""
+
+    job_id: uuid.UUID
+    state: JobState
+    purpose_of_use: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    counters: JobCounters
+    error_code: str | None
+    running: bool
+
+    @property
+    def unfinished(self) -> bool:
+        return self.state in ACTIVE_STATES
 
 
 @dataclass(frozen=True)

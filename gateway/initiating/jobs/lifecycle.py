@@ -17,7 +17,7 @@ from gateway.audit import (
 )
 from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
-from gateway.initiating.jobs.base import _STALE_AFTER, JobStoreBase, _pid_alive
+from gateway.initiating.jobs.base import _JOB_LOAD, _STALE_AFTER, JobStoreBase, _pid_alive
 from gateway.initiating.jobs.counters import gateway_report
 from gateway.initiating.jobs.plans import GatewayPlan, JobPlan, Progress
 from gateway.initiating.models import (
@@ -26,6 +26,7 @@ from gateway.initiating.models import (
     GatewayReport,
     GatewayStage,
     JobCounters,
+    JobListing,
     JobState,
     PullRequest,
 )
@@ -152,6 +153,41 @@ class JobSteps(JobStoreBase):
         with self.database.session() as session:
             return list(self._unfinished(session, PullJob.id).scalars())
 
+    def recent_jobs(self, limit: int) -> list[JobListing]:
+        """This tenant's latest ``limit`` jobs, newest first (read only)."""
+        with self.database.session() as session:
+            jobs = session.scalars(
+                select(PullJob)
+                .where(PullJob.tenant_id == self._tenant(session).id)
+                .options(*_JOB_LOAD)
+                .order_by(PullJob.created_at.desc(), PullJob.id)
+                .limit(limit)
+            )
+            return [
+                JobListing(
+                    job_id=job.id,
+                    state=JobState(job.state),
+                    purpose_of_use=job.purpose_of_use,
+                    created_at=job.created_at,
+                    finished_at=job.finished_at,
+                    counters=JobCounters(
+                        gateways_selected=job.gateways_selected,
+                        gateways_asked=job.gateways_asked,
+                        gateways_answered=job.gateways_answered,
+                        gateways_matched=job.gateways_matched,
+                        gateways_failed=job.gateways_failed,
+                        documents_found=job.documents_found,
+                        documents_retrieved=job.documents_retrieved,
+                        documents_converted=job.documents_converted,
+                        documents_failed=job.documents_failed,
+                        resources_stored=job.resources_stored,
+                    ),
+                    error_code=job.error_code,
+                    running=_held(job),
+                )
+                for job in jobs
+            ]
+
     def unfinished_job_for(self, request: PullRequest) -> uuid.UUID | None:
         """This tenant's oldest unfinished job that asked exactly ``request`` (patient, user and purpose,
         selection, dates), if any: the same pull run again after a crash resumes that job instead of
@@ -169,16 +205,7 @@ class JobSteps(JobStoreBase):
             job = self._job(session, job_id)
             if job.state == JobState.CANCELLED.value:
                 raise JobCancelledError("the pull job was cancelled", detail={"job": str(job_id)})
-            holder = job.worker
-            fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < _STALE_AFTER
-            if (
-                not force
-                and JobState(job.state) in ACTIVE_STATES
-                and holder
-                and holder != self.worker
-                and fresh
-                and _pid_alive(holder)
-            ):
+            if not force and job.worker != self.worker and _held(job):
                 raise JobBusyError("another worker is running this job", detail={"job": str(job_id)})
             job.worker = self.worker
             progress = self._progress(session, job)
@@ -308,6 +335,15 @@ class JobSteps(JobStoreBase):
             )
             session.expunge(job)
             return JobState(job.state), counters, reports, job
+
+
+def _held(job: PullJob) -> bool:
+    """Whether a live worker holds the unfinished ``job``: its heartbeat is recent (two minutes), and when
+    that worker is a process on this host, the process still runs."""
+    fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < _STALE_AFTER
+    return (
+        JobState(job.state) in ACTIVE_STATES and bool(job.worker) and fresh and _pid_alive(job.worker or "")
+    )
 
 
 def _close_unfinished(session: Session, job_id: uuid.UUID) -> None:

@@ -53,6 +53,7 @@ from gateway.security import (
 from gateway.security import Organization as XuaOrganization
 from gateway.store import Database
 from gateway.store.documents import ensure_tenant
+from tests.env import isolate_settings
 from tests.gateway.store import conftest as _store
 from xca.iti55 import AdministrativeGender, Demographics, PersonName
 
@@ -328,6 +329,22 @@ def service_for(pki: Path, database: Database, **options: Any) -> PullService:
 def import_directory(network: Network, database: Database) -> None:
     with database.session() as session, session.begin():
         import_communities(session, parse_directory(network.directory).communities, source="test")
+
+
+def cli_settings(
+    monkeypatch: pytest.MonkeyPatch, workdir: Path, network: Network, database: Database
+) -> None:
+    """``hiegate`` run in this test acts as the caller of :func:`make_service` on ``database``."""
+    isolate_settings(monkeypatch, workdir)
+    for name, value in {
+        "DATABASE_URL": database.engine.url.render_as_string(hide_password=False),
+        "TENANT": "clinic",
+        "ORGANIZATION_NAME": "Calling Clinic",
+        "HOME_COMMUNITY_ID": CALLER,
+        "ASSIGNING_AUTHORITY": f"{CALLER}.2",
+        "CERTS_DIR": str(network.pki),
+    }.items():
+        monkeypatch.setenv(f"HIEGATE_{name}", value)
 
 
 def user() -> RequestingUser:

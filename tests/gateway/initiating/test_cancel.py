@@ -23,10 +23,10 @@ from gateway.initiating import GatewayOutcome, JobState, PullRequest, PullSummar
 from gateway.initiating.events import EventKind, ProgressEvent
 from gateway.store import Database, FhirResource, PullJob, PullJobGateway, RawDocument, Tenant
 from tests.gateway.initiating.conftest import (
-    CALLER,
     HEALTHY,
     NOBODY,
     Network,
+    cli_settings,
     import_directory,
     make_service,
     request_for,
@@ -174,17 +174,7 @@ def test_cli_cancel_exit_codes(
     queued = service.create_job(_request(network))
     spec = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=(NOBODY,))
     done = asyncio.run(service.pull(replace(request_for(network), selection=spec))).job_id
-    monkeypatch.chdir(tmp_path)
-    url = database.engine.url.render_as_string(hide_password=False)
-    for name, value in {
-        "DATABASE_URL": url,
-        "TENANT": "clinic",
-        "ORGANIZATION_NAME": "Calling Clinic",
-        "HOME_COMMUNITY_ID": CALLER,
-        "ASSIGNING_AUTHORITY": f"{CALLER}.2",
-        "CERTS_DIR": str(network.pki),
-    }.items():
-        monkeypatch.setenv(f"HIEGATE_{name}", value)
+    cli_settings(monkeypatch, tmp_path, network, database)
     capsys.readouterr()
     assert main(["pull", "--cancel", str(queued)]) == 0
     assert f"job {queued} cancelled (it was discovering)" in capsys.readouterr().out

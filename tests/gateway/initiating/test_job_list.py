@@ -1,0 +1,106 @@
+"""``hiegate pull --list``: the tenant's latest jobs, newest first, each with its state and counts, which
+unfinished ones a live worker holds, and how to finish the ones nobody holds; no patient details."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from gateway.cli import main
+from gateway.directory import SelectionSpec, SelectionStrategy
+from gateway.store import Database, PullJob
+from gateway.store.models import utcnow
+from tests.gateway.initiating.conftest import (
+    HEALTHY,
+    NOBODY,
+    Network,
+    cli_settings,
+    import_directory,
+    make_service,
+    request_for,
+    user,
+)
+
+
+def _lines(text: str) -> dict[str, str]:
+    """Each table row by the job id it starts with (the console may wrap cells: ids stay whole)."""
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        found = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", line)
+        if found and found[0] not in rows:
+            rows[found[0]] = line
+    return rows
+
+
+def test_list_shows_each_job_newest_first_with_what_holds_it(
+    network: Network,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import_directory(network, database)
+    service = make_service(network, database)
+    explicit = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=(HEALTHY, NOBODY))
+    done = asyncio.run(service.pull(replace(request_for(network), selection=explicit))).job_id
+    cancelled = service.create_job(request_for(network))
+    service.store.cancel_job(cancelled, user())
+    waiting = service.create_job(replace(request_for(network), selection=explicit))
+    with database.session() as session, session.begin():  # its worker stopped beating ten minutes ago
+        session.execute(
+            update(PullJob)
+            .where(PullJob.id == waiting)
+            .values(heartbeat_at=utcnow() - dt.timedelta(minutes=10))
+        )
+    running = service.create_job(request_for(network))
+    service.store.claim(running)  # held by this live process, heartbeat now
+    cli_settings(monkeypatch, tmp_path, network, database)
+    capsys.readouterr()
+
+    assert main(["pull", "--list"]) == 0
+    out = capsys.readouterr().out
+    rows = _lines(out)
+    assert list(rows) == [str(running), str(waiting), str(cancelled), str(done)], out
+    assert "discovering (running)" in rows[str(running)]
+    assert "(waiting)" in rows[str(waiting)]
+    assert "cancelled" in rows[str(cancelled)]
+    assert "(waiting)" not in rows[str(cancelled)]
+    # The finished pull: both gateways answered, HEALTHY matched and its two documents are held.
+    assert re.search(r"done\s.*\s2/2/2\s+│\s+1\s+│\s+0\s+│\s+2/2\s+│\s+2\s+│", rows[str(done)])
+    # Only the job nobody holds is pointed at --resume; no patient detail is printed.
+    hint = " ".join(out[out.index("gateways: answered") :].split())
+    resume = f"`hiegate pull --resume {waiting}` now"
+    assert (
+        f"1 unfinished job waits for a worker: the next `hiegate pull` resumes it first, or {resume}" in hint
+    )
+    grace = network.grace
+    assert grace.names[0].family not in out
+    assert grace.birth_date is not None
+    assert grace.birth_date.isoformat() not in out
+
+    assert main(["pull", "--list", "2"]) == 0
+    assert list(_lines(capsys.readouterr().out)) == [str(running), str(waiting)]
+
+
+def test_list_of_nothing_and_a_bad_count(
+    network: Network,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_settings(monkeypatch, tmp_path, network, database)
+    assert main(["pull", "--list"]) == 0
+    assert capsys.readouterr().out.strip() == "no pull jobs yet"
+    assert main(["pull", "--list", "0"]) == 2
+    assert "--list takes a positive number of jobs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["pull", "--list", "--cancel", "x"])
+    assert usage.value.code == 2
+    assert "not allowed with argument --list" in capsys.readouterr().err
