@@ -334,7 +334,8 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             jobs = [_job_id(args.resume, "resume")]
         else:
             assert request is not None
-            jobs = service.unfinished()
+            # Not those another live process runs (the API's worker, another pull): it finishes them.
+            jobs = service.unfinished(held=False)
             same = service.unfinished_job_for(request)
             for job in jobs:
                 if job != same:

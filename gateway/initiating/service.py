@@ -174,8 +174,9 @@ class PullService:
     def create_job(self, request: PullRequest) -> uuid.UUID:
         return self.store.create_job(request, self.select(request))
 
-    def unfinished(self) -> list[uuid.UUID]:
-        return self.store.unfinished_jobs()
+    def unfinished(self, *, held: bool = True) -> list[uuid.UUID]:
+        """Unfinished jobs, oldest first; ``held=False``: only those no live worker holds."""
+        return self.store.unfinished_jobs(held=held)
 
     def unfinished_job_for(self, request: PullRequest) -> uuid.UUID | None:
         """An unfinished job that asked exactly ``request`` (see :meth:`JobStore.unfinished_job_for`)."""

@@ -4,6 +4,7 @@ or cancelling one, and reading it back.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -148,10 +149,12 @@ class JobSteps(JobStoreBase):
             .order_by(PullJob.created_at)
         )
 
-    def unfinished_jobs(self) -> list[uuid.UUID]:
-        """This tenant's unfinished jobs, oldest first."""
+    def unfinished_jobs(self, *, held: bool = True) -> list[uuid.UUID]:
+        """This tenant's unfinished jobs, oldest first; ``held=False`` leaves out those a live worker holds
+        (another process is running them: only it may)."""
         with self.database.session() as session:
-            return list(self._unfinished(session, PullJob.id).scalars())
+            rows = self._unfinished(session, PullJob.id, PullJob.state, PullJob.worker, PullJob.heartbeat_at)
+            return [job_id for job_id, *holder in rows if held or not _held(*holder)]
 
     def recent_jobs(self, limit: int) -> list[JobListing]:
         """This tenant's latest ``limit`` jobs, newest first (read only)."""
@@ -183,7 +186,7 @@ class JobSteps(JobStoreBase):
                         resources_stored=job.resources_stored,
                     ),
                     error_code=job.error_code,
-                    running=_held(job),
+                    running=_held(job.state, job.worker, job.heartbeat_at),
                 )
                 for job in jobs
             ]
@@ -205,7 +208,7 @@ class JobSteps(JobStoreBase):
             job = self._job(session, job_id)
             if job.state == JobState.CANCELLED.value:
                 raise JobCancelledError("the pull job was cancelled", detail={"job": str(job_id)})
-            if not force and job.worker != self.worker and _held(job):
+            if not force and job.worker != self.worker and _held(job.state, job.worker, job.heartbeat_at):
                 raise JobBusyError("another worker is running this job", detail={"job": str(job_id)})
             job.worker = self.worker
             progress = self._progress(session, job)
@@ -337,13 +340,11 @@ class JobSteps(JobStoreBase):
             return JobState(job.state), counters, reports, job
 
 
-def _held(job: PullJob) -> bool:
-    """Whether a live worker holds the unfinished ``job``: its heartbeat is recent (two minutes), and when
-    that worker is a process on this host, the process still runs."""
-    fresh = job.heartbeat_at is not None and utcnow() - job.heartbeat_at < _STALE_AFTER
-    return (
-        JobState(job.state) in ACTIVE_STATES and bool(job.worker) and fresh and _pid_alive(job.worker or "")
-    )
+def _held(state: str, worker: str | None, heartbeat_at: dt.datetime | None) -> bool:
+    """Whether a live worker holds a job in ``state``: it is unfinished, its worker's heartbeat is recent (two
+    minutes), and when that worker is a process on this host, the process still runs."""
+    fresh = heartbeat_at is not None and utcnow() - heartbeat_at < _STALE_AFTER
+    return JobState(state) in ACTIVE_STATES and bool(worker) and fresh and _pid_alive(worker or "")
 
 
 def _close_unfinished(session: Session, job_id: uuid.UUID) -> None:

@@ -347,6 +347,17 @@ def cli_settings(
         monkeypatch.setenv(f"HIEGATE_{name}", value)
 
 
+def patient_args(network: Network) -> list[str]:
+    """``hiegate pull``'s patient options for the network's patient Grace."""
+    grace = network.grace
+    assert grace.birth_date is not None
+    assert grace.gender is not None
+    name = grace.names[0]
+    given = [arg for g in name.given for arg in ("--given", g)]
+    return [*given, "--family", name.family or "", "--birth-date", grace.birth_date.isoformat(),
+            "--gender", grace.gender.value]  # fmt: skip
+
+
 def user() -> RequestingUser:
     return RequestingUser(
         user_id="dr.pull@clinic.example",

@@ -1,16 +1,20 @@
 """``hiegate pull --list``: the tenant's latest jobs, newest first, each with its state and counts, which
-unfinished ones a live worker holds, and how to finish the ones nobody holds; no patient details."""
+unfinished ones a live worker holds, and how to finish the ones nobody holds; no patient details. And
+``hiegate pull`` leaves an unfinished job that another live process holds to that process."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import re
+import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.cli import main
 from gateway.directory import SelectionSpec, SelectionStrategy
@@ -23,6 +27,7 @@ from tests.gateway.initiating.conftest import (
     cli_settings,
     import_directory,
     make_service,
+    patient_args,
     request_for,
     user,
 )
@@ -104,3 +109,38 @@ def test_list_of_nothing_and_a_bad_count(
         main(["pull", "--list", "--cancel", "x"])
     assert usage.value.code == 2
     assert "not allowed with argument --list" in capsys.readouterr().err
+
+
+def test_a_pull_leaves_the_jobs_another_live_process_runs_to_it(
+    network: Network,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import_directory(network, database)
+    service = make_service(network, database)
+    explicit = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=(HEALTHY, NOBODY))
+    theirs = service.create_job(replace(request_for(network), selection=explicit))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = f"{socket.gethostname()}:{other.pid}"  # e.g. the API server's worker, running it now
+        with database.session() as session, session.begin():
+            session.execute(
+                update(PullJob).where(PullJob.id == theirs).values(worker=holder, heartbeat_at=utcnow())
+            )
+        cli_settings(monkeypatch, tmp_path, network, database)
+        capsys.readouterr()
+
+        assert main(["pull", *patient_args(network), "--no-progress"]) == 0
+        out = capsys.readouterr().out
+        assert f"resuming unfinished job {theirs}" not in out
+        with database.session() as session:
+            job = session.get(PullJob, theirs)
+            assert job is not None
+            assert (job.state, job.worker) == ("discovering", holder)  # untouched
+            mine = session.scalars(select(PullJob).where(PullJob.id != theirs)).one()
+            assert mine.state == "done"
+    finally:
+        other.kill()
+        other.wait()

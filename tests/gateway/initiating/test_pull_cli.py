@@ -24,7 +24,7 @@ from gateway.cli import main
 from gateway.initiating import JobState
 from gateway.store import Database, PullJob
 from tests.env import isolate_settings
-from tests.gateway.initiating.conftest import HEALTHY, SLOW, Network, import_directory
+from tests.gateway.initiating.conftest import HEALTHY, SLOW, Network, import_directory, patient_args
 
 _ROOT = Path(__file__).resolve().parents[3]
 
@@ -37,16 +37,6 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, network: Network
     monkeypatch.setenv("HIEGATE_DATABASE_URL", database_url)
     monkeypatch.setenv("HIEGATE_CERTS_DIR", str(network.pki))
     monkeypatch.setenv("HIEGATE_PARTNERS_FILE", str(partners))
-
-
-def _patient(network: Network) -> list[str]:
-    grace = network.grace
-    assert grace.birth_date is not None
-    assert grace.gender is not None
-    name = grace.names[0]
-    given = [arg for g in name.given for arg in ("--given", g)]
-    return [*given, "--family", name.family or "", "--birth-date", grace.birth_date.isoformat(),
-            "--gender", grace.gender.value]  # fmt: skip
 
 
 def _words(text: str) -> str:
@@ -69,7 +59,7 @@ def test_out_holds_the_record_once_published_then_the_merged_one(
     _configure(monkeypatch, tmp_path, network, database_url)
     out = tmp_path / "record.json"
 
-    status = main(["pull", *_patient(network), "--out", str(out), "--no-progress"])
+    status = main(["pull", *patient_args(network), "--out", str(out), "--no-progress"])
 
     assert status == 0
     printed = _words(capsys.readouterr().out)
@@ -112,7 +102,7 @@ def test_ctrl_c_leaves_a_job_that_resume_finishes(
     try:
         with log.open("wb") as output:
             child = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "pull", *_patient(network), "--out", str(out),
+                [sys.executable, "-m", "gateway.cli", "pull", *patient_args(network), "--out", str(out),
                  "--no-progress"],
                 cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -148,7 +138,7 @@ def test_ctrl_c_leaves_a_job_that_resume_finishes(
     healthy_asked = healthy.hits.copy()
 
     # Either as told, or by running the same pull again: that finishes the stopped job, no second one.
-    argv = ["--resume", str(job_id)] if again == "resume" else _patient(network)
+    argv = ["--resume", str(job_id)] if again == "resume" else patient_args(network)
     status = main(["pull", *argv, "--no-progress"])
 
     assert status == 0
