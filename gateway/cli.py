@@ -5,6 +5,9 @@ file or folder the user named that cannot be read or written (``HG-1002``). Exit
 operation failed, 2 bad usage or a bad setting (as argparse does for usage errors), 141 (128 + SIGPIPE, no
 message) when the reader of the output went away (``hiegate directory list | head -1``). Anything else is a
 bug: one line too, and its traceback with ``HIEGATE_LOG_LEVEL=DEBUG``.
+
+Light at import: building the parser (all that ``--help`` and a usage error need) loads no command's
+machinery, nor the settings; each handler imports what it runs.
 """
 
 from __future__ import annotations
@@ -18,26 +21,31 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from fhir_facade.api.cli import add_serve_commands
 from fhir_facade.ccda.cli import add_convert_commands
 from gateway.audit.cli import add_audit_commands
-from gateway.config import Settings, load_settings, masked_settings, settings_as_json
 from gateway.directory_cli import add_directory_commands
 from gateway.pull_cli import add_pull_commands
 from gateway.respond_cli import add_responding_commands
 from gateway.sandbox_cli import add_sandbox_commands
 from xca.errors import ConfigError, HieGatewayError, PathAccessError
 
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
 __all__ = ["main"]
 
 log = logging.getLogger("hiegate")
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+Handler: TypeAlias = "Callable[[argparse.Namespace, Settings], int]"
 """Every command sets ``handler`` on its parser; ``main`` calls it with the parsed arguments and settings."""
 
 
 def _config_show(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.config import masked_settings, settings_as_json
+
     if args.json:
         print(json.dumps(settings_as_json(settings), indent=2))
     else:
@@ -49,6 +57,7 @@ def _config_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.config import masked_settings
     from gateway.store import Database, current_revision
 
     db = Database(settings.database_url)
@@ -209,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    from gateway.config import load_settings  # after the arguments: --help and usage errors need no settings
+
     settings: Settings | None = None
     try:
         settings = load_settings(args.config)

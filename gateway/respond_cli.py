@@ -13,10 +13,10 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from gateway.config import Settings
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gateway.config import Settings
     from gateway.store import Database, Tenant
 
 __all__ = ["add_responding_commands"]

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from gateway.config import Settings
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gateway.config import Settings
     from gateway.sandbox import Sandbox
 
 __all__ = ["add_sandbox_commands", "pull_command"]

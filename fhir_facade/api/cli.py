@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from gateway.config import Settings
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from gateway.config import Settings
     from gateway.store import Database
     from gateway.store.api import ApiClient
 

@@ -2,6 +2,8 @@
 
 Search and export print patient identifiers: they are the audit log's answer to an authorized operator,
 written to stdout or a file, never to the application log.
+
+Light at import (the options come from :mod:`gateway.audit.model`); each handler imports what it runs.
 """
 
 from __future__ import annotations
@@ -14,23 +16,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from gateway.audit import report
-from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
-from gateway.audit.disclosures import accounting_of_disclosures
-from gateway.audit.export import ExportFormat, export_records
-from gateway.audit.model import AuditSource, EventKind, Outcome, Transaction
-from gateway.audit.retention import purge_before
-from gateway.audit.search import AuditFilter, iter_records, parse_job_id, search
-from gateway.audit.tables import AuditChainHead
-from gateway.audit.verify import verify_chain
-from gateway.config import Settings
-from gateway.store import Database, Tenant
+from gateway.audit.model import AuditSource, EventKind, ExportFormat, Outcome, Transaction, parse_job_id
 from xca.errors import AuditChainError, AuditCheckpointError, AuditQueryError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.audit.checkpoint import CheckpointVerifier
+    from gateway.audit.search import AuditFilter
+    from gateway.config import Settings
+    from gateway.store import Tenant
 
 __all__ = ["add_audit_commands", "parse_time"]
 
@@ -55,6 +52,8 @@ def _job_id(text: str) -> str:
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
+    from gateway.store import Database
+
     db = Database(settings.database_url)
     try:
         # Like every other command on a database: a fresh one gets its schema, not a "no such table".
@@ -66,6 +65,10 @@ def _session(settings: Settings) -> Iterator[Session]:
 
 
 def _tenant(session: Session, slug: str) -> Tenant:
+    from sqlalchemy import select
+
+    from gateway.store import Tenant
+
     tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         raise AuditQueryError(f"no tenant {slug!r} in this database", detail={"field": "tenant"})
@@ -81,11 +84,15 @@ def _source(settings: Settings) -> AuditSource:
 
 
 def _verifier(settings: Settings) -> CheckpointVerifier | None:
+    from gateway.audit.checkpoint import CheckpointVerifier
+
     certificate = settings.certs_dir / "signing.pem"
     return CheckpointVerifier.from_file(certificate) if certificate.is_file() else None
 
 
 def _filter(args: argparse.Namespace) -> AuditFilter:
+    from gateway.audit.search import AuditFilter
+
     return AuditFilter(
         patient=args.patient,
         user=args.user,
@@ -101,6 +108,13 @@ def _filter(args: argparse.Namespace) -> AuditFilter:
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from gateway.audit import report
+    from gateway.audit.tables import AuditChainHead
+    from gateway.audit.verify import verify_chain
+    from gateway.store import Tenant
+
     with _session(settings) as session:
         if args.tenant:
             tenants = [_tenant(session, args.tenant)]
@@ -128,6 +142,9 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import report
+    from gateway.audit.search import search
+
     with _session(settings) as session:
         tenant = _tenant(session, args.tenant or settings.tenant)
         page = search(session, tenant, _filter(args), limit=args.limit, cursor=args.cursor)
@@ -136,6 +153,9 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit.export import export_records
+    from gateway.audit.search import iter_records
+
     export_format = ExportFormat(args.format)
     with _session(settings) as session:
         tenant = _tenant(session, args.tenant or settings.tenant)
@@ -155,6 +175,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disclosures(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import report
+    from gateway.audit.disclosures import accounting_of_disclosures
+
     with _session(settings) as session:
         tenant = _tenant(session, args.tenant or settings.tenant)
         found = accounting_of_disclosures(session, tenant, args.patient, since=args.since, until=args.until)
@@ -163,6 +186,10 @@ def _disclosures(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import report
+    from gateway.audit.checkpoint import CheckpointSigner
+    from gateway.audit.retention import purge_before
+
     before = args.before or dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.audit_retention_days)
     certificate, key = settings.certs_dir / "signing.pem", settings.certs_dir / "signing-key.pem"
     if not (certificate.is_file() and key.is_file()):

@@ -9,22 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import IO
 
 from gateway.audit.atna import write_atna
 from gateway.audit.events import ApiAccessEvent, PullJobEvent, RefusalEvent, TransactionEvent
 from gateway.audit.fhir import write_ndjson
-from gateway.audit.model import AuditSource
+from gateway.audit.model import AuditSource, ExportFormat
 from gateway.audit.search import StoredRecord
 
 __all__ = ["CSV_COLUMNS", "ExportFormat", "csv_row", "export_records", "write_csv"]
-
-
-class ExportFormat(StrEnum):
-    FHIR = "fhir"
-    ATNA = "atna"
-    CSV = "csv"
 
 
 CSV_COLUMNS = (

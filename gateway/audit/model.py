@@ -3,15 +3,19 @@
 The codes are the ones ATNA (DICOM PS3.15 A.5, RFC 3881) and the IHE Basic Audit Log Patterns use, so the
 exports are look-ups, not translations: ``Outcome`` is the EventOutcomeIndicator (0/4/8/12), ``Transaction``
 the IHE EventTypeCode.
+
+The export formats and :func:`parse_job_id` live here too: this module imports only the standard library and
+:mod:`xca.errors`, so ``hiegate audit`` builds its options without loading the database layer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from xca.errors import AuditEventError
+from xca.errors import AuditEventError, AuditQueryError
 
 __all__ = [
     "AuditSource",
@@ -19,6 +23,7 @@ __all__ = [
     "Direction",
     "DocumentRef",
     "EventKind",
+    "ExportFormat",
     "Outcome",
     "PatientId",
     "PatientIdRole",
@@ -26,6 +31,7 @@ __all__ = [
     "RemotePeer",
     "Requestor",
     "Transaction",
+    "parse_job_id",
     "require_aware",
 ]
 
@@ -91,6 +97,22 @@ class PatientIdRole(StrEnum):
 
     LOCAL = "local"
     REMOTE = "remote"
+
+
+class ExportFormat(StrEnum):
+    """The formats records are exported in: FHIR AuditEvent NDJSON, ATNA XML, CSV."""
+
+    FHIR = "fhir"
+    ATNA = "atna"
+    CSV = "csv"
+
+
+def parse_job_id(text: str) -> str:
+    """A pull job id as the audit log records it (``str`` of its UUID), from what a user typed."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise AuditQueryError(f"not a job id (a UUID): {text!r}", detail={"field": "job"}) from None
 
 
 def require_aware(value: dt.datetime | None, name: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.audit.codec import decode_event
 from gateway.audit.events import AuditEvent
-from gateway.audit.model import EventKind, Outcome, Transaction, require_aware
+from gateway.audit.model import EventKind, Outcome, Transaction, parse_job_id, require_aware
 from gateway.audit.tables import AuditEventRow, AuditPatientRow
 from gateway.store.models import Tenant
 from xca.errors import AuditQueryError
@@ -63,14 +62,6 @@ class AuditFilter:
             raise AuditQueryError(str(exc), detail={"field": "since/until"}) from None
         if self.job is not None and not self.job.strip():
             raise AuditQueryError("job filter is empty", detail={"field": "job"})
-
-
-def parse_job_id(text: str) -> str:
-    """A pull job id as the audit log records it (``str`` of its UUID), from what a user typed."""
-    try:
-        return str(uuid.UUID(text.strip()))
-    except ValueError:
-        raise AuditQueryError(f"not a job id (a UUID): {text!r}", detail={"field": "job"}) from None
 
 
 @dataclass(frozen=True, slots=True)

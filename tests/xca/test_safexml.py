@@ -154,3 +154,9 @@ def test_collect_ids_off_still_refuses_entities_and_dtds() -> None:
         parse_xml(LAUGHS, large_text=True, collect_ids=False)
     with pytest.raises(XmlDtdForbiddenError):
         parse_xml(b"<!DOCTYPE r><r/>", collect_ids=False)
+
+
+def test_the_package_exports_parse_xml() -> None:
+    import xca  # imported on first use: the package itself does not load lxml
+
+    assert xca.parse_xml is parse_xml
