@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import gc
 import re
 import uuid
@@ -68,14 +69,43 @@ def _birth_date(text: str) -> dt.date:
     return day
 
 
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def _as_named(exc: OSError, path: Path) -> OSError:
+    """``exc`` about the path the user named (not the hidden partial file next to it)."""
+    return OSError(exc.errno, exc.strerror, str(path))
+
+
+def _check_out(path: Path) -> None:
+    """``--out`` must name a file this process can write (its folder is created), checked before any gateway
+    is asked: a typo must not cost a whole pull, its disclosures audited and its record nowhere."""
+    if path.is_dir():
+        raise OSError(errno.EISDIR, "is a folder", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = _partial(path)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise _as_named(exc, path) from exc
+
+
 def _write_bundle(path: Path, bundle: dict[str, object]) -> None:
-    """Write ``bundle`` as JSON to ``path`` in one step (a reader never sees half a file)."""
+    """Write ``bundle`` as JSON to ``path`` in one step (a reader never sees half a file); a failed write
+    leaves no partial file behind (it holds the patient's record)."""
     import orjson
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
-    partial.replace(path)
+    partial = _partial(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
+        partial.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise _as_named(exc, path) from exc
 
 
 class _EarlyRecord:
@@ -145,7 +175,9 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     pull.add_argument("--purpose", help="purpose of use (default: the default_purpose_of_use setting)")
     pull.add_argument("--out", type=Path, help="write the consolidated FHIR Bundle (JSON) here")
     which = pull.add_argument_group("gateways")
-    which.add_argument("--to", action="append", metavar="HCID", help="ask only these communities")
+    which.add_argument(
+        "--to", action="append", type=_community_id, metavar="HCID", help="ask only these communities"
+    )
     which.add_argument("--state", action="append", help="ask communities in these states")
     which.add_argument("--near", type=_point, metavar="LAT,LON", help="patient position for distance")
     which.add_argument("--radius", type=float, metavar="KM", help="ask communities within this distance")
@@ -229,6 +261,32 @@ def _check_named(named: Sequence[str], listed: set[str]) -> None:
             f"--to: the directory does not list {', '.join(unknown)}",
             detail={"home_community_id": unknown[0]},
         )
+
+
+def _check_selected(service: PullService, request: PullRequest, args: argparse.Namespace) -> None:
+    """A selection that asks nobody (a state no community is in, a radius around nobody, only inactive
+    communities named) is a mistake to say, not a finished pull that found nothing."""
+    selection = service.select(request)
+    if selection.chosen:
+        return
+    shown = {
+        "to": " ".join(args.to or ()),
+        "state": " ".join(args.state or ()),
+        "near": ",".join(map(str, args.near)) if args.near else "",
+        "radius": f"{args.radius:g}" if args.radius else "",
+    }
+    asked = " ".join(f"--{flag} {value}" for flag, value in shown.items() if value)
+    reasons = sorted(set(selection.excluded.values()))
+    raise ConfigError(
+        f"no community in the directory matches {asked or 'this selection'}"
+        + (f" ({'; '.join(reasons[:3])})" if reasons else ""),
+        detail={"setting": "state" if args.state else "to" if args.to else "radius"},
+    )
+
+
+def _community_id(text: str) -> str:
+    """``--to``: a homeCommunityId as the directory lists it, with or without its ``urn:oid:`` prefix."""
+    return text.strip().removeprefix("urn:oid:")
 
 
 def _job_id(text: str, flag: str) -> uuid.UUID:
@@ -318,6 +376,8 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
 
     console = make_console()
     request = None if args.resume else _request(args, settings)
+    if args.out is not None:
+        _check_out(args.out)
     database = Database(settings.database_url)
     try:
         database.upgrade()
@@ -330,6 +390,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             )
         if request is not None:
             _check_named(args.to or (), {c.home_community_id for c in communities})
+            _check_selected(service, request, args)
         if args.resume:
             jobs = [_job_id(args.resume, "resume")]
         else:
