@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,13 +33,28 @@ __all__ = ["add_audit_commands", "parse_time"]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+_TIME_FORMAT = "a date YYYY-MM-DD or a date-time such as 2026-03-01T09:30:00Z (UTC unless an offset is given)"
+
+
 def parse_time(text: str) -> dt.datetime:
     """``2026-01-31`` or an ISO 8601 timestamp; without an offset it is UTC."""
     try:
         value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise AuditQueryError(f"not a date or ISO 8601 time: {text!r}", detail={"field": "time"}) from None
+    except ValueError as exc:
+        # Python names the field of a well-shaped date that does not exist (2026-02-30, 2026-13-01); for text
+        # that is no date at all its message only repeats the input.
+        why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
+        raise AuditQueryError(
+            f"expected {_TIME_FORMAT}, got {text!r}{why}", detail={"field": "time"}
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _time(text: str) -> dt.datetime:
+    try:
+        return parse_time(text)
+    except AuditQueryError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None  # argparse prefixes the option's name
 
 
 def _job_id(text: str) -> str:
@@ -161,12 +175,10 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         tenant = _tenant(session, args.tenant or settings.tenant)
         records = iter_records(session, tenant, _filter(args))
         if args.out is None:
-            try:
-                count = export_records(records, sys.stdout.buffer, export_format, _source(settings))
-                sys.stdout.buffer.flush()
-            except BrokenPipeError:  # `... | head`: the reader has what it wanted
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                return 0
+            # A reader that went away (`... | head`) raises BrokenPipeError here: gateway.cli.main ends the
+            # command quietly with 141, as for every other command that prints.
+            count = export_records(records, sys.stdout.buffer, export_format, _source(settings))
+            sys.stdout.buffer.flush()
         else:
             with Path(args.out).open("wb") as out:
                 count = export_records(records, out, export_format, _source(settings))
@@ -188,9 +200,12 @@ def _disclosures(args: argparse.Namespace, settings: Settings) -> int:
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.audit import report
     from gateway.audit.checkpoint import CheckpointSigner
-    from gateway.audit.retention import purge_before
+    from gateway.audit.retention import check_cutoff, latest_cutoff, purge_before
 
-    before = args.before or dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.audit_retention_days)
+    now = dt.datetime.now(dt.UTC)
+    before = args.before or latest_cutoff(now, settings.audit_retention_days)
+    # First of all: a cut-off in the future or inside the retention period is refused, nothing deleted.
+    check_cutoff(before, now=now, retention_days=settings.audit_retention_days)
     certificate, key = settings.certs_dir / "signing.pem", settings.certs_dir / "signing-key.pem"
     if not (certificate.is_file() and key.is_file()):
         raise AuditCheckpointError(
@@ -201,7 +216,15 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     signer = CheckpointSigner.from_files(certificate, key, password=password)
     with _session(settings) as session:
         tenant = _tenant(session, args.tenant or settings.tenant)
-        result = purge_before(session, tenant, before=before, signer=signer, verifier=_verifier(settings))
+        result = purge_before(
+            session,
+            tenant,
+            before=before,
+            signer=signer,
+            verifier=_verifier(settings),
+            now=now,
+            retention_days=settings.audit_retention_days,
+        )
     print(report.purge_line(result, before))
     return 0
 
@@ -218,8 +241,8 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--job", type=_job_id, metavar="JOB_ID", help="pull job id: its exchanges and its own pull records"
     )
-    parser.add_argument("--since", type=parse_time, help="from this time (inclusive), e.g. 2026-01-01")
-    parser.add_argument("--until", type=parse_time, help="up to this time (exclusive)")
+    parser.add_argument("--since", type=_time, help="from this time (inclusive), e.g. 2026-01-01")
+    parser.add_argument("--until", type=_time, help="up to this time (exclusive)")
 
 
 def _command(
@@ -248,9 +271,13 @@ def add_audit_commands(commands: Commands) -> None:
     disclosures = _command(sub, "disclosures", "accounting of disclosures for one patient", _disclosures)
     disclosures.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
     disclosures.add_argument("--patient", required=True, help="VALUE or AUTHORITY_OID|VALUE")
-    disclosures.add_argument("--since", type=parse_time)
-    disclosures.add_argument("--until", type=parse_time)
+    disclosures.add_argument("--since", type=_time)
+    disclosures.add_argument("--until", type=_time)
     disclosures.add_argument("--json", action="store_true", help="print JSON")
     purge = _command(sub, "purge", "delete records older than a date behind a signed checkpoint", _purge)
     purge.add_argument("--tenant", help="tenant slug (default: the tenant setting)")
-    purge.add_argument("--before", type=parse_time, help="cutoff (default: now minus audit_retention_days)")
+    purge.add_argument(
+        "--before",
+        type=_time,
+        help="purge records recorded before this; at the latest now minus audit_retention_days (the default)",
+    )

@@ -7,7 +7,6 @@ an apostrophe: audit content comes partly from remote parties.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable
 from typing import IO
 
@@ -124,15 +123,32 @@ def csv_row(record: StoredRecord) -> dict[str, str]:
     return {column: _safe(row.get(column)) for column in CSV_COLUMNS}
 
 
+class _Utf8Lines:
+    """What :mod:`csv` writes to: each row encoded onto the caller's binary stream as it comes.
+
+    Not an :class:`io.TextIOWrapper`: a wrapper owns its stream and closes it when it is collected, so a write
+    that failed (``hiegate audit export --format csv | head -1``) would close ``sys.stdout`` under the CLI.
+    This one holds no buffer and never closes ``out``: an error reaches the caller with the stream intact.
+    """
+
+    __slots__ = ("_out",)
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text.encode("utf-8"))
+        return len(text)
+
+
 def write_csv(records: Iterable[StoredRecord], out: IO[bytes]) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS)
+    """Write a header and one row per record to the binary stream ``out`` (left open); returns how many."""
+    writer = csv.DictWriter(_Utf8Lines(out), fieldnames=CSV_COLUMNS)
     writer.writeheader()
     count = 0
     for record in records:
         writer.writerow(csv_row(record))
         count += 1
-    text.detach()
     return count
 
 

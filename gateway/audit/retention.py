@@ -3,6 +3,9 @@
 Only a prefix of the chain is ever purged (every record up to the first one recorded at or after the
 cutoff), and only after that prefix verifies: signing a checkpoint over tampered records would launder
 them. The purge, its checkpoint and the head lock happen in the caller's transaction.
+
+A cut-off in the future is always refused; given the retention period, so is one that would delete records
+still inside it (:func:`check_cutoff`): a mistyped year must not empty a compliance log.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from gateway.audit.model import require_aware
 from gateway.audit.tables import AuditChainHead, AuditCheckpointRow, AuditEventRow, AuditPatientRow
 from gateway.audit.verify import verify_chain
 from gateway.store.models import Tenant, utcnow
-from xca.errors import AuditChainError
+from xca.errors import AuditChainError, AuditRetentionError
 
-__all__ = ["PurgeResult", "purge_before"]
+__all__ = ["PurgeResult", "check_cutoff", "latest_cutoff", "purge_before"]
 
 _EVENTS: Table = AuditEventRow.__table__  # type: ignore[assignment]
 _PATIENTS: Table = AuditPatientRow.__table__  # type: ignore[assignment]
@@ -40,6 +43,37 @@ class PurgeResult:
     last_hash: str | None
 
 
+def _shown(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def latest_cutoff(now: dt.datetime, retention_days: int) -> dt.datetime:
+    """The latest cut-off that keeps every record of the last ``retention_days`` days."""
+    return now - dt.timedelta(days=retention_days)
+
+
+def check_cutoff(before: dt.datetime, *, now: dt.datetime, retention_days: int | None) -> None:
+    """Refuse (:class:`AuditRetentionError`) a cut-off after ``now`` or inside the retention period."""
+    require_aware(before, "before")
+    detail: dict[str, object] = {"cutoff": _shown(before), "now": _shown(now)}
+    if before > now:
+        raise AuditRetentionError(
+            f"refusing to purge before {_shown(before)}: that is in the future (now is {_shown(now)}); "
+            "nothing was deleted",
+            detail=detail,
+        )
+    if retention_days is None:
+        return
+    latest = latest_cutoff(now, retention_days)
+    if before > latest:
+        raise AuditRetentionError(
+            f"refusing to purge before {_shown(before)}: records of the last {retention_days} days "
+            f"(audit_retention_days) must be kept, so the cut-off must be {_shown(latest)} or earlier; "
+            "nothing was deleted",
+            detail=detail | {"retention_days": retention_days, "latest_cutoff": _shown(latest)},
+        )
+
+
 def purge_before(
     session: Session,
     tenant: Tenant,
@@ -48,10 +82,16 @@ def purge_before(
     signer: CheckpointSigner,
     verifier: CheckpointVerifier | None = None,
     now: dt.datetime | None = None,
+    retention_days: int | None = None,
 ) -> PurgeResult:
-    """Delete ``tenant``'s records recorded before ``before``, leaving a signed checkpoint (no commit)."""
+    """Delete ``tenant``'s records recorded before ``before``, leaving a signed checkpoint (no commit).
+
+    Refuses, before touching anything, a ``before`` after ``now`` and, when ``retention_days`` is given, one
+    that would delete records of the last ``retention_days`` days (:func:`check_cutoff`).
+    """
     require_aware(before, "before")
     created = now or utcnow()
+    check_cutoff(before, now=created, retention_days=retention_days)
     nothing = PurgeResult(tenant=tenant.slug, purged=0, first_seq=None, last_seq=None, last_hash=None)
     lock = (
         update(_HEAD)

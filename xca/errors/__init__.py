@@ -96,7 +96,8 @@ that built-in (bad input, an unknown key)::
     │   ├── AuditEventError(ValueError)     HG-8001  an event the audit log refuses (naive time, bad value)
     │   ├── AuditQueryError(ValueError)     HG-8002  a bad search filter, cursor or export format
     │   ├── AuditChainError                 HG-8003  verification found a changed, deleted or inserted record
-    │   └── AuditCheckpointError            HG-8004  a purge checkpoint cannot be signed or fails to verify
+    │   ├── AuditCheckpointError            HG-8004  a purge checkpoint cannot be signed or fails to verify
+    │   └── AuditRetentionError             HG-8005  purge refused: cut-off in the future or within retention
     └── ApiError                            HG-9000  9xxx: the FHIR API; 500 ``exception``
         ├── InvalidRequestError(ValueError) HG-9001  400 ``invalid`` / ``value`` (``expression`` names where)
         │   └── UnsupportedSearchError      HG-9004  400 ``not-supported`` (handling=strict)
@@ -143,6 +144,7 @@ from xca.errors.audit import (
     AuditError,
     AuditEventError,
     AuditQueryError,
+    AuditRetentionError,
 )
 from xca.errors.certs import (
     CaKeyMissingError,
@@ -253,6 +255,7 @@ __all__ = [
     "AuditError",
     "AuditEventError",
     "AuditQueryError",
+    "AuditRetentionError",
     "AuthenticationError",
     "BusinessRuleError",
     "CaKeyMissingError",

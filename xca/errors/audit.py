@@ -10,6 +10,7 @@ __all__ = [
     "AuditError",
     "AuditEventError",
     "AuditQueryError",
+    "AuditRetentionError",
 ]
 
 
@@ -39,3 +40,9 @@ class AuditCheckpointError(AuditError):
     """A purge checkpoint cannot be signed (no key) or its signature does not verify."""
 
     code = "HG-8004"
+
+
+class AuditRetentionError(AuditError):
+    """A purge refused, nothing deleted: its cut-off is in the future or inside the retention period."""
+
+    code = "HG-8005"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import orjson
@@ -105,7 +106,10 @@ def test_disclosures(env: Database, capsys: pytest.CaptureFixture[str]) -> None:
     assert "received-from" in out
 
 
-def test_purge_then_verify(env: Database, capsys: pytest.CaptureFixture[str]) -> None:
+def test_purge_then_verify(
+    env: Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HIEGATE_AUDIT_RETENTION_DAYS", "1")  # the records are from T0, more than a day ago
     assert main(["audit", "purge", "--before", (T0 + dt.timedelta(hours=5)).isoformat()]) == 0
     assert "purged 5 records (seq 1..5)" in capsys.readouterr().out
     assert main(["audit", "verify"]) == 0
@@ -115,3 +119,85 @@ def test_purge_then_verify(env: Database, capsys: pytest.CaptureFixture[str]) ->
         connection.execute(text("UPDATE audit_checkpoint SET last_seq = 4"))
     assert main(["audit", "verify"]) == 1
     assert "checkpoint-invalid" in capsys.readouterr().out
+
+
+def _records(db: Database) -> tuple[int, int]:
+    with db.engine.connect() as connection:
+        events = connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+        checkpoints = connection.execute(text("SELECT count(*) FROM audit_checkpoint")).scalar_one()
+    return events, checkpoints
+
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def test_purge_refuses_a_cutoff_inside_the_retention_period(
+    env: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The default retention is 2190 days: records of T0 (2026-03-01) must be kept until 2032.
+    assert main(["audit", "purge", "--before", "2026-03-01T05:00:00Z"]) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"hiegate: HG-8005: refusing to purge before 2026-03-01T05:00:00Z: records of the last 2190 days "
+        rf"\(audit_retention_days\) must be kept, so the cut-off must be ({STAMP}) or earlier; "
+        r"nothing was deleted\n",
+        err,
+    ), err
+    latest = dt.datetime.fromisoformat(err.split("must be ")[2].split(" or earlier")[0])
+    assert abs(latest - (dt.datetime.now(dt.UTC) - dt.timedelta(days=2190))) < dt.timedelta(minutes=5)
+    assert _records(env) == (len(every_path()), 0)
+
+
+def test_purge_refuses_a_cutoff_in_the_future_whatever_the_retention(
+    env: Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HIEGATE_AUDIT_RETENTION_DAYS", "1")
+    assert main(["audit", "purge", "--before", "2099-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        rf"hiegate: HG-8005: refusing to purge before 2099-01-01T00:00:00Z: that is in the future "
+        rf"\(now is {STAMP}\); nothing was deleted\n",
+        err,
+    ), err
+    assert _records(env) == (len(every_path()), 0)
+
+
+def test_purge_without_a_cutoff_keeps_the_retention_period(
+    env: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "purge"]) == 0
+    assert "tenant clinic: nothing recorded before" in capsys.readouterr().out
+    assert _records(env) == (len(every_path()), 0)
+
+
+EXPECTED = (
+    "expected a date YYYY-MM-DD or a date-time such as 2026-03-01T09:30:00Z (UTC unless an offset is given)"
+)
+
+
+NO_DAY = "(day is out of range for month)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--since", "2026-02-30"], f"--since: {{e}}, got '2026-02-30' {NO_DAY}"),
+        (["search", "--until", "2026-02-30"], f"--until: {{e}}, got '2026-02-30' {NO_DAY}"),
+        (["purge", "--before", "2026-13-01"], "--before: {e}, got '2026-13-01' (month must be in 1..12)"),
+        (["search", "--since", "yesterday"], "--since: {e}, got 'yesterday'"),
+        (["export", "--format", "csv", "--until", "1.3.2026"], "--until: {e}, got '1.3.2026'"),
+        (
+            ["disclosures", "--patient", "P", "--since", "2026-03-01T25:00"],
+            "--since: {e}, got '2026-03-01T25:00' (hour must be in 0..23)",
+        ),
+    ],
+)
+def test_a_bad_date_says_what_is_wrong_and_what_is_expected(
+    env: Database, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", *args])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"hiegate audit {args[0]}: error: argument {message.format(e=EXPECTED)}"
+    assert "parse_time" not in err

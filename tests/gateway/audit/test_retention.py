@@ -16,10 +16,11 @@ from gateway.audit import (
     purge_before,
     verify_chain,
 )
+from gateway.audit.retention import check_cutoff
 from gateway.audit.tables import AuditCheckpointRow, AuditEventRow, AuditPatientRow
 from gateway.store import Database, Tenant
 from tests.gateway.audit.factories import T0, iti38
-from xca.errors import AuditChainError, AuditCheckpointError
+from xca.errors import AuditChainError, AuditCheckpointError, AuditRetentionError
 
 
 @pytest.fixture
@@ -135,3 +136,55 @@ def test_purge_refuses_to_sign_over_tampered_records(
         purge_before(session, tenant, before=T0 + dt.timedelta(days=5), signer=signer)
     with days.session() as session:
         assert session.scalar(select(func.count()).select_from(AuditCheckpointRow)) == 0
+
+
+def _counts(db: Database) -> tuple[int, int]:
+    with db.session() as session:
+        events = session.scalar(select(func.count()).select_from(AuditEventRow))
+        checkpoints = session.scalar(select(func.count()).select_from(AuditCheckpointRow))
+    return events or 0, checkpoints or 0
+
+
+@pytest.mark.parametrize(
+    ("before_day", "retention_days"),
+    [(30, None), (30, 1000), (5, 20)],  # after now (T0 + 10 days); after now minus the retention period
+)
+def test_purge_refuses_a_cutoff_in_the_future_or_inside_retention(
+    days: Database, tenant: Tenant, signer: CheckpointSigner, before_day: int, retention_days: int | None
+) -> None:
+    now = T0 + dt.timedelta(days=10)
+    with days.session() as session, session.begin(), pytest.raises(AuditRetentionError) as refused:
+        purge_before(
+            session,
+            tenant,
+            before=T0 + dt.timedelta(days=before_day),
+            signer=signer,
+            now=now,
+            retention_days=retention_days,
+        )
+    assert refused.value.code == "HG-8005"
+    assert "nothing was deleted" in refused.value.message
+    assert _counts(days) == (10, 0)
+
+
+def test_purge_keeps_its_behaviour_for_a_cutoff_the_retention_allows(
+    days: Database, tenant: Tenant, signer: CheckpointSigner, verifier: CheckpointVerifier
+) -> None:
+    now = T0 + dt.timedelta(days=10)
+    with days.session() as session, session.begin():
+        result = purge_before(
+            session, tenant, before=T0 + dt.timedelta(days=4), signer=signer, now=now, retention_days=6
+        )
+    assert (result.purged, result.first_seq, result.last_seq) == (4, 1, 4)
+    assert _counts(days) == (6, 1)
+    assert _verify(days, tenant, verifier) is None
+
+
+def test_the_latest_allowed_cutoff_is_now_minus_the_retention_period() -> None:
+    now = T0 + dt.timedelta(days=10)
+    check_cutoff(T0 + dt.timedelta(days=4), now=now, retention_days=6)  # exactly the boundary: allowed
+    with pytest.raises(AuditRetentionError, match=r"must be 2026-03-05T12:00:00Z or earlier"):
+        check_cutoff(T0 + dt.timedelta(days=4, seconds=1), now=now, retention_days=6)
+    check_cutoff(now, now=now, retention_days=None)  # no retention given: only the future is refused
+    with pytest.raises(AuditRetentionError, match="in the future"):
+        check_cutoff(now + dt.timedelta(seconds=1), now=now, retention_days=None)
