@@ -284,6 +284,23 @@ def _check_selected(service: PullService, request: PullRequest, args: argparse.N
     )
 
 
+_REQUEST_OPTIONS = ("given", "family", "birth_date", "gender", "address", "phone", "purpose", "to", "state",
+                    "near", "radius", "from_date", "to_date")  # fmt: skip
+
+
+def _no_request_options(args: argparse.Namespace) -> None:
+    """``--resume``, ``--cancel`` and ``--list`` act on jobs already asked: a patient, gateway or date option
+    beside them would be silently ignored, so it is refused."""
+    given = [name for name in _REQUEST_OPTIONS if getattr(args, name) not in (None, [])]
+    if given:
+        flag = "resume" if args.resume else "cancel" if args.cancel else "list"
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(
+            f"--{flag} acts on existing jobs: {options} would be ignored (leave them out)",
+            detail={"setting": given[0]},
+        )
+
+
 def _community_id(text: str) -> str:
     """``--to``: a homeCommunityId as the directory lists it, with or without its ``urn:oid:`` prefix."""
     return text.strip().removeprefix("urn:oid:")
@@ -363,6 +380,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    if args.cancel or args.resume or args.list is not None:
+        _no_request_options(args)
     if args.cancel:
         return _cancel(args, settings)
     if args.list is not None:

@@ -122,7 +122,10 @@ def summary_table(summary: PullSummary) -> Table:
     for column in ("gateway", "community", "outcome", "match", "docs found", "retrieved", "error", "ms"):
         table.add_column(column, justify="right" if column in ("docs found", "retrieved", "ms") else "left")
     for g in sorted(summary.gateways, key=lambda r: (r.outcome is None, str(r.outcome), r.name)):
-        outcome = (g.outcome.value if g.outcome else g.stage.value) + (" (late)" if g.late else "")
+        # "late" tells the user the record was updated with what this gateway sent after it was published:
+        # said of a gateway that sent something, not of one that failed or timed out after it.
+        merged = g.late and g.outcome in (GatewayOutcome.OK, GatewayOutcome.PARTIAL)
+        outcome = (g.outcome.value if g.outcome else g.stage.value) + (" (late)" if merged else "")
         error = _problem(g.error_code, g.reason) if g.outcome is not GatewayOutcome.OK else ""
         table.add_row(
             g.name,

@@ -44,6 +44,7 @@ from gateway.initiating.events import EventKind, ProgressEvent
 from gateway.initiating.exchange import ExchangeRecord, Target
 from gateway.initiating.jobs import GatewayPlan, JobPlan, PendingDocument
 from gateway.initiating.models import (
+    ACTIVE_STATES,
     DocumentState,
     GatewayStage,
     JobState,
@@ -180,6 +181,8 @@ class PullWorker(WorkerRuntime):
             record_ms=int((time.perf_counter() - started) * 1000),
             late=late,
         )
+        if progress.state not in ACTIVE_STATES:
+            return True  # cancelled from elsewhere after the look above: nothing was published
         self._published = converted
         kind = EventKind.RECORD_READY if late is not None else EventKind.RECORD_UPDATED
         self._emit(kind, plan.job_id, progress)

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -188,3 +189,40 @@ def test_cli_cancel_exit_codes(
     capsys.readouterr()
     assert main(["pull", "--resume", str(queued)]) == 1
     assert "HG-6204" in capsys.readouterr().err
+
+
+def test_a_cancel_landing_as_the_record_is_published_publishes_nothing(
+    network: Network, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NOBODY's discovery is held, so the record (HEALTHY's documents) is published while it is still asked;
+    # the cancel, from another process, lands between the worker's last look and the publication.
+    gate = threading.Event()
+    network.nodes[NOBODY].holds["/xcpd"] = gate
+    import_directory(network, database)
+    service = make_service(network, database)
+    job_id = service.create_job(_request(network))
+    publish = service.store.publish_record
+    cancels: list[JobState] = []
+
+    def cancelled_first(*args: Any, **kwargs: Any) -> Any:
+        cancels.append(make_service(network, database).store.cancel_job(job_id, user()))
+        try:
+            return publish(*args, **kwargs)
+        finally:
+            gate.set()
+
+    monkeypatch.setattr(service.store, "publish_record", cancelled_first)
+    events: list[ProgressEvent] = []
+    try:
+        summary = asyncio.run(service.run(job_id, listeners=[events.append]))
+    finally:
+        gate.set()
+        network.nodes[NOBODY].holds.clear()
+
+    assert cancels == [JobState.DISCOVERING]
+    assert summary.state is JobState.CANCELLED
+    assert [e.kind for e in events if e.kind in (EventKind.RECORD_READY, EventKind.RECORD_UPDATED)] == []
+    with database.session() as session:
+        job = session.get(PullJob, job_id)
+        assert job is not None
+        assert (job.record_ms, job.resources_stored) == (None, 0)

@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from gateway.initiating import EventKind, JobState, ProgressEvent
-from gateway.initiating.display import LiveProgress
-from gateway.initiating.models import JobCounters
+from gateway.initiating.display import LiveProgress, summary_table
+from gateway.initiating.models import GatewayOutcome, GatewayReport, GatewayStage, JobCounters, PullSummary
 
 
 def _shown(records: bool) -> str:
@@ -31,3 +31,30 @@ def test_the_record_is_announced_once(records: bool) -> None:
     shown = _shown(records)
     assert shown.count("record ready: 30 resources from 2 converted documents") == int(records)
     assert shown.count("record updated: 30 resources from 2 converted documents") == int(records)
+
+
+def test_late_is_said_of_a_gateway_whose_documents_came_after_the_record() -> None:
+    def row(name: str, outcome: GatewayOutcome) -> GatewayReport:
+        return GatewayReport(f"1.2.3.{len(name)}", name, GatewayStage.DONE, outcome, late=True)
+
+    summary = PullSummary(
+        uuid.uuid4(),
+        JobState.DONE,
+        JobCounters(),
+        (
+            row("slowok", GatewayOutcome.OK),
+            row("retrying500", GatewayOutcome.FAILED),
+            row("hang", GatewayOutcome.TIMEOUT),
+        ),
+    )
+    out = io.StringIO()
+    Console(file=out, width=200).print(summary_table(summary))
+    lines = {
+        name: line
+        for line in out.getvalue().splitlines()
+        for name in ("slowok", "retrying500", "hang")
+        if name in line
+    }
+    assert "ok (late)" in lines["slowok"]
+    assert "(late)" not in lines["retrying500"]
+    assert "(late)" not in lines["hang"]
