@@ -23,6 +23,9 @@ from xca.errors import CertificateError
 __all__ = ["CertificateCheck", "CertificateFiles", "PkiCheckReport", "check_certificates", "check_dev_pki"]
 
 
+_INIT_HINT = "run `hiegate certs init` to create a development PKI"
+
+
 @dataclass(frozen=True)
 class CertificateFiles:
     """A certificate file (leaf first, chain after it), its key file if it has one here, and its purpose."""
@@ -48,7 +51,9 @@ class CertificateCheck:
     def __str__(self) -> str:
         name = self.files.certificate.name
         if self.error is not None:
-            return f"FAILED  {name}: {self.error}"
+            # A missing dev PKI file: the report says once what to do, not on every line.
+            problem = self.error.detail.get("problem", self.error.message)
+            return f"FAILED  {name}: {self.error.code}: {problem}"
         assert self.not_after is not None
         return f"ok      {name}: {self.subject}, valid until {self.not_after:%Y-%m-%d}"
 
@@ -64,9 +69,17 @@ class PkiCheckReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def hint(self) -> str | None:
+        """What to do when a file of the dev PKI is missing (``hiegate certs init``), else None."""
+        if any(c.error is not None and "hint" in c.error.detail for c in self.checks):
+            return _INIT_HINT
+        return None
+
     def lines(self) -> list[str]:
-        """One line per certificate, then one per warning."""
-        return [str(c) for c in self.checks] + [f"warning {w}" for w in self.warnings]
+        """One line per certificate, then one per warning, then the hint if there is one."""
+        hint = [] if self.hint is None else [self.hint]
+        return [str(c) for c in self.checks] + [f"warning {w}" for w in self.warnings] + hint
 
     def __str__(self) -> str:
         return "\n".join(self.lines())

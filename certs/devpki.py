@@ -93,6 +93,15 @@ class DevPkiLayout:
         """``tls-server-key.pem``, ``tls-client-key.pem`` or ``signing-key.pem``."""
         return self.directory / f"{purpose.value}-key.pem"
 
+    @staticmethod
+    def file_names() -> frozenset[str]:
+        """The name of every file the layout holds (``ca.pem``, ``signing-key.pem``, ...)."""
+        layout = DevPkiLayout(Path())
+        paths = [layout.ca_certificate, layout.ca_key, layout.trust_bundle, layout.client_pkcs12]
+        for purpose in _LEAVES:
+            paths += [layout.certificate(purpose), layout.key(purpose)]
+        return frozenset(path.name for path in paths)
+
 
 class FileStatus(StrEnum):
     """What ``init_dev_pki`` did with one file."""

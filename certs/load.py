@@ -63,14 +63,27 @@ def _shown(path: str | os.PathLike[str]) -> Path:
     return Path(path).absolute()
 
 
+_DEV_PKI_HINT = "run `hiegate certs init` for a development PKI, or set certs_dir"
+"""What to do about a missing file of the dev PKI layout (``detail['hint']`` of its load error)."""
+
+
+def _missing(path: str | os.PathLike[str], what: str) -> CertificateLoadError:
+    """A missing file; one the dev PKI would hold says how to create it (``detail['problem']``: without)."""
+    from certs.devpki import DevPkiLayout  # here: devpki imports this module
+
+    problem = f"The {what} file {_shown(path)} does not exist."
+    if Path(path).name not in DevPkiLayout.file_names():
+        return CertificateLoadError(problem, detail={"path": str(path)})
+    detail: dict[str, object] = {"path": str(path), "problem": problem, "hint": _DEV_PKI_HINT}
+    return CertificateLoadError(f"{problem[:-1]}: {_DEV_PKI_HINT}.", detail=detail)
+
+
 def _read(path: str | os.PathLike[str], what: str) -> bytes:
     shown = _shown(path)
     try:
         return Path(path).read_bytes()
     except FileNotFoundError as exc:
-        raise CertificateLoadError(
-            f"The {what} file {shown} does not exist.", detail={"path": str(path)}
-        ) from exc
+        raise _missing(path, what) from exc
     except OSError as exc:
         raise CertificateLoadError(
             f"The {what} file {shown} cannot be read ({exc.strerror or type(exc).__name__}).",

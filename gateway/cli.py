@@ -30,7 +30,7 @@ from gateway.directory_cli import add_directory_commands
 from gateway.pull_cli import add_pull_commands
 from gateway.respond_cli import add_responding_commands
 from gateway.sandbox_cli import add_sandbox_commands
-from xca.errors import ConfigError, HieGatewayError, PathAccessError
+from xca.errors import ConfigError, HieGatewayError, PathAccessError, path_problem
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -174,21 +174,8 @@ def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
                 _accept_config_everywhere(command)
 
 
-# Why a path failed, in the user's terms; other errors keep the system's own wording.
-_PATH_PROBLEMS = {
-    errno.ENOENT: "no such file or folder",
-    errno.EEXIST: "exists and is not a folder",
-    errno.ENOTDIR: "a part of this path is a file, not a folder",
-    errno.EISDIR: "is a folder, a file is expected",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.ENOSPC: "no space left on the device",
-    errno.EROFS: "read-only file system",
-}
-
-
 def _path_error(exc: OSError) -> PathAccessError:
-    problem = _PATH_PROBLEMS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    problem = path_problem(exc)
     if exc.errno == errno.EEXIST and Path(str(exc.filename)).is_dir():
         problem = "already exists"  # an exclusive create, not a folder blocked by a file
     return PathAccessError(f"{exc.filename}: {problem}", detail={"path": str(exc.filename)})

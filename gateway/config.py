@@ -28,7 +28,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from xca.errors import ConfigError
+from xca.errors import ConfigError, PathAccessError, path_problem
 from xca.ids import is_oid
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Settings",
     "load_settings",
     "masked_settings",
+    "read_named_file",
     "settings_as_json",
 ]
 
@@ -96,7 +97,9 @@ class Settings(BaseSettings):
     xml_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="largest inbound XML message")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     audit_retention_days: int = Field(
-        default=2190, ge=1, description="days `hiegate audit purge` keeps when --before is not given"
+        default=2190,
+        ge=1,
+        description="days of audit records `hiegate audit purge` always keeps (also its default cut-off)",
     )
     audit_syslog_host: str | None = Field(
         default=None, description="ATNA collector for syslog over TLS (RFC 5425); unset: no forwarding"
@@ -286,18 +289,25 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _config_file(explicit: Path | None) -> Path | None:
+def read_named_file(path: Path, *, what: str, hint: str | None = None) -> bytes:
+    """The bytes of a file the user named (an argument or a setting), or :class:`PathAccessError` (HG-1002)
+    naming ``what`` it is, the path, what is wrong (missing, a folder, not readable) and ``hint`` if given."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        problem = path_problem(exc)
+        more = f"; {hint}" if hint else ""
+        raise PathAccessError(f"{what} {path}: {problem}{more}", detail={"path": str(path)}) from None
+
+
+def _config_file(explicit: Path | None) -> tuple[Path, str] | None:
+    """The TOML file to read and how messages name it, or None for none."""
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"config file {explicit}: not found", detail={"setting": "config"})
-        return explicit
+        return explicit, "config file"
     from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
-        path = Path(from_env)
-        if not path.is_file():
-            raise ConfigError(f"{ENV_PREFIX}CONFIG: file {path} not found", detail={"setting": "config"})
-        return path
-    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+        return Path(from_env), f"{ENV_PREFIX}CONFIG file"
+    return (DEFAULT_CONFIG_FILE, "config file") if DEFAULT_CONFIG_FILE.exists() else None
 
 
 def load_settings(
@@ -308,15 +318,17 @@ def load_settings(
     ``overrides`` win over every other source; ``origins`` names where each came from (``{"api_port":
     "--port"}``) so that an error names what the user typed.
     """
-    path = _config_file(config_file)
+    found = _config_file(config_file)
+    path = found[0] if found else None
     from_file: dict[str, Any] = {}
-    if path is not None:
+    if found is not None:
+        path, what = found
+        data = read_named_file(path, what=what)
         try:
-            with path.open("rb") as handle:
-                from_file = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
+            from_file = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"config file {path}: not valid TOML ({exc})", detail={"setting": "config"}
+                f"{what} {path}: not valid TOML ({exc})", detail={"setting": "config"}
             ) from None
     token = _toml_file.set(path)
     try:

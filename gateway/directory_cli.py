@@ -32,7 +32,7 @@ def add_directory_commands(commands: argparse._SubParsersAction[argparse.Argumen
     listing.add_argument("--json", action="store_true", help="print as JSON")
     listing.set_defaults(handler=_list)
     show = sub.add_parser("show", help="one community with its endpoints and partner settings")
-    show.add_argument("home_community_id", help="homeCommunityId (bare OID)")
+    show.add_argument("home_community_id", help="homeCommunityId (bare OID or urn:oid:OID)")
     show.set_defaults(handler=_show)
 
 
@@ -45,23 +45,19 @@ def _database(settings: Settings) -> object:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.config import read_named_file
     from gateway.directory import import_communities, parse_directory
     from gateway.store import Database
-    from xca.errors import ConfigError
 
     files: list[Path] = args.files or [settings.directory_file]
+    # The directory_file setting's default is what `hiegate sandbox` writes.
+    hint = None if args.files else "start `hiegate sandbox` or name a directory file"
+    contents = [read_named_file(path, what="directory file", hint=hint) for path in files]  # all, first
     database = _database(settings)
     assert isinstance(database, Database)
     try:
-        for path in files:
-            if path.is_dir():
-                raise ConfigError(
-                    f"directory file {path}: is a folder; give a FHIR Bundle file (JSON or XML)",
-                    detail={"setting": "directory_file"},
-                )
-            if not path.is_file():
-                raise ConfigError(f"directory file {path}: not found", detail={"setting": "directory_file"})
-            parsed = parse_directory(path.read_bytes(), source=str(path))
+        for path, content in zip(files, contents, strict=True):
+            parsed = parse_directory(content, source=str(path))
             with database.session() as session, session.begin():
                 result = import_communities(session, parsed.communities, source=path.name, prune=args.prune)
             for warning in parsed.warnings:
@@ -132,16 +128,26 @@ def _as_json(c: Community) -> dict[str, object]:
     }
 
 
+_URN_OID = "urn:oid:"
+
+
+def _bare_oid(home_community_id: str) -> str:
+    """A homeCommunityId as the directory keys it: ``urn:oid:1.2.3`` (as XCA writes it) is ``1.2.3``."""
+    text = home_community_id.strip()
+    return text[len(_URN_OID) :] if text.lower().startswith(_URN_OID) else text
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.directory import UnknownCommunityError, load_partners
 
-    found = [c for c in _communities(settings) if c.home_community_id == args.home_community_id]
+    hcid = _bare_oid(args.home_community_id)
+    found = [c for c in _communities(settings) if c.home_community_id == hcid]
     if not found:
         raise UnknownCommunityError(
-            "the directory does not list this community", detail={"home_community_id": args.home_community_id}
+            "the directory does not list this community", detail={"home_community_id": hcid}
         )
     shown = _as_json(found[0])
-    partner = load_partners(settings.partners_file).for_community(args.home_community_id)
+    partner = load_partners(settings.partners_file).for_community(hcid)
     shown["partner"] = {
         "connect_timeout": partner.connect_timeout,
         "read_timeout": partner.read_timeout,

@@ -18,6 +18,7 @@ from xca.errors import ConfigError
 if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.store import Database, Tenant
+    from xca.ids import Cx
 
 __all__ = ["add_responding_commands"]
 
@@ -45,7 +46,12 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from gateway.config import load_settings
-    from gateway.responding import create_responding_app, gateway_from_settings, responder_ssl_context
+    from gateway.responding import (
+        create_responding_app,
+        gateway_from_settings,
+        listen_sockets,
+        responder_ssl_context,
+    )
     from gateway.security import uvicorn_config
 
     flags = {"responding_host": ("--host", args.host), "responding_port": ("--port", args.port)}
@@ -59,6 +65,7 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
         gateway = gateway_from_settings(settings, db).prepare()
         app = create_responding_app(gateway)
         context = responder_ssl_context(settings)
+        sockets = listen_sockets(settings.responding_host, settings.responding_port)
         config = gateway.config
         print(
             f"responding gateway {config.home_community_id} ({config.organization_name}) "
@@ -83,10 +90,14 @@ def _respond(args: argparse.Namespace, settings: Settings) -> int:
         # out of the cyclic collector, whose full passes over it would otherwise land in requests.
         gc.collect()
         gc.freeze()
-        server.run()
+        try:
+            server.run(sockets=sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
     finally:
         db.dispose()
-    return 0
+    return 0 if server.started else 1
 
 
 def _demographics(args: argparse.Namespace) -> object:
@@ -162,6 +173,27 @@ def _patients_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _patient_cx(text: str, assigning_authority: str) -> Cx:
+    """The ``Cx`` of ``--patient``: the bare id, or the whole CX as `patients add` prints it
+    (``ID^^^&OID&ISO``), whose authority must then be this gateway's."""
+    from xca.errors import InvalidValueError
+    from xca.ids import Cx, parse_cx
+
+    if "^" not in text:
+        return Cx(text.strip().strip("'\""), assigning_authority)
+    try:
+        cx = parse_cx(text)
+    except InvalidValueError as exc:
+        raise ConfigError(f"--patient: {exc.message}", detail={"setting": "patient"}) from None
+    if cx.root != assigning_authority:
+        raise ConfigError(
+            f"--patient: assigning authority {cx.root} is not this gateway's; its patient ids are "
+            f"ID^^^&{assigning_authority}&ISO (or the bare ID)",
+            detail={"setting": "patient"},
+        )
+    return cx
+
+
 def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.responding import (
         DocumentDefaults,
@@ -171,15 +203,15 @@ def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
         patient_by_id,
     )
     from xca.errors import InvalidValueError
-    from xca.ids import Cx
 
     config = config_from_settings(settings)
+    cx = _patient_cx(args.patient, config.assigning_authority)
     content = args.file.read_bytes()
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
             tenant = _tenant(session, settings)
-            patient = patient_by_id(session, tenant, Cx(args.patient, config.assigning_authority))
+            patient = patient_by_id(session, tenant, cx)
             if patient is None:
                 raise InvalidValueError("no patient with this id; add it with `hiegate patients add`")
             defaults = DocumentDefaults(config.home_community_id, config.repository_unique_id)
@@ -199,14 +231,14 @@ def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
 def _documents_list(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.responding import config_from_settings, list_documents, patient_by_id
     from xca.errors import InvalidValueError
-    from xca.ids import Cx
 
     config = config_from_settings(settings)
+    cx = _patient_cx(args.patient, config.assigning_authority)
     db = _database(settings)
     try:
         with db.session() as session, session.begin():
             tenant = _tenant(session, settings)
-            patient = patient_by_id(session, tenant, Cx(args.patient, config.assigning_authority))
+            patient = patient_by_id(session, tenant, cx)
             if patient is None:
                 raise InvalidValueError("no patient with this id")
             entries = list_documents(session, tenant, patient)
@@ -253,5 +285,5 @@ def add_responding_commands(commands: Commands) -> None:
     doc_add.add_argument("--patient", required=True, help="the patient id (as `patients add` printed)")
     doc_add.set_defaults(handler=_documents_add)
     doc_list = documents_sub.add_parser("list", help="list a patient's documents")
-    doc_list.add_argument("--patient", required=True)
+    doc_list.add_argument("--patient", required=True, help="the patient id (as `patients add` printed)")
     doc_list.set_defaults(handler=_documents_list)

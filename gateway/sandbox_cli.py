@@ -57,7 +57,7 @@ def _documents(text: str) -> tuple[int, int]:
         raise ConfigError("--documents must be N or LOW-HIGH", detail={"setting": "documents"}) from None
 
 
-def _print(sandbox: Sandbox, started: float) -> None:
+def _print(sandbox: Sandbox, started: float, *, stays_up: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -107,7 +107,8 @@ def _print(sandbox: Sandbox, started: float) -> None:
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in sandbox.timings.items() if k != "total")
     console.print(f"directory: {sandbox.directory_path}\npatients:  {sandbox.patients_path}\n"
                   f"decoys:    {sandbox.decoys_path}\ndatabase:  {sandbox.database_path}")  # fmt: skip
-    console.print(f"started in {time.perf_counter() - started:.1f} s ({timings}); Ctrl-C stops the sandbox")
+    stop = "; Ctrl-C stops the sandbox" if stays_up else ""
+    console.print(f"started in {time.perf_counter() - started:.1f} s ({timings}){stop}")
 
 
 def _check(sandbox: Sandbox, settings: Settings) -> int:
@@ -152,7 +153,7 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
     )
     sandbox = start_sandbox(config)
     try:
-        _print(sandbox, started)
+        _print(sandbox, started, stays_up=not args.exit)
         # The start-up heap (modules, certificates, ORM mappers, the gateways' apps) lives as long as the
         # process: kept out of the cyclic collector, whose full passes over it would land in requests.
         gc.collect()

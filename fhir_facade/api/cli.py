@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from xca.errors import ConfigError
+from xca.errors import ConfigError, HieGatewayError, PathAccessError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from fhir_facade.api.app import create_app, public_base_url
     from gateway.config import load_settings
+    from gateway.responding import listen_sockets
 
     flags = {"api_host": ("--host", args.host), "api_port": ("--port", args.port)}
     overrides = {name: value for name, (_, value) in flags.items() if value is not None}
@@ -53,6 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     db = _database(settings)  # the server applies migrations on start
     try:
         app = create_app(settings, database=db, migrate=False)
+        sockets = listen_sockets(settings.api_host, settings.api_port)
         print(
             f"FHIR API on http{'s' if settings.api_tls_cert else ''}://{settings.api_host}:{settings.api_port}"
         )
@@ -61,10 +63,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # cyclic collector, whose full passes over it would otherwise land in the middle of requests.
         gc.collect()
         gc.freeze()
-        uvicorn.run(app, **_uvicorn_options(settings))
+        server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
+        try:
+            server.run(sockets=sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
     finally:
         db.dispose()
-    return 0
+    return 0 if server.started else 1
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -83,18 +90,28 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def _jwks(args: argparse.Namespace) -> dict[str, object] | None:
     from fhir_facade.api.auth.clients import jwk_from_public_pem
+    from gateway.config import read_named_file
 
     if args.jwks and args.public_key:
         raise ConfigError("give --jwks or --public-key, not both", detail={"setting": "jwks"})
     try:
         if args.jwks:
-            loaded = json.loads(Path(args.jwks).read_text(encoding="utf-8"))
+            loaded = json.loads(read_named_file(Path(args.jwks), what="JWKS file").decode("utf-8"))
             return loaded if isinstance(loaded, dict) else {"keys": loaded}
         if args.public_key:
-            return {"keys": [jwk_from_public_pem(Path(args.public_key).read_bytes())]}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the client's keys: {exc}", detail={"setting": "jwks"}) from None
+            return {"keys": [jwk_from_public_pem(read_named_file(Path(args.public_key), what="key file"))]}
+    except PathAccessError:
+        raise
+    except ValueError as exc:  # JSON, UTF-8 or key errors
+        raise ConfigError(
+            f"cannot read the client's keys: {_reason(exc)}", detail={"setting": "jwks"}
+        ) from None
     return None
+
+
+def _reason(exc: ValueError) -> str:
+    """The message of ``exc`` without its code when it has one: the CLI prints its own (``HG-1001``)."""
+    return exc.message if isinstance(exc, HieGatewayError) else str(exc)
 
 
 _USER_OPTIONS = {"user_name": "--user-name", "user_role": "--user-role"}
@@ -144,7 +161,7 @@ def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
                 client = register_client(session, tenant, registration)
                 key = add_api_key(session, client) if args.api_key else None
             except ValueError as exc:
-                raise ConfigError(str(exc), detail={"setting": "client"}) from None
+                raise ConfigError(_reason(exc), detail={"setting": "client"}) from None
     finally:
         db.dispose()
     print(f"client {client.client_id} registered for tenant {tenant.slug} with scopes: {client.scopes}")
@@ -203,7 +220,7 @@ def _clients_key(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 key = add_api_key(session, client, " ".join(args.scopes) if args.scopes else None)
             except ValueError as exc:
-                raise ConfigError(str(exc), detail={"setting": "scopes"}) from None
+                raise ConfigError(_reason(exc), detail={"setting": "scopes"}) from None
     finally:
         db.dispose()
     print(f"API key (shown once, store it now): {key}")
@@ -251,7 +268,7 @@ def _clients_webhook(args: argparse.Namespace, settings: Settings) -> int:
                 url = str(args.url)
                 done = "replaced" if set_webhook(db, args.client_id, url, secret) else "registered"
         except ValueError as exc:
-            raise ConfigError(str(exc), detail={"setting": "webhook"}) from None
+            raise ConfigError(_reason(exc), detail={"setting": "webhook"}) from None
     finally:
         db.dispose()
     print(f"webhook of client {args.client_id} {done}: {url}")
@@ -283,7 +300,7 @@ def _clients_remove(args: argparse.Namespace, settings: Settings) -> int:
                 remove_client(session, client)
             except ValueError as exc:
                 hint = f"disable it instead: hiegate clients disable {args.client_id}"
-                raise ConfigError(f"{exc}; {hint}", detail={"setting": "client"}) from None
+                raise ConfigError(f"{_reason(exc)}; {hint}", detail={"setting": "client"}) from None
     finally:
         db.dispose()
     print(f"client {args.client_id} removed with its API keys: the id can be registered again")

@@ -17,6 +17,7 @@ from gateway.responding.server import (
     ResponderServer,
     config_from_settings,
     gateway_from_settings,
+    listen_sockets,
     responder_ssl_context,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "get_documents",
     "list_documents",
     "list_patients",
+    "listen_sockets",
     "patient_by_id",
     "register_patient",
     "responder_ssl_context",

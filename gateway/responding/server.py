@@ -8,6 +8,7 @@ ephemeral port (tests, and the sandbox's N gateways in one process).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import socket
 import ssl
 import threading
@@ -31,8 +32,15 @@ from gateway.security import (
     uvicorn_config,
 )
 from gateway.store import Database
+from xca.errors import ConfigError, PortInUseError
 
-__all__ = ["ResponderServer", "config_from_settings", "gateway_from_settings", "responder_ssl_context"]
+__all__ = [
+    "ResponderServer",
+    "config_from_settings",
+    "gateway_from_settings",
+    "listen_sockets",
+    "responder_ssl_context",
+]
 
 
 def config_from_settings(settings: Settings) -> RespondingConfig:
@@ -72,6 +80,37 @@ def responder_ssl_context(settings: Settings) -> ssl.SSLContext:
         trust_bundle=layout.trust_bundle,
         key_password=password,
     )
+
+
+def listen_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host`` on ``port`` (as uvicorn would bind them), for uvicorn's
+    ``Server.run(sockets=...)``: a port already in use is one line before anything is printed, not a log
+    line from uvicorn after the banner. A host that cannot be listened on is a bad setting (HG-1001)."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        message = f"host {host}: cannot listen there ({exc.strerror})"
+        raise ConfigError(message, detail={"setting": "host"}) from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio binds: IPv4 gets its own socket
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} on {host} is already in use", detail={"port": port}) from None
+        low = exc.errno == errno.EACCES and port < 1024
+        reason = "ports below 1024 need administrator rights" if low else exc.strerror
+        raise ConfigError(
+            f"cannot listen on {host} port {port} ({reason})", detail={"setting": "port"}
+        ) from None
+    return bound
 
 
 class ResponderServer:

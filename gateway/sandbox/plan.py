@@ -80,9 +80,17 @@ class SandboxConfig:
         if not 1 <= self.documents[0] <= self.documents[1] <= 50:
             raise ConfigError("documents per registration must be 1 <= low <= high <= 50",
                               detail={"setting": "documents"})  # fmt: skip
-        if self.base_port and not 1024 <= self.base_port <= 65535 - self.gateways:
+        if self.base_port and self.base_port < 1024:
             raise ConfigError(
-                "--port must leave room for every gateway below 65536", detail={"setting": "port"}
+                "--port must be 1024 or above (ports below 1024 need administrator rights), or 0 for "
+                "free ports",
+                detail={"setting": "port"},
+            )
+        if self.base_port + self.gateways - 1 > 65535:  # gateway i listens on base_port + i
+            raise ConfigError(
+                f"--port must be at most {65536 - self.gateways} with {self.gateways} gateways "
+                "(gateway i listens on PORT+i, the last below 65536)",
+                detail={"setting": "port"},
             )
         if self.seed < 0:
             # The seed is an OID arc of every id the sandbox makes (see sandbox_root).

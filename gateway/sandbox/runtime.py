@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import ssl
@@ -71,6 +72,7 @@ from gateway.security import (
 )
 from gateway.store import Database, Tenant
 from gateway.store.documents import ensure_tenant
+from xca.errors import PortInUseError
 
 __all__ = ["Sandbox", "SandboxGateway", "run_sandbox", "start_sandbox"]
 
@@ -119,8 +121,10 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} on {host} is already in use", detail={"port": port}) from None
         raise
     return sock
 

@@ -134,3 +134,21 @@ def test_key_of_another_certificate_is_a_mismatch(layout: DevPkiLayout) -> None:
     assert "TLS Server" in str(info.value.detail["subject"])
     assert isinstance(info.value, CertificateError)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_missing_dev_pki_file_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(CertificateLoadError) as caught:
+        load_certificates(tmp_path / "signing.pem")
+    assert caught.value.message.endswith(
+        "does not exist: run `hiegate certs init` for a development PKI, or set certs_dir."
+    )
+    assert (
+        caught.value.detail["problem"] == f"The certificate file {tmp_path / 'signing.pem'} does not exist."
+    )
+
+
+def test_another_missing_file_gets_no_dev_pki_hint(tmp_path: Path) -> None:
+    with pytest.raises(CertificateLoadError) as caught:
+        load_certificates(tmp_path / "collector-ca.pem")
+    assert caught.value.message == f"The certificate file {tmp_path / 'collector-ca.pem'} does not exist."
+    assert "hint" not in caught.value.detail

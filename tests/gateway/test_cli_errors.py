@@ -105,8 +105,8 @@ def test_audit_commands_migrate_a_fresh_database(
 
 def test_directory_import_of_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["directory", "import", str(tmp_path)]) == 2
-    err = _one_line(capsys.readouterr().err, "HG-1001")
-    assert "is a folder; give a FHIR Bundle file" in err
+    err = _one_line(capsys.readouterr().err, "HG-1002")
+    assert f"directory file {tmp_path}: is a folder, a file is expected" in err
 
 
 def test_console_script_prints_no_traceback(afile: Path) -> None:
@@ -155,7 +155,7 @@ def test_config_option_after_the_command(capsys: pytest.CaptureFixture[str], arg
 def test_config_option_after_the_command_wins_and_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     Path("x.toml").write_text('tenant = "from-file"\n')
     assert main(["--config", "x.toml", "audit", "verify", "--config", "nope.toml"]) == 2
-    assert "nope.toml: not found" in _one_line(capsys.readouterr().err, "HG-1001")
+    assert "nope.toml: no such file or folder" in _one_line(capsys.readouterr().err, "HG-1002")
 
 
 def test_config_show_json_has_json_types(

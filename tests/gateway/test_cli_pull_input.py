@@ -36,5 +36,23 @@ def test_missing_certificate_names_the_file(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert err.startswith("hiegate: HG-4001: The certificate file "), err
     assert f"{tmp_path / 'var' / 'certs'}" in err
-    assert err.rstrip().endswith("does not exist.")
+    assert err.rstrip().endswith(
+        "does not exist: run `hiegate certs init` for a development PKI, or set certs_dir."
+    )
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "acting", [["--resume", "6f1c2b9e-4d3a-4e8f-9b7a-1c2d3e4f5a60"], ["--cancel", "x"], ["--list"]]
+)
+def test_patient_options_beside_an_existing_job_are_refused_not_ignored(
+    acting: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A resumed job asks what it asked when created: patient, gateways and dates given now are not used.
+    assert main([*PATIENT, "--birth-date", "1970-01-01", "--state", "WI", *acting]) == 2
+    err = capsys.readouterr().err
+    flag = acting[0]
+    assert err == (
+        f"hiegate: HG-1001: {flag} acts on existing jobs: --given, --family, --birth-date, --gender, --state "
+        "would be ignored (leave them out)\n"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,32 @@ def test_unknown_toml_key_and_broken_toml(capsys: pytest.CaptureFixture[str]) ->
 
 def test_missing_explicit_config_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", "nope.toml", "config", "show"]) == 2
-    assert "nope.toml: not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == "hiegate: HG-1002: config file nope.toml: no such file or folder\n"
+
+
+def test_config_file_that_is_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path), "config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"hiegate: HG-1002: config file {tmp_path}: is a folder, a file is expected\n"
+
+
+def test_missing_config_file_named_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HIEGATE_CONFIG", "gone.toml")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err == "hiegate: HG-1002: HIEGATE_CONFIG file gone.toml: no such file or folder\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_config_file(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("locked.toml").write_text('tenant = "x"\n')
+    Path("locked.toml").chmod(0)
+    assert main(["--config", "locked.toml", "config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err == "hiegate: HG-1002: config file locked.toml: not readable (permission denied)\n"
 
 
 def test_config_show_masks_secrets(

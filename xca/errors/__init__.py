@@ -11,6 +11,7 @@ that built-in (bad input, an unknown key)::
     HieGatewayError                         HG-0000  root; ``code``, ``message``, ``detail``
     ├── ConfigError(ValueError)             HG-1001  a setting has a bad value
     │   └── PathAccessError                 HG-1002  a given file or folder cannot be read or written
+    ├── PortInUseError                      HG-1003  a server's address is taken by another process
     ├── XmlRefusedError(ValueError)         HG-2000  20xx: the hardened parser refused inbound bytes
     │   ├── XmlTooLargeError                HG-2001  input over the size limit
     │   ├── XmlSyntaxError                  HG-2002  not well-formed XML (or empty)
@@ -159,6 +160,8 @@ from xca.errors.certs import (
 from xca.errors.config import (
     ConfigError,
     PathAccessError,
+    PortInUseError,
+    path_problem,
 )
 from xca.errors.conversion import (
     CcdaWriteError,
@@ -303,6 +306,7 @@ __all__ = [
     "NotAcceptableError",
     "NotClinicalDocumentError",
     "PathAccessError",
+    "PortInUseError",
     "PullError",
     "ReplayedMessageError",
     "ResourceConflictError",
@@ -347,4 +351,5 @@ __all__ = [
     "XuaAttributeInvalidError",
     "XuaAttributeMissingError",
     "XuaValueError",
+    "path_problem",
 ]

@@ -114,3 +114,20 @@ def test_remove_keeps_a_client_with_history(db_url: str, capsys: pytest.CaptureF
     assert main(["clients", "remove", "x"]) == 2
     assert "hiegate clients disable x" in capsys.readouterr().err
     assert _clients(db_url) == ["x"]
+
+
+@pytest.mark.parametrize("option", ["--jwks", "--public-key"])
+def test_a_missing_key_file_is_hg_1002_naming_it(
+    db_url: str, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    user = ["--user-name", "Dr X", "--user-role", PHYSICIAN]
+    assert main(["clients", "add", "app", option, "nope.json", "--scopes", "system/Patient.rs", *user]) == 2
+    err = capsys.readouterr().err
+    what = "JWKS file" if option == "--jwks" else "key file"
+    assert err == f"hiegate: HG-1002: {what} nope.json: no such file or folder\n"
+
+
+def test_a_refused_value_prints_one_code(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    user = ["--user-name", "Dr X", "--user-role", "doctor"]
+    assert main(["clients", "add", "app", "--scopes", "system/Patient.rs", *user]) == 2
+    assert capsys.readouterr().err == "hiegate: HG-1001: role is not a known SNOMED CT occupation code\n"

@@ -1,0 +1,71 @@
+"""``hiegate serve`` binds its port before it prints anything: a port already in use is one line and exit 1
+(not the banner, then uvicorn's log line and exit 3); a free port is served as before."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.cli import main
+from tests.env import isolate_settings
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_settings(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another socket is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_a_port_in_use_is_one_line_before_the_banner(
+    busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", str(busy_port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"hiegate: HG-1003: port {busy_port} on 127.0.0.1 is already in use\n"
+    assert captured.out == ""
+
+
+def test_a_free_port_is_served(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    started: list[uvicorn.Server] = []
+
+    class Recorded(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, **kwargs: Any) -> None:
+            super().__init__(config, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", Recorded)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(main(["serve", "--port", str(port)])), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (started and started[0].started) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started
+        assert started[0].started
+        assert httpx.get(f"http://127.0.0.1:{port}/metadata", timeout=5).status_code == 200
+    finally:
+        if started:
+            started[0].should_exit = True
+        thread.join(timeout=10)
+    assert status == [0]
+    assert f"FHIR API on http://127.0.0.1:{port}" in capsys.readouterr().out

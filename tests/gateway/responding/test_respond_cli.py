@@ -1,0 +1,50 @@
+"""``hiegate respond`` from the command line: before ``certs init`` the missing certificate says what to do;
+a port already in use is one line before the banner (exit 1)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from tests.env import isolate_settings
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_settings(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another socket is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_without_certificates_says_to_run_certs_init(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["respond"]) == 1
+    err = capsys.readouterr().err
+    bundle = tmp_path / "var" / "certs" / "trust-bundle.pem"
+    assert err == (
+        f"hiegate: HG-4001: The certificate file {bundle} does not exist: "
+        "run `hiegate certs init` for a development PKI, or set certs_dir.\n"
+    )
+
+
+def test_a_port_in_use_is_one_line_before_the_banner(
+    busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certs", "init"]) == 0
+    capsys.readouterr()
+    assert main(["respond", "--port", str(busy_port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"hiegate: HG-1003: port {busy_port} on 127.0.0.1 is already in use\n"
+    assert captured.out == ""
