@@ -199,8 +199,10 @@ def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
         DocumentDefaults,
         add_document,
         config_from_settings,
+        demographics_from_ccda,
         entry_from_ccda,
         patient_by_id,
+        record_target_conflicts,
     )
     from xca.errors import InvalidValueError
 
@@ -216,6 +218,15 @@ def _documents_add(args: argparse.Namespace, settings: Settings) -> int:
                 raise InvalidValueError("no patient with this id; add it with `hiegate patients add`")
             defaults = DocumentDefaults(config.home_community_id, config.repository_unique_id)
             entry = entry_from_ccda(content, patient.cx, defaults)
+            conflict = record_target_conflicts(demographics_from_ccda(content), patient, config.matching)
+            if conflict is not None and not args.other_name:
+                score, disagree = conflict
+                why = f"{', '.join(disagree)} differ" if disagree else "too little agrees"
+                raise InvalidValueError(
+                    f"{args.file}: its recordTarget is not this patient ({why}; match score {score}, "
+                    f"{config.matching.match_threshold} needed): `respond` would serve it to the network as "
+                    "theirs; check the file, or give --other-name if it names the same person differently"
+                )
             created = add_document(session, tenant, patient, entry, content)
     finally:
         db.dispose()
@@ -283,6 +294,12 @@ def add_responding_commands(commands: Commands) -> None:
     doc_add = documents_sub.add_parser("add", help="add a C-CDA with XDS metadata read from its header")
     doc_add.add_argument("file", type=Path, metavar="FILE")
     doc_add.add_argument("--patient", required=True, help="the patient id (as `patients add` printed)")
+    doc_add.add_argument(
+        "--other-name",
+        action="store_true",
+        help="file it although its recordTarget does not match the patient (the same person under another "
+        "name, e.g. a former family name: checked by you)",
+    )
     doc_add.set_defaults(handler=_documents_add)
     doc_list = documents_sub.add_parser("list", help="list a patient's documents")
     doc_list.add_argument("--patient", required=True, help="the patient id (as `patients add` printed)")

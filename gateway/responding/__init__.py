@@ -12,7 +12,13 @@ from gateway.responding.config import EndpointPaths, RespondingConfig
 from gateway.responding.context import HttpReply, InboundRequest
 from gateway.responding.documents import add_document, find_documents, get_documents, list_documents, retrieve
 from gateway.responding.gateway import RespondingGateway
-from gateway.responding.patients import LocalPatient, list_patients, patient_by_id, register_patient
+from gateway.responding.patients import (
+    LocalPatient,
+    list_patients,
+    patient_by_id,
+    record_target_conflicts,
+    register_patient,
+)
 from gateway.responding.server import (
     ResponderServer,
     config_from_settings,
@@ -42,6 +48,7 @@ __all__ = [
     "list_patients",
     "listen_sockets",
     "patient_by_id",
+    "record_target_conflicts",
     "register_patient",
     "responder_ssl_context",
     "retrieve",

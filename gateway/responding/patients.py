@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from gateway.matching import (
     Candidate,
+    MatchConfig,
     NormalizedPerson,
     candidate_ids,
     match_key_rows,
     normalize_demographics,
+    score_candidate,
 )
 from gateway.store.demographics import demographics_from_json, demographics_to_json
 from gateway.store.models import Patient, PatientIdentifier, Tenant
@@ -33,6 +35,7 @@ __all__ = [
     "list_patients",
     "match_candidates",
     "patient_by_id",
+    "record_target_conflicts",
     "register_patient",
 ]
 
@@ -149,3 +152,17 @@ def match_candidates(
         own = person.identifiers | {(local.cx.root, local.cx.id)}
         found.append(Candidate(local, replace(person, identifiers=own)))
     return found
+
+
+def record_target_conflicts(
+    document: Demographics, patient: LocalPatient, config: MatchConfig
+) -> tuple[int, tuple[str, ...]] | None:
+    """``None`` when a document's ``recordTarget`` is ``patient`` by this gateway's own matcher (as an inbound
+    ITI-55 query with those demographics would be matched); otherwise its score and the attributes that
+    disagree. A document filed under the wrong patient would be served to the network as theirs."""
+    score = score_candidate(
+        normalize_demographics(document), normalize_demographics(patient.demographics), config
+    )
+    if not score.vetoes and score.value >= config.match_threshold:
+        return None
+    return score.value, tuple(e.attribute.value for e in score.evidence if e.similarity == 0.0)

@@ -67,3 +67,27 @@ def test_another_authority_names_the_expected_one(
 def test_a_malformed_cx_is_a_usage_error(printed_id: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["documents", "list", "--patient", "X^^^"]) == 2
     assert capsys.readouterr().err.startswith("hiegate: HG-1001: --patient: patient id has no assigning")
+
+
+def test_a_document_about_another_person_is_refused(
+    printed_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Another person's C-CDA filed under this patient would be served to the network as theirs.
+    (tmp_path / "other.xml").write_bytes(fixture_bytes("synthetic_clinical.xml"))
+    assert main(["documents", "add", "--patient", printed_id, "other.xml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hiegate: HG-2103: other.xml: its recordTarget is not this patient ("), err
+    assert "birth-date" in err
+    assert "Placeholder" not in err  # what differs is named, not the values
+    assert "1970" not in err
+    assert err.count("\n") == 1
+    assert main(["documents", "list", "--patient", printed_id]) == 0
+    assert "0 document(s)" in capsys.readouterr().out
+
+
+def test_other_name_files_it_when_the_operator_says_it_is_the_same_person(
+    printed_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "other.xml").write_bytes(fixture_bytes("synthetic_clinical.xml"))
+    assert main(["documents", "add", "--patient", printed_id, "--other-name", "other.xml"]) == 0
+    assert " added: " in capsys.readouterr().out
