@@ -1,10 +1,12 @@
-"""Suite-wide fixtures: no outbound network except loopback, and access to the public data in ../shared."""
+"""Suite-wide fixtures: no outbound network except loopback, access to the public data in ../shared, and a
+loopback port another socket already listens on (``busy_port``)."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,12 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"public data folder {SHARED} is absent (corpus, IHE samples, schemas)")
     return SHARED
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another socket is listening on (a server must say it is taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]

@@ -31,6 +31,7 @@ from gateway.store.models import utcnow
 
 __all__ = [
     "gateway_report",
+    "job_counters",
     "recompute_progress",
 ]
 
@@ -134,7 +135,16 @@ def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | Non
             job.state = derived.value
     now = utcnow()
     job.updated_at = job.heartbeat_at = now
-    counters = JobCounters(
+    counters = job_counters(job, reused=reused)
+    if row is not None:
+        row.updated_at = now
+    return Progress(gateway_report(row) if row is not None else None, counters, JobState(job.state))
+
+
+def job_counters(job: PullJob, *, reused: int = 0) -> JobCounters:
+    """The counters persisted on the job's row; ``reused`` (documents found again and already held) is
+    counted from its documents, not kept on the row."""
+    return JobCounters(
         gateways_selected=job.gateways_selected,
         gateways_asked=job.gateways_asked,
         gateways_answered=job.gateways_answered,
@@ -147,9 +157,6 @@ def recompute_progress(session: Session, job: PullJob, row: PullJobGateway | Non
         documents_reused=reused,
         resources_stored=job.resources_stored,
     )
-    if row is not None:
-        row.updated_at = now
-    return Progress(gateway_report(row) if row is not None else None, counters, JobState(job.state))
 
 
 def gateway_report(row: PullJobGateway) -> GatewayReport:

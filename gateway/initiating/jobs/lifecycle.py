@@ -19,7 +19,7 @@ from gateway.audit import (
 from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
 from gateway.initiating.jobs.base import _JOB_LOAD, _STALE_AFTER, JobStoreBase, _pid_alive
-from gateway.initiating.jobs.counters import gateway_report
+from gateway.initiating.jobs.counters import gateway_report, job_counters
 from gateway.initiating.jobs.plans import GatewayPlan, JobPlan, Progress
 from gateway.initiating.models import (
     ACTIVE_STATES,
@@ -173,18 +173,7 @@ class JobSteps(JobStoreBase):
                     purpose_of_use=job.purpose_of_use,
                     created_at=job.created_at,
                     finished_at=job.finished_at,
-                    counters=JobCounters(
-                        gateways_selected=job.gateways_selected,
-                        gateways_asked=job.gateways_asked,
-                        gateways_answered=job.gateways_answered,
-                        gateways_matched=job.gateways_matched,
-                        gateways_failed=job.gateways_failed,
-                        documents_found=job.documents_found,
-                        documents_retrieved=job.documents_retrieved,
-                        documents_converted=job.documents_converted,
-                        documents_failed=job.documents_failed,
-                        resources_stored=job.resources_stored,
-                    ),
+                    counters=job_counters(job),
                     error_code=job.error_code,
                     running=_held(job.state, job.worker, job.heartbeat_at),
                 )
@@ -316,26 +305,14 @@ class JobSteps(JobStoreBase):
                 select(PullJobGateway).where(PullJobGateway.job_id == job_id).order_by(PullJobGateway.id)
             )
             reports = tuple(gateway_report(r) for r in rows)
-            counters = JobCounters(
-                gateways_selected=job.gateways_selected,
-                gateways_asked=job.gateways_asked,
-                gateways_answered=job.gateways_answered,
-                gateways_matched=job.gateways_matched,
-                gateways_failed=job.gateways_failed,
-                documents_found=job.documents_found,
-                documents_retrieved=job.documents_retrieved,
-                documents_converted=job.documents_converted,
-                documents_failed=job.documents_failed,
-                documents_reused=session.scalar(
-                    select(func.count()).where(
-                        PullJobDocument.job_id == job_id,
-                        PullJobDocument.reused.is_(True),
-                        PullJobDocument.raw_document_id.is_not(None),
-                    )
+            reused = session.scalar(
+                select(func.count()).where(
+                    PullJobDocument.job_id == job_id,
+                    PullJobDocument.reused.is_(True),
+                    PullJobDocument.raw_document_id.is_not(None),
                 )
-                or 0,
-                resources_stored=job.resources_stored,
             )
+            counters = job_counters(job, reused=reused or 0)
             session.expunge(job)
             return JobState(job.state), counters, reports, job
 

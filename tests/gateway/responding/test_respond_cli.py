@@ -3,8 +3,6 @@ a port already in use is one line before the banner (exit 1)."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,6 @@ from tests.env import isolate_settings
 @pytest.fixture(autouse=True)
 def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_settings(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that another socket is listening on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        yield holder.getsockname()[1]
 
 
 def test_without_certificates_says_to_run_certs_init(

@@ -3,8 +3,6 @@ line, and ``--exit`` does not tell the user to press Ctrl-C."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +17,6 @@ from xca.errors import ConfigError
 def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki_dir: Path) -> None:
     isolate_settings(monkeypatch, tmp_path)
     monkeypatch.setenv("HIEGATE_CERTS_DIR", str(pki_dir))
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that another socket is listening on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        yield holder.getsockname()[1]
 
 
 @pytest.mark.parametrize("port", ["80", "1", "-5"])
