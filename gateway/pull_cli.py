@@ -166,7 +166,9 @@ def _point(text: str) -> tuple[float, float]:
 def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pull = commands.add_parser("pull", help="pull a patient's records from the network (ITI-55/38/39)")
     who = pull.add_argument_group("patient")
-    who.add_argument("--given", action="append", help="given name (repeat for middle names)")
+    who.add_argument(
+        "--given", action="extend", nargs="+", help="given names, space separated or the option repeated"
+    )
     who.add_argument("--family", help="family name")
     who.add_argument("--birth-date", type=_birth_date, help="YYYY-MM-DD, not in the future")
     who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
@@ -215,7 +217,11 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
         lines, city, state, postal = parse_address(args.address)
         addresses = (Address(lines, city, state, postal, "US", "H"),)
     demographics = Demographics(
-        names=(PersonName(given=tuple(args.given), family=args.family, use="L"),),
+        names=(
+            PersonName(
+                given=tuple(n for value in args.given for n in value.split()), family=args.family, use="L"
+            ),
+        ),
         gender=AdministrativeGender(args.gender),
         birth_date=args.birth_date,
         addresses=addresses,

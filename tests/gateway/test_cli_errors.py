@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from gateway.cli import _parser, main
+from gateway.config import load_settings
+from gateway.pull_cli import _request
 from tests.env import isolate_settings
 from tests.fhir_facade.ccda.helpers import fixture_bytes
 
@@ -172,3 +174,17 @@ def test_config_show_json_has_json_types(
     assert shown["requesting_user_npi"] is None
     assert shown["key_password"] == "********"
     assert shown["certs_dir"] == "var/certs"
+
+
+@pytest.mark.parametrize("given", [["Mary", "Ann"], ["Mary Ann"], ["Mary", "--given", "Ann"]])
+def test_given_names_space_separated_or_repeated(
+    given: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `patients add` and `pull` take --given the same way: several names after one flag, or the flag again.
+    assert main(["patients", "add", "--family", "Doe", "--given", *given, "--birth-date", "1970-01-01"]) == 0
+    capsys.readouterr()
+    assert main(["patients", "list"]) == 0
+    assert "Doe, Mary Ann " in capsys.readouterr().out
+    args = _parser().parse_args(["pull", "--given", *given, "--family", "Doe", "--birth-date", "1970-01-01",
+                                 "--gender", "F"])  # fmt: skip
+    assert _request(args, load_settings(None)).demographics.names[0].given == ("Mary", "Ann")
