@@ -43,16 +43,20 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; for a SQLite file the parent folder is created and foreign keys are on."""
+    """An engine for ``url``; for a SQLite file the parent folder is created and foreign keys are on.
+
+    ``hide_parameters``: a database error's message (and SQLAlchemy's statement logging) carries the SQL
+    without its bound values. Those values are names, birth dates and identifiers searched for or stored, and
+    such a message reaches the application log whenever an error is logged with its traceback."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
 def _alembic_config(engine: Engine) -> Config:
