@@ -366,7 +366,13 @@ def read_audit_event(
     with context.transaction() as session:
         tenant = context.tenant(session, principal.tenant_id)
         found: StoredRecord | None = None
-        if prefix == f"audit-{tenant.id}" and seq_text.isdigit():
+        # ASCII digits of a sequence number the database can hold: anything else names no record.
+        if (
+            prefix == f"audit-{tenant.id}"
+            and seq_text.isascii()
+            and seq_text.isdigit()
+            and len(seq_text) < 19
+        ):
             # The audit search pages newest first below a cursor ("tenant:seq", base64url): the page below
             # seq + 1 starts with the record itself when it exists.
             raw = f"{tenant.id}:{int(seq_text) + 1}".encode()

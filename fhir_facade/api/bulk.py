@@ -270,7 +270,8 @@ def export_file(
 ) -> Response:  # fmt: skip
     with context.transaction() as session:
         export = _export(session, principal, export_id)
-        found = session.get(ApiExportFile, file_id)
+        # A number the database's integer cannot hold names no file (and would overflow the lookup).
+        found = session.get(ApiExportFile, file_id) if 0 < file_id < 2**63 else None
         if found is None or found.export_id != export.id:
             raise ResourceNotFoundError(f"no file {file_id} in export {export_id[:64]}")
         tenant = context.tenant(session, principal.tenant_id)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -34,10 +34,15 @@ __all__ = [
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
+# ASCII digits only: ``\d`` would also take other scripts' digits (Arabic-Indic, superscripts).
 _DATE = re.compile(
     r"(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
-    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?"
+    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?",
+    re.ASCII,
 )
+# The representable instants: a period reaching past either is open on that side.
+_FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def page_size(search: ParsedSearch) -> int:
@@ -45,7 +50,7 @@ def page_size(search: ParsedSearch) -> int:
     raw = search.control.get("_count")
     if raw is None:
         return DEFAULT_COUNT
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidRequestError("_count must be a non-negative integer", expression=("_count",))
     return min(int(raw), MAX_COUNT)
 
@@ -122,22 +127,35 @@ class DateRange:
         return DateRange(max(starts) if starts else None, min(ends) if ends else None)
 
 
-def _period(match: re.Match[str]) -> tuple[dt.datetime, dt.datetime]:
+def _period(match: re.Match[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The period a date value stands for, ``None`` on a side beyond the representable instants (the last
+    day of year 9999 has no following midnight; a time zone can push year 1 before its start)."""
     year, month, day = int(match["year"]), match["month"], match["day"]
     if month is None:
-        return dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+        start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+        return start, _shifted(lambda: dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC))
     if day is None:
         start = dt.datetime(year, int(month), 1, tzinfo=dt.UTC)
-        following = dt.datetime(year + (int(month) == 12), int(month) % 12 + 1, 1, tzinfo=dt.UTC)
+        following = _shifted(
+            lambda: dt.datetime(year + (int(month) == 12), int(month) % 12 + 1, 1, tzinfo=dt.UTC)
+        )
         return start, following
     if match["time"] is None:
         start = dt.datetime(year, int(month), int(day), tzinfo=dt.UTC)
-        return start, start + dt.timedelta(days=1)
+        return start, _shifted(lambda: start + dt.timedelta(days=1))
     stamp = dt.datetime.fromisoformat(f"{year:04d}-{month}-{day}T{match['time']}{match['tz'] or 'Z'}")
     step = dt.timedelta(seconds=1) if match["time"].count(":") == 2 else dt.timedelta(minutes=1)
     if "." in match["time"]:
         step = dt.timedelta(microseconds=1)
-    return stamp.astimezone(dt.UTC), (stamp + step).astimezone(dt.UTC)
+    return _shifted(lambda: stamp.astimezone(dt.UTC)), _shifted(lambda: (stamp + step).astimezone(dt.UTC))
+
+
+def _shifted(instant: Callable[[], dt.datetime]) -> dt.datetime | None:
+    """``instant()``, or ``None`` when it falls outside the representable instants."""
+    try:
+        return instant()
+    except (OverflowError, ValueError):
+        return None
 
 
 def parse_date_param(name: str, value: str) -> DateRange:
@@ -154,16 +172,18 @@ def parse_date_param(name: str, value: str) -> DateRange:
     except ValueError:
         raise InvalidRequestError(f"{name}: {value!r} is not a valid date", expression=(name,)) from None
     prefix = match["prefix"] or "eq"
+    # A side of the period beyond the representable instants (``None``) leaves that side open; nothing is
+    # before the first instant or after the last.
     if prefix == "eq":
         return DateRange(start, end)
     if prefix == "ge":
         return DateRange(start=start)
     if prefix == "gt":
-        return DateRange(start=end)
+        return DateRange(start=end if end is not None else _LAST)
     if prefix == "le":
         return DateRange(end=end)
     if prefix == "lt":
-        return DateRange(end=start)
+        return DateRange(end=start if start is not None else _FIRST)
     raise InvalidRequestError(
         f"{name}: the prefix {prefix!r} is not supported (use eq, ge, gt, le, lt)", expression=(name,)
     )

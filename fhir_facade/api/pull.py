@@ -129,7 +129,14 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
     purpose: PurposeOfUse | None = None
     date_from = date_to = None
     gateways: list[str] = []
-    for parameter in body.get("parameter") or ():
+    parameters = body.get("parameter") or []
+    if not isinstance(parameters, list):
+        raise InvalidRequestError("parameter must be an array of parameters", expression=("parameter",))
+    names = [p.get("name") for p in parameters if isinstance(p, dict)]
+    for once in ("purposeOfUse", "period"):
+        if names.count(once) > 1:
+            raise InvalidRequestError(f"{once} may be given once", expression=(once,))
+    for parameter in parameters:
         if not isinstance(parameter, dict):
             raise InvalidRequestError("a parameter must be an object", expression=("parameter",))
         name = parameter.get("name")
@@ -170,7 +177,8 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
                 )
             gateways.append(value.removeprefix("urn:oid:"))
         else:
-            raise InvalidRequestError(f"unknown parameter {name!r}", expression=("parameter",))
+            shown = repr(name[:80]) if isinstance(name, str) else "without a name"
+            raise InvalidRequestError(f"unknown parameter {shown}", expression=("parameter",))
     if purpose is None:
         raise InvalidRequestError("purposeOfUse is required", expression=("purposeOfUse",))
     return PullParameters(purpose, date_from, date_to, tuple(dict.fromkeys(gateways)))

@@ -148,9 +148,14 @@ def _after(search: ParsedSearch) -> int | None:
     position = decode_cursor(search, ("i",))
     if position is None:
         return None
-    if not isinstance(position["i"], int):
+    value = position["i"]
+    # A row id the database can hold (a forged huge number would overflow its integer, not find nothing).
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _MAX_ROW_ID:
         raise InvalidRequestError("the _cursor value is not valid", expression=("_cursor",))
-    return int(position["i"])
+    return value
+
+
+_MAX_ROW_ID = 2**63
 
 
 def _page(
@@ -274,11 +279,15 @@ def _search_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
             _reference, patient = _patient_of(session, tenant, parsed)
             resources: list[dict[str, Any]] = []
             next_cursor = None
+            matches: int | None = None
             if patient is not None:
                 rows = consolidated_rows(
                     session, tenant, patient.id, types={resource_type}, since=since, after=after
                 )
-                resources, next_cursor = _page(rows, keep, count)
+                if count == 0:  # `_count=0`: only how many match (FHIR's way of asking for a count)
+                    matches = sum(1 for row in rows if keep(row.content))
+                else:
+                    resources, next_cursor = _page(rows, keep, count)
                 references = reference_map(session, tenant, patient.id)
                 resources = [rest_view(resource, references) for resource in resources]
             record_access(
@@ -287,6 +296,8 @@ def _search_handler(endpoint: FhirEndpoint) -> Callable[..., Response]:
                 patients=patient_ids([patient] if patient else [], context.assigning_authority),
             )  # fmt: skip
         total = len(resources) if after is None and next_cursor is None else None
+        if matches is not None:
+            total = matches if after is None else None
         bundle = searchset(
             base=context.base_url, path=resource_type, search=parsed, resources=resources, total=total,
             next_cursor=next_cursor,
