@@ -126,6 +126,11 @@ def _requestor(
 
 def _credentials(request: Request) -> tuple[str, str] | None:
     authorization = request.headers.get("authorization")
+    if authorization is not None and "x-api-key" in request.headers:
+        # Two credentials: which one the request acts under would be a guess (RFC 6750 §2: one method only).
+        raise AuthenticationError(
+            "send one credential: Authorization or X-API-Key, not both", oauth_error="invalid_request"
+        )
     if authorization is not None:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():

@@ -163,6 +163,17 @@ def test_missing_and_invalid_credentials_are_401(api: Api, alice: Registered) ->
     _outcome(basic, 401, "invalid_request")
 
 
+def test_two_credentials_are_refused_whichever_is_valid(api: Api, alice: Registered) -> None:
+    # A valid token with a wrong key (or the reverse): the request would act under a guess.
+    token = api.token(alice)["Authorization"]
+    for headers in (
+        {"Authorization": token, "X-API-Key": "hgk_not-a-key"},
+        {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "X-API-Key": alice.api_key},
+        {"Authorization": token, "X-API-Key": alice.api_key},
+    ):
+        _outcome(api.http.get("/Patient", headers=headers), 401, "invalid_request")
+
+
 def test_token_signed_by_another_server_key_is_refused(api: Api, alice: Registered) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
