@@ -127,35 +127,45 @@ class DateRange:
         return DateRange(max(starts) if starts else None, min(ends) if ends else None)
 
 
-def _period(match: re.Match[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The period a date value stands for, ``None`` on a side beyond the representable instants (the last
-    day of year 9999 has no following midnight; a time zone can push year 1 before its start)."""
+def _period(match: re.Match[str]) -> tuple[dt.datetime, dt.datetime | None]:
+    """The period a date value stands for, clamped to the representable instants: a start or end before the
+    first instant is the first instant (a time zone can push year 1 before it), a start after the last one is
+    the last one, and an end after it (the last day of year 9999 has no following midnight) is ``None``, open.
+    """
     year, month, day = int(match["year"]), match["month"], match["day"]
+
+    def start_at(instant: Callable[[], dt.datetime]) -> dt.datetime:
+        return _clamped(instant, year) or _LAST
+
+    def end_at(instant: Callable[[], dt.datetime]) -> dt.datetime | None:
+        return _clamped(instant, year)
+
     if month is None:
-        start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
-        return start, _shifted(lambda: dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC))
+        return dt.datetime(year, 1, 1, tzinfo=dt.UTC), end_at(
+            lambda: dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+        )
     if day is None:
-        start = dt.datetime(year, int(month), 1, tzinfo=dt.UTC)
-        following = _shifted(
+        following = end_at(
             lambda: dt.datetime(year + (int(month) == 12), int(month) % 12 + 1, 1, tzinfo=dt.UTC)
         )
-        return start, following
+        return dt.datetime(year, int(month), 1, tzinfo=dt.UTC), following
     if match["time"] is None:
         start = dt.datetime(year, int(month), int(day), tzinfo=dt.UTC)
-        return start, _shifted(lambda: start + dt.timedelta(days=1))
+        return start, end_at(lambda: start + dt.timedelta(days=1))
     stamp = dt.datetime.fromisoformat(f"{year:04d}-{month}-{day}T{match['time']}{match['tz'] or 'Z'}")
     step = dt.timedelta(seconds=1) if match["time"].count(":") == 2 else dt.timedelta(minutes=1)
     if "." in match["time"]:
         step = dt.timedelta(microseconds=1)
-    return _shifted(lambda: stamp.astimezone(dt.UTC)), _shifted(lambda: (stamp + step).astimezone(dt.UTC))
+    return start_at(lambda: stamp.astimezone(dt.UTC)), end_at(lambda: (stamp + step).astimezone(dt.UTC))
 
 
-def _shifted(instant: Callable[[], dt.datetime]) -> dt.datetime | None:
-    """``instant()``, or ``None`` when it falls outside the representable instants."""
+def _clamped(instant: Callable[[], dt.datetime], year: int) -> dt.datetime | None:
+    """``instant()``; outside the representable instants, the first one (near year 1) or ``None`` (near
+    year 9999: beyond the last)."""
     try:
         return instant()
     except (OverflowError, ValueError):
-        return None
+        return None if year >= 5000 else _FIRST
 
 
 def parse_date_param(name: str, value: str) -> DateRange:
@@ -172,8 +182,7 @@ def parse_date_param(name: str, value: str) -> DateRange:
     except ValueError:
         raise InvalidRequestError(f"{name}: {value!r} is not a valid date", expression=(name,)) from None
     prefix = match["prefix"] or "eq"
-    # A side of the period beyond the representable instants (``None``) leaves that side open; nothing is
-    # before the first instant or after the last.
+    # An end beyond the last instant (``None``) leaves the range open there: after it, nothing.
     if prefix == "eq":
         return DateRange(start, end)
     if prefix == "ge":
@@ -183,7 +192,7 @@ def parse_date_param(name: str, value: str) -> DateRange:
     if prefix == "le":
         return DateRange(end=end)
     if prefix == "lt":
-        return DateRange(end=start if start is not None else _FIRST)
+        return DateRange(end=start)
     raise InvalidRequestError(
         f"{name}: the prefix {prefix!r} is not supported (use eq, ge, gt, le, lt)", expression=(name,)
     )

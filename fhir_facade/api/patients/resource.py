@@ -5,6 +5,10 @@ Input is checked element by element; problems name the element (``issue.expressi
 and a full birth date; elements beyond identifier, name, gender, birthDate, address and telecom are not
 stored and are refused rather than silently dropped). Uses are mapped to and from the HL7 V3 codes the
 store keeps (the ITI-55 wire form).
+
+Repeating elements are capped (``MAX_IDENTIFIERS`` ... ``MAX_ADDRESS_LINES``): a body over a cap is 400
+before any element is read, and the cheap single-valued elements (gender, birthDate) are checked before the
+repeating ones, so one large body cannot hold the server.
 """
 
 from __future__ import annotations
@@ -21,7 +25,28 @@ from gateway.store.models import Patient
 from xca.ids import is_oid
 from xca.iti55 import Address, AdministrativeGender, Demographics, Ii, PersonName, Telecom
 
-__all__ = ["NewPatient", "format_system", "parse_patient", "patient_resource", "store_system"]
+__all__ = [
+    "MAX_ADDRESSES",
+    "MAX_ADDRESS_LINES",
+    "MAX_IDENTIFIERS",
+    "MAX_NAMES",
+    "MAX_NAME_PARTS",
+    "MAX_TELECOMS",
+    "NewPatient",
+    "format_system",
+    "parse_patient",
+    "patient_resource",
+    "store_system",
+]
+
+MAX_IDENTIFIERS: Final = 100
+MAX_NAMES: Final = 50
+MAX_TELECOMS: Final = 50
+MAX_ADDRESSES: Final = 20
+MAX_NAME_PARTS: Final = 10
+"""Most ``given``, ``prefix`` or ``suffix`` entries in one name."""
+MAX_ADDRESS_LINES: Final = 10
+"""Most ``line`` entries in one address."""
 
 _IGNORED: Final = frozenset({"resourceType", "id", "meta", "text", "implicitRules", "language"})
 _STORED: Final = frozenset({"identifier", "name", "gender", "birthDate", "address", "telecom"})
@@ -39,6 +64,16 @@ _TELECOM_SCHEME: Final = {"phone": "tel:", "email": "mailto:", "fax": "fax:", "u
 _DATE: Final = re.compile(r"(\d{4})(-(\d{2})(-(\d{2}))?)?")
 _URI: Final = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:\S+")
 _MAX: Final = 255
+_LIMITS: Final = {
+    "identifier": MAX_IDENTIFIERS,
+    "name": MAX_NAMES,
+    "telecom": MAX_TELECOMS,
+    "address": MAX_ADDRESSES,
+}
+_NESTED_LIMITS: Final = {
+    "name": {"given": MAX_NAME_PARTS, "prefix": MAX_NAME_PARTS, "suffix": MAX_NAME_PARTS},
+    "address": {"line": MAX_ADDRESS_LINES},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +127,40 @@ def _objects(data: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, 
     return [(f"Patient.{key}[{index}]", item) for index, item in enumerate(items)]
 
 
+def _too_many(where: str, limit: int) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{where} has more than {limit} entries, the most this server accepts",
+        expression=(where,),
+        issue_code="too-long",
+    )
+
+
+def _check_limits(data: Mapping[str, Any]) -> None:
+    """400 if a repeating element has more entries than its cap; reads only list lengths."""
+    for key, limit in _LIMITS.items():
+        items = data.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            raise _too_many(f"Patient.{key}", limit)
+    for key, nested in _NESTED_LIMITS.items():
+        items = data.get(key)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            for part, limit in nested.items():
+                parts = item.get(part)
+                if isinstance(parts, list) and len(parts) > limit:
+                    raise _too_many(f"Patient.{key}[{index}].{part}", limit)
+
+
 def _use(data: Mapping[str, Any], where: str, table: Mapping[str, str]) -> str | None:
     use = _optional_text(data, "use", where)
     return table.get(use) if use is not None else None
 
 
 def _identifiers(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    found: list[tuple[str, str]] = []
+    found: dict[tuple[str, str], None] = {}  # an ordered set: the repeat check stays linear
     for where, item in _objects(data, "identifier"):
         system = _text(item.get("system"), f"{where}.system")
         value = _text(item.get("value"), f"{where}.value")
@@ -109,7 +171,7 @@ def _identifiers(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         pair = (store_system(system), value)
         if pair in found:
             raise InvalidRequestError(f"{where} repeats an identifier", expression=(where,))
-        found.append(pair)
+        found[pair] = None
     return tuple(found)
 
 
@@ -158,7 +220,7 @@ def _gender(data: Mapping[str, Any]) -> AdministrativeGender | None:
     raw = data.get("gender")
     if raw is None:
         raise BusinessRuleError("a patient needs a gender", expression=("Patient.gender",))
-    if raw not in _GENDER_IN:
+    if not isinstance(raw, str) or raw not in _GENDER_IN:
         raise InvalidRequestError(
             "Patient.gender must be male, female, other or unknown", expression=("Patient.gender",)
         )
@@ -201,10 +263,11 @@ def parse_patient(data: Mapping[str, Any], *, assigning_authority: str) -> NewPa
             + ", ".join(unsupported),
             expression=tuple(f"Patient.{key}" for key in unsupported),
         )
-    identifiers = _identifiers(data)
-    names = _names(data)
+    _check_limits(data)
     gender = _gender(data)
     birth_date = _birth_date(data)
+    identifiers = _identifiers(data)
+    names = _names(data)
     network_ids = tuple(
         Ii(system, value) for system, value in identifiers if is_oid(system) and system != assigning_authority
     )

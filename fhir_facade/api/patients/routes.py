@@ -2,14 +2,14 @@
 
 Conditional create (``If-None-Exist: identifier=system|value``): no match creates (201), one match returns
 it (200), several are 412. A plain create whose identifier already belongs to a patient of the tenant is
-409. Reads of unknown ids and of other tenants' patients are the same 404. Each access is audited in the
-transaction that made it.
+409. Reads of unknown ids and of other tenants' patients are the same 404, and so are ids not written
+exactly as issued (uppercase, without dashes, ``urn:uuid:``). The body is validated in the thread pool, not
+on the event loop. Each access is audited in the transaction that made it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -29,13 +29,24 @@ from fhir_facade.api.errors import (
     ResourceNotFoundError,
 )
 from fhir_facade.api.http import FhirResponse, negotiate, read_resource, response_media_type
-from fhir_facade.api.paging import decode_cursor, encode_cursor, page_size, parse_date_param, searchset
-from fhir_facade.api.patients.resource import parse_patient, patient_resource, store_system
+from fhir_facade.api.paging import encode_cursor, page_size, searchset
+from fhir_facade.api.patients.resource import (
+    MAX_ADDRESSES,
+    MAX_IDENTIFIERS,
+    MAX_NAMES,
+    MAX_TELECOMS,
+    parse_patient,
+    patient_resource,
+)
+from fhir_facade.api.patients.search import (
+    MAX_VALUES,
+    identifier_token,
+    patient_query,
+    search_position,
+)
 from fhir_facade.api.patients.store import (
     IdentifierTakenError,
-    PatientQuery,
     create_patient,
-    fold,
     patient_in_tenant,
     patients_with_identifier,
     search_patients,
@@ -43,7 +54,6 @@ from fhir_facade.api.patients.store import (
 from fhir_facade.api.routing import (
     FhirEndpoint,
     Interaction,
-    ParsedSearch,
     SearchParam,
     SearchParamType,
     fhir_route,
@@ -52,7 +62,6 @@ from fhir_facade.api.routing import (
 from gateway.audit import ApiInteraction
 from gateway.store.models import Patient, Tenant
 from xca.errors import InvalidValueError
-from xca.iti55 import AdministrativeGender
 
 __all__ = ["PATIENT_CREATE", "PATIENT_READ", "PATIENT_SEARCH", "router"]
 
@@ -61,15 +70,17 @@ router = APIRouter(dependencies=[Depends(negotiate)])
 PATIENT_CREATE = FhirEndpoint(
     "Patient",
     Interaction.CREATE,
-    "Register a clinic patient (name with family, gender and full birthDate required); conditional create "
-    "with If-None-Exist: identifier=system|value",
+    "Register a clinic patient (name with family, gender and full birthDate required; at most "
+    f"{MAX_IDENTIFIERS} identifiers, {MAX_NAMES} names, {MAX_TELECOMS} telecoms, {MAX_ADDRESSES} addresses); "
+    "conditional create with If-None-Exist: identifier=system|value",
     conditional_create=True,
 )
 PATIENT_READ = FhirEndpoint("Patient", Interaction.READ, "Read a patient of the caller's organization")
 PATIENT_SEARCH = FhirEndpoint(
     "Patient",
     Interaction.SEARCH_TYPE,
-    "Search the organization's patients; paged (_count, next link), oldest registration first",
+    "Search the organization's patients; paged (_count, next link), oldest registration first; at most "
+    f"{MAX_VALUES} values per parameter",
     search_params=(
         SearchParam("_id", SearchParamType.TOKEN, "Logical id (comma-separated: any of)"),
         SearchParam("identifier", SearchParamType.TOKEN, "system|value or value (comma-separated: any of)"),
@@ -80,13 +91,6 @@ PATIENT_SEARCH = FhirEndpoint(
         SearchParam("gender", SearchParamType.TOKEN, "male | female | other | unknown"),
     ),
 )
-_NAME_PARTS = {"name": ("family", "given", "text"), "family": ("family",), "given": ("given",)}
-_GENDERS = {
-    "male": AdministrativeGender.MALE.value,
-    "female": AdministrativeGender.FEMALE.value,
-    "other": AdministrativeGender.UNDIFFERENTIATED.value,
-    "unknown": None,
-}
 
 
 def _etag_headers(context: ApiContext, patient: Patient) -> dict[str, str]:
@@ -112,16 +116,7 @@ def _condition(header: str) -> tuple[str | None, str]:
         raise InvalidRequestError(
             "If-None-Exist supports exactly one identifier=system|value", expression=("If-None-Exist",)
         )
-    return _identifier_token(pairs[0][1])
-
-
-def _identifier_token(token: str) -> tuple[str | None, str]:
-    system, bar, value = token.partition("|")
-    if not bar:
-        return None, token
-    if not value:
-        raise InvalidRequestError("identifier needs a value (system|value)", expression=("identifier",))
-    return store_system(system), value
+    return identifier_token(pairs[0][1])
 
 
 @router.post("/Patient", status_code=201, summary="Create a Patient (conditional with If-None-Exist)")
@@ -133,11 +128,11 @@ async def create(
     info: Info,
 ) -> Response:
     data = await read_resource(request, "Patient")
-    new = parse_patient(data, assigning_authority=context.assigning_authority)
     condition = request.headers.get("if-none-exist")
-    wanted = _condition(condition) if condition is not None else None
 
     def work() -> Response:
+        new = parse_patient(data, assigning_authority=context.assigning_authority)
+        wanted = _condition(condition) if condition is not None else None
         with context.transaction() as session:
             tenant = context.tenant(session, principal.tenant_id)
             existing = _existing(session, tenant, wanted)
@@ -202,53 +197,6 @@ def read(
     return _respond(request, patient_resource(patient), headers=_etag_headers(context, patient))
 
 
-def _query(search: ParsedSearch) -> PatientQuery:
-    ids: list[uuid.UUID] | None = None
-    identifiers: list[tuple[str | None, str]] = []
-    names: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    birth_from: dt.date | None = None
-    birth_until: dt.date | None = None
-    genders: set[str | None] | None = None
-    for name, _modifier, value in search.params:
-        values = [item for item in value.split(",") if item]
-        if name == "_id":
-            found = []
-            for item in values:
-                try:
-                    found.append(uuid.UUID(item))
-                except ValueError:
-                    continue
-            ids = found if ids is None else [i for i in ids if i in found]
-        elif name == "identifier":
-            identifiers += [_identifier_token(item) for item in values]
-        elif name in _NAME_PARTS:
-            names.append((_NAME_PARTS[name], tuple(fold(item) for item in values)))
-        elif name == "birthdate":
-            period = parse_date_param(name, value)
-            if period.start is not None:
-                start = period.start.date()
-                birth_from = start if birth_from is None else max(birth_from, start)
-            if period.end is not None:
-                end = (period.end - dt.timedelta(microseconds=1)).date() + dt.timedelta(days=1)
-                birth_until = end if birth_until is None else min(birth_until, end)
-        elif name == "gender":
-            unknown = [item for item in values if item not in _GENDERS]
-            if unknown:
-                raise InvalidRequestError(
-                    "gender must be male, female, other or unknown", expression=("gender",)
-                )
-            chosen = {_GENDERS[item] for item in values}
-            genders = chosen if genders is None else genders & chosen
-    return PatientQuery(
-        ids=tuple(ids) if ids is not None else None,
-        identifiers=tuple(identifiers),
-        names=tuple(names),
-        birth_from=birth_from,
-        birth_until=birth_until,
-        gender=tuple(genders) if genders is not None else None,
-    )
-
-
 @router.get("/Patient", summary="Search Patients")
 @fhir_route(PATIENT_SEARCH)
 def search(
@@ -258,15 +206,9 @@ def search(
     info: Info,
 ) -> Response:
     parsed = parse_search(request, PATIENT_SEARCH)
-    query = _query(parsed)
+    query = patient_query(parsed)
     count = page_size(parsed)
-    position = decode_cursor(parsed, ("c", "i"))
-    after = None
-    if position is not None:
-        try:
-            after = (dt.datetime.fromisoformat(position["c"]), uuid.UUID(position["i"]))
-        except (TypeError, ValueError):
-            raise InvalidRequestError("the _cursor value is not valid", expression=("_cursor",)) from None
+    after = search_position(parsed)
     with context.transaction() as session:
         tenant = context.tenant(session, principal.tenant_id)
         patients, total, more = search_patients(session, tenant, query, limit=count, after=after)

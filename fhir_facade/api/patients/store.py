@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,10 +112,14 @@ def index_missing(session: Session) -> int:
 
 
 def patient_in_tenant(session: Session, tenant: Tenant, patient_id: str) -> Patient | None:
-    """The patient ``patient_id`` of ``tenant``, or ``None`` (unknown, malformed, or another tenant's)."""
+    """The patient ``patient_id`` of ``tenant``, or ``None`` (unknown, malformed, another tenant's, or not
+    written exactly as issued: a FHIR id is case-sensitive, so an uppercase, undashed or ``urn:uuid:`` form
+    names no resource)."""
     try:
         key = uuid.UUID(patient_id)
     except ValueError:
+        return None
+    if str(key) != patient_id:
         return None
     return session.scalar(select(Patient).where(Patient.id == key, Patient.tenant_id == tenant.id))
 
@@ -150,10 +154,14 @@ class PatientQuery:
     birth_from: dt.date | None = None
     birth_until: dt.date | None = None
     gender: tuple[str | None, ...] | None = None
+    matches_nothing: bool = False
+    """Set when the conditions cannot all hold (a birthdate range outside the calendar, or empty)."""
 
 
 def _statement(tenant: Tenant, query: PatientQuery) -> Select[Any]:
     statement = select(Patient).where(Patient.tenant_id == tenant.id)
+    if query.matches_nothing:
+        statement = statement.where(false())
     if query.ids is not None:
         statement = statement.where(Patient.id.in_(query.ids))
     if query.identifiers:

@@ -5,12 +5,14 @@ cursors, a scalar where ``$pull`` expects its parameters; and ``_count=0`` count
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from fhir_facade.api.paging import parse_date_param
 from gateway.store.models import Tenant, utcnow
 from gateway.store.pull import FhirResource, record_scope
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, Registered, patient_json
@@ -139,3 +141,43 @@ def test_a_purpose_given_twice_is_a_400(api: Api, client: Registered, patient: s
     )
     assert answer.status_code == 400, answer.text
     assert "purposeOfUse may be given once" in answer.text
+
+
+_FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_NOON_9999 = dt.datetime(9999, 12, 31, 12, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "inside", "outside"),
+    [
+        ("0001-01-01T00:00+01:00", [], [_FIRST, _FIRST + dt.timedelta(hours=1)]),  # wholly before year 1
+        ("9999-12-31T23:59-01:00", [], [_NOON_9999]),  # after 9999 (from the last instant on, itself aside)
+        ("9999-12-31", [_NOON_9999], [dt.datetime(9999, 12, 30, tzinfo=dt.UTC)]),
+        ("lt0001-01-01", [], [_FIRST]),
+        ("le9999-12-31", [_FIRST, _NOON_9999], []),
+        ("gt9999-12-31", [], [_NOON_9999]),
+        ("ge0001-01-01T00:30+01:00", [_FIRST, _NOON_9999], []),
+    ],
+)
+def test_a_date_beyond_the_calendar_means_what_it_says(
+    value: str, inside: list[dt.datetime], outside: list[dt.datetime]
+) -> None:
+    found = parse_date_param("date", value)
+
+    def holds(instant: dt.datetime) -> bool:
+        return (found.start is None or found.start <= instant) and (found.end is None or instant < found.end)
+
+    assert [holds(t) for t in inside] == [True] * len(inside)
+    assert [holds(t) for t in outside] == [False] * len(outside)
+
+
+@pytest.mark.parametrize("form", [str.upper, lambda i: i.replace("-", ""), lambda i: f"urn:uuid:{i}"])
+def test_a_patient_id_not_written_as_issued_names_nobody_on_any_route(
+    api: Api, client: Registered, patient: str, form: Any
+) -> None:
+    other = form(patient)
+    status, body = _get(api, client, f"/Patient/{other}/$everything")
+    assert status == 404, body
+    status, body = _get(api, client, f"/Condition?patient={other}")
+    assert status == 200, body
+    assert body["total"] == 0
