@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from fhir_facade.api.errors import InvalidRequestError
-from fhir_facade.api.pull import check_gateways, parse_parameters
+from fhir_facade.api.pull_parameters import check_gateways, parse_parameters
 from gateway.directory import Community, Endpoints, import_communities, list_communities
 from gateway.store.pull import PullJob
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, patient_json

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from certs import init_dev_pki
 from fhir_facade.api import create_app
 from fhir_facade.api.background import WebhookPolicy, event_id, set_webhook, sign
-from fhir_facade.api.pull import parse_parameters
+from fhir_facade.api.pull_parameters import parse_parameters
 from gateway.directory import import_communities, parse_directory
 from gateway.initiating import EventKind
 from gateway.sandbox import Sandbox, SandboxConfig, run_sandbox
