@@ -157,14 +157,16 @@ def _holds(bundle: Any, unique_id: str) -> bool:
 
 def _slow_and_hanging(network: Network, database: Database) -> tuple[threading.Event, PartnersConfig]:
     """SLOW healthy but slow (0.6 s an answer, within its 8 s timeout); NOBODY's discovery hangs until its
-    3 s partner timeout (or until the returned gate is set: set it when done). The directory is imported."""
+    6 s partner timeout, three times what the slow chains need on an idle machine, so that a loaded CI
+    machine still sees them finish first (or until the returned gate is set: set it when done). The
+    directory is imported."""
     network.nodes[SLOW].delay = 0.6
     gate = threading.Event()
     network.nodes[NOBODY].holds["/xcpd"] = gate
     import_directory(network, database)
     partners = parse_partners(
         "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
-        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+        f'[partner."{NOBODY}"]\nread_timeout = 6.0\ntotal_timeout = 6.0\n'
     )
     return gate, partners
 
@@ -228,7 +230,7 @@ def test_late_answers_are_merged_into_the_record(network: Network, database: Dat
 
 def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, database: Database) -> None:
     # SLOW is healthy, only slow (0.6 s an answer) and holds a document; NOBODY hangs until its partner
-    # timeout (3 s). The record comes out once only those two are asked (HEALTHY answered in milliseconds),
+    # timeout (6 s). The record comes out once only those two are asked (HEALTHY answered in milliseconds),
     # then again when SLOW is done: with its document, before NOBODY gives up.
     late_document = network.nodes[SLOW].add_document(20, 1)  # the oldest document of the record (dated first)
     gate, partners = _slow_and_hanging(network, database)
@@ -285,7 +287,7 @@ def test_no_empty_record_is_published_while_gateways_are_still_asked(
 ) -> None:
     # The only gateway holding the patient's documents (HEALTHY) is slow, 0.6 s an answer; the others have
     # nothing to add and answer at once (SLOW matches and lists no document, BROKEN fails); NOBODY hangs
-    # until its 3 s timeout. When the fast ones are done nothing is held: a "record ready" then would send
+    # until its 6 s timeout. When the fast ones are done nothing is held: a "record ready" then would send
     # clients to an empty record while HEALTHY, which holds it all, is still being asked.
     network.nodes[SLOW].delay = 0.0
     network.nodes[HEALTHY].delay = 0.6
@@ -295,7 +297,7 @@ def test_no_empty_record_is_published_while_gateways_are_still_asked(
     service = make_service(network, database)
     service.partners = parse_partners(
         "[defaults]\nread_timeout = 8.0\ntotal_timeout = 8.0\n"
-        f'[partner."{NOBODY}"]\nread_timeout = 3.0\ntotal_timeout = 3.0\n'
+        f'[partner."{NOBODY}"]\nread_timeout = 6.0\ntotal_timeout = 6.0\n'
     )
     events: list[ProgressEvent] = []
     try:
