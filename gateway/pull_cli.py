@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from gateway.config import Settings
+    from gateway.directory import Selection
     from gateway.initiating.events import Listener, ProgressEvent
     from gateway.initiating.jobs import JobStore
     from gateway.initiating.models import PullRequest
@@ -269,12 +270,11 @@ def _check_named(named: Sequence[str], listed: set[str]) -> None:
         )
 
 
-def _check_selected(service: PullService, request: PullRequest, args: argparse.Namespace) -> None:
-    """A selection that asks nobody (a state no community is in, a radius around nobody, only inactive
-    communities named) is a mistake to say, not a finished pull that found nothing."""
-    selection = service.select(request)
+def _checked_selection(selection: Selection, args: argparse.Namespace) -> Selection:
+    """``selection``, unless it asks nobody (a state no community is in, a radius around nobody, only
+    inactive communities named): a mistake to say, not a finished pull that found nothing."""
     if selection.chosen:
-        return
+        return selection
     shown = {
         "to": " ".join(args.to or ()),
         "state": " ".join(args.state or ()),
@@ -413,9 +413,10 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
                 "the directory is empty: run `hiegate directory import FILE` first",
                 detail={"setting": "directory"},
             )
+        selection = None
         if request is not None:
             _check_named(args.to or (), {c.home_community_id for c in communities})
-            _check_selected(service, request, args)
+            selection = _checked_selection(service.select(request, communities), args)
         if args.resume:
             jobs = [_job_id(args.resume, "resume")]
         else:
@@ -427,7 +428,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
                 if job != same:
                     console.print(f"resuming unfinished job {job} first")
             if same is None:
-                jobs.append(service.create_job(request))
+                jobs.append(service.create_job(request, selection))
                 console.print(
                     f"job {jobs[-1]}: if this process stops, `hiegate pull --resume {jobs[-1]}` finishes it"
                 )

@@ -164,15 +164,19 @@ class PullService:
         with self.database.session() as session:
             return list_communities(session)
 
-    def select(self, request: PullRequest) -> Selection:
-        """The gateways ``request`` asks, from the directory in the database."""
+    def select(self, request: PullRequest, communities: Iterable[Community] | None = None) -> Selection:
+        """The gateways ``request`` asks, from ``communities`` (default: the directory in the database)."""
         state = next((a.state for a in request.demographics.addresses if a.state), None)
         return select_gateways(
-            self.communities(), request.selection, patient_state=state, patient_point=request.patient_point
+            self.communities() if communities is None else communities,
+            request.selection,
+            patient_state=state,
+            patient_point=request.patient_point,
         )
 
-    def create_job(self, request: PullRequest) -> uuid.UUID:
-        return self.store.create_job(request, self.select(request))
+    def create_job(self, request: PullRequest, selection: Selection | None = None) -> uuid.UUID:
+        """A new job for ``request`` asking ``selection`` (default: :meth:`select`'s)."""
+        return self.store.create_job(request, self.select(request) if selection is None else selection)
 
     def unfinished(self, *, held: bool = True) -> list[uuid.UUID]:
         """Unfinished jobs, oldest first; ``held=False``: only those no live worker holds."""

@@ -17,11 +17,11 @@ from typing import Final
 from fhir_facade.api.errors import InvalidRequestError
 from fhir_facade.api.paging import decode_cursor
 from fhir_facade.api.patients.resource import store_system
-from fhir_facade.api.patients.store import PatientQuery, fold
+from fhir_facade.api.patients.store import PatientQuery, canonical_id, fold
 from fhir_facade.api.routing import ParsedSearch
 from xca.iti55 import AdministrativeGender
 
-__all__ = ["MAX_VALUES", "canonical_id", "identifier_token", "patient_query", "search_position"]
+__all__ = ["MAX_VALUES", "identifier_token", "patient_query", "search_position"]
 
 MAX_VALUES: Final = 50
 """Most values one search parameter may carry, counting its comma-separated and repeated values."""
@@ -43,15 +43,6 @@ _MICROS: Final = 1_000_000
 _DAY: Final = 86_400 * _MICROS
 _FIRST_DAY: Final = dt.date.min.toordinal()
 _LAST_DAY: Final = dt.date.max.toordinal()
-
-
-def canonical_id(value: str) -> uuid.UUID | None:
-    """The patient id ``value`` names, only if it is exactly as issued (lowercase, dashed); else ``None``."""
-    try:
-        key = uuid.UUID(value)
-    except ValueError:
-        return None
-    return key if str(key) == value else None
 
 
 def identifier_token(token: str) -> tuple[str | None, str]:

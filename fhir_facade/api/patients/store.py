@@ -32,6 +32,7 @@ from xca.iti55 import Demographics
 __all__ = [
     "IdentifierTakenError",
     "PatientQuery",
+    "canonical_id",
     "create_patient",
     "fold",
     "index_missing",
@@ -111,15 +112,21 @@ def index_missing(session: Session) -> int:
     return len(missing)
 
 
-def patient_in_tenant(session: Session, tenant: Tenant, patient_id: str) -> Patient | None:
-    """The patient ``patient_id`` of ``tenant``, or ``None`` (unknown, malformed, another tenant's, or not
-    written exactly as issued: a FHIR id is case-sensitive, so an uppercase, undashed or ``urn:uuid:`` form
-    names no resource)."""
+def canonical_id(value: str) -> uuid.UUID | None:
+    """The patient id ``value`` names, only if it is exactly as issued (lowercase, dashed); else ``None``: a
+    FHIR id is case-sensitive, so an uppercase, undashed or ``urn:uuid:`` form names no resource."""
     try:
-        key = uuid.UUID(patient_id)
+        key = uuid.UUID(value)
     except ValueError:
         return None
-    if str(key) != patient_id:
+    return key if str(key) == value else None
+
+
+def patient_in_tenant(session: Session, tenant: Tenant, patient_id: str) -> Patient | None:
+    """The patient ``patient_id`` of ``tenant``, or ``None`` (unknown, malformed, another tenant's, or not
+    written exactly as issued: see :func:`canonical_id`)."""
+    key = canonical_id(patient_id)
+    if key is None:
         return None
     return session.scalar(select(Patient).where(Patient.id == key, Patient.tenant_id == tenant.id))
 
