@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gateway.initiating.models import PullRequest
     from gateway.initiating.service import PullService
 
-__all__ = ["add_pull_commands", "parse_address"]
+__all__ = ["add_given_argument", "add_pull_commands", "given_names", "parse_address"]
 
 _ZIP = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
 
@@ -53,6 +53,18 @@ def parse_address(text: str) -> tuple[tuple[str, ...], str | None, str | None, s
     if len(parts) >= 2:
         city = parts.pop()
     return tuple(parts), city, state, postal
+
+
+def add_given_argument(parser: argparse._ActionsContainer) -> None:
+    """``--given``, as `pull` and `patients add` take it: several names after the flag, or the flag again."""
+    parser.add_argument(
+        "--given", action="extend", nargs="+", help="given names, space separated or the option repeated"
+    )
+
+
+def given_names(values: Sequence[str]) -> tuple[str, ...]:
+    """The given names of ``--given`` (a quoted ``'Mary Ann'`` is two)."""
+    return tuple(name for value in values for name in value.split())
 
 
 def _date(text: str) -> dt.date:
@@ -167,9 +179,7 @@ def _point(text: str) -> tuple[float, float]:
 def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pull = commands.add_parser("pull", help="pull a patient's records from the network (ITI-55/38/39)")
     who = pull.add_argument_group("patient")
-    who.add_argument(
-        "--given", action="extend", nargs="+", help="given names, space separated or the option repeated"
-    )
+    add_given_argument(who)
     who.add_argument("--family", help="family name")
     who.add_argument("--birth-date", type=_birth_date, help="YYYY-MM-DD, not in the future")
     who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
@@ -218,11 +228,7 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
         lines, city, state, postal = parse_address(args.address)
         addresses = (Address(lines, city, state, postal, "US", "H"),)
     demographics = Demographics(
-        names=(
-            PersonName(
-                given=tuple(n for value in args.given for n in value.split()), family=args.family, use="L"
-            ),
-        ),
+        names=(PersonName(given=given_names(args.given), family=args.family, use="L"),),
         gender=AdministrativeGender(args.gender),
         birth_date=args.birth_date,
         addresses=addresses,

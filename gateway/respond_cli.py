@@ -13,6 +13,7 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from gateway.pull_cli import add_given_argument, given_names
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -117,11 +118,7 @@ def _demographics(args: argparse.Namespace) -> object:
         raise ConfigError("--birth-date must be YYYY-MM-DD", detail={"setting": "birth-date"}) from None
     address = Address((args.street,), args.city, args.state, args.zip, "US", "H") if args.street else None
     return Demographics(
-        names=(
-            PersonName(
-                given=tuple(n for value in args.given for n in value.split()), family=args.family, use="L"
-            ),
-        ),
+        names=(PersonName(given=given_names(args.given), family=args.family, use="L"),),
         gender=AdministrativeGender(args.gender) if args.gender else None,
         birth_date=birth,
         addresses=(address,) if address else (),
@@ -279,9 +276,7 @@ def add_responding_commands(commands: Commands) -> None:
     add = patients_sub.add_parser("add", help="register a patient")
     add.add_argument("--from-ccda", type=Path, metavar="FILE", help="take the demographics from a C-CDA")
     add.add_argument("--family")
-    add.add_argument(
-        "--given", action="extend", nargs="+", help="given names, space separated or the option repeated"
-    )
+    add_given_argument(add)
     add.add_argument("--birth-date", metavar="YYYY-MM-DD")
     add.add_argument("--gender", choices=("F", "M", "UN"))
     add.add_argument("--street")
