@@ -10,9 +10,10 @@ circuit breakers), :class:`Exchanger` (build, sign, send, check, parse), :func:`
 """
 
 from gateway.initiating.breaker import BreakerPolicy, BreakerState, CircuitBreaker, CircuitBreakers
+from gateway.initiating.cpu import CpuMeter
 from gateway.initiating.evaluate import MatchDecision, RejectCode, evaluate_matches
 from gateway.initiating.events import EventBus, EventKind, Listener, ProgressEvent
-from gateway.initiating.exchange import Caller, CpuMeter, Exchanger, ExchangeRecord, ExchangeResult, Target
+from gateway.initiating.exchange import Caller, Exchanger, ExchangeRecord, ExchangeResult, Target
 from gateway.initiating.jobs import JobStore
 from gateway.initiating.models import (
     ACTIVE_STATES,

@@ -7,23 +7,25 @@ Each call returns a result value, never raises for the remote side's failures: `
 :class:`GatewayFaultError`, a ``wsa:RelatesTo`` naming another message :class:`GatewayResponseError`, and
 unreadable bytes (the hardened parser refuses them) :class:`GatewayResponseError` naming the parser's code.
 
-CPU is measured per exchange (thread time of building, signing and parsing, on the calling thread) into a
-:class:`CpuMeter`, the benchmark's "gateway CPU per exchange".
+CPU is measured per exchange into a :class:`~gateway.initiating.cpu.CpuMeter`: the whole exchange (every
+step of its coroutine: building, signing, TLS, HTTP, checking, parsing), the benchmark's "gateway CPU per
+exchange", and within it the building, signing, checking and parsing alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
+import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from lxml import etree
 
 from gateway.audit import Transaction
 from gateway.directory import Endpoints, PartnerSettings
+from gateway.initiating.cpu import CpuMeter
 from gateway.initiating.transport import GatewayTransport, HttpAnswer
 from gateway.security import OutboundSecurity, RequestingUser, SecuredMessage, secure_request
 from xca import iti38, iti39, iti55
@@ -39,7 +41,6 @@ from xca.soap import CONTENT_TYPE, Action, Addressing, Envelope, parse_envelope
 
 __all__ = [
     "Caller",
-    "CpuMeter",
     "ExchangeRecord",
     "ExchangeResult",
     "Exchanger",
@@ -47,33 +48,19 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-@dataclass
-class CpuMeter:
-    """Thread CPU time spent building, signing and parsing, the number of exchanges it covers and of signed
-    requests sent for them (``messages``, retries included); and the CPU of each pull's own threads
-    (``threads``: ``writer``, the persisted steps and audit records; ``convert``, C-CDA conversion and
-    consolidation), added when the pull's worker closes."""
+def _metered(
+    method: Callable[Concatenate[Exchanger, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Exchanger, P], Awaitable[T]]:
+    """The exchange's every step is charged to the exchanger's :class:`CpuMeter` (``exchange_ns``)."""
 
-    ns: int = 0
-    exchanges: int = 0
-    messages: int = 0
-    threads: dict[str, float] = field(default_factory=dict)
+    @functools.wraps(method)
+    async def metered(self: Exchanger, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.cpu.run(method(self, *args, **kwargs))
 
-    def add_thread(self, name: str, seconds: float) -> None:
-        self.threads[name] = self.threads.get(name, 0.0) + seconds
-
-    def measure(self, work: Callable[[], T]) -> T:
-        started = time.thread_time_ns()
-        try:
-            return work()
-        finally:
-            self.ns += time.thread_time_ns() - started
-
-    @property
-    def ms_per_exchange(self) -> float:
-        return self.ns / 1e6 / self.exchanges if self.exchanges else 0.0
+    return metered
 
 
 @dataclass(frozen=True)
@@ -252,6 +239,7 @@ class Exchanger:
             )
         return envelope
 
+    @_metered
     async def iti55(
         self, target: Target, user: RequestingUser, demographics: iti55.Demographics, local_id: Cx
     ) -> ExchangeResult[iti55.Iti55Response]:
@@ -285,6 +273,7 @@ class Exchanger:
             return ExchangeResult(None, record, _unreadable(self._detail(target, Transaction.ITI_55), exc))
         return ExchangeResult(response, _relates(record, answer))
 
+    @_metered
     async def iti38(
         self,
         target: Target,
@@ -326,6 +315,7 @@ class Exchanger:
             return ExchangeResult(None, record, _unreadable(self._detail(target, Transaction.ITI_38), exc))
         return ExchangeResult(response, _relates(record, answer))
 
+    @_metered
     async def iti39(
         self, target: Target, user: RequestingUser, patient: Cx, documents: Sequence[iti39.DocumentRequest]
     ) -> ExchangeResult[iti39.RetrieveResponse]:

@@ -36,8 +36,9 @@ from gateway.directory import (
 )
 from gateway.initiating.breaker import BreakerPolicy, CircuitBreakers
 from gateway.initiating.codec import parse_purpose
+from gateway.initiating.cpu import CpuMeter
 from gateway.initiating.events import EventBus, Listener
-from gateway.initiating.exchange import Caller, CpuMeter, Exchanger
+from gateway.initiating.exchange import Caller, Exchanger
 from gateway.initiating.jobs import JobStore
 from gateway.initiating.models import PullRequest, PullSummary, record_bundle
 from gateway.initiating.settle import SettlePolicy

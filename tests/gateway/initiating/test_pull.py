@@ -147,6 +147,8 @@ def test_pull_reports_every_gateway_and_stores_documents_once(network: Network, 
     # Each attempt is a newly signed request (its own MessageID and Timestamp): BROKEN's two retries add two.
     assert service.cpu.messages == 8
     assert service.cpu.ns > 0
+    # The whole exchanges (TLS and HTTP too) hold their building, signing, checking and parsing.
+    assert service.cpu.exchange_ns > service.cpu.ns
     assert set(service.cpu.threads) == {"writer", "convert"}
     assert service.cpu.threads["writer"] > 0  # every step, audit record and commit
     assert service.cpu.threads["convert"] > 0  # two documents converted, the record consolidated
