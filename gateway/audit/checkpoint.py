@@ -88,7 +88,10 @@ class CheckpointSigner:
         return _fingerprint(self.certificate)
 
     def sign(self, checkpoint: Checkpoint) -> str:
-        data = checkpoint.payload()
+        return self.sign_payload(checkpoint.payload())
+
+    def sign_payload(self, data: bytes) -> str:
+        """The base64 signature of ``data`` (a checkpoint's or an anchor's canonical JSON)."""
         key = self._key
         if isinstance(key, rsa.RSAPrivateKey):
             signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -110,13 +113,16 @@ class CheckpointVerifier:
         return cls(load_certificates(path))
 
     def is_valid(self, checkpoint: Checkpoint, signature: str) -> bool:
-        certificate = self._by_fingerprint.get(checkpoint.signer_sha256)
+        return self.is_valid_payload(checkpoint.payload(), signature, signer_sha256=checkpoint.signer_sha256)
+
+    def is_valid_payload(self, data: bytes, signature: str, *, signer_sha256: str) -> bool:
+        """Whether ``signature`` over ``data`` is by the trusted key whose certificate has this SHA-256."""
+        certificate = self._by_fingerprint.get(signer_sha256)
         if certificate is None:
             return False
         try:
             raw = base64.b64decode(signature, validate=True)
             key = certificate.public_key()
-            data = checkpoint.payload()
             if isinstance(key, rsa.RSAPublicKey):
                 key.verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
             elif isinstance(key, ec.EllipticCurvePublicKey):

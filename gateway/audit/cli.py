@@ -1,4 +1,4 @@
-"""``hiegate audit ...``: verify, search, export, disclosures, purge.
+"""``hiegate audit ...``: verify, anchor, search, export, disclosures, purge.
 
 Search and export print patient identifiers: they are the audit log's answer to an authorized operator,
 written to stdout or a file, never to the application log.
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from gateway.audit.model import AuditSource, EventKind, ExportFormat, Outcome, Transaction, parse_job_id
-from xca.errors import AuditChainError, AuditCheckpointError, AuditQueryError
+from xca.errors import AuditAnchorError, AuditChainError, AuditCheckpointError, AuditQueryError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from gateway.audit.checkpoint import CheckpointVerifier
+    from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
     from gateway.audit.search import AuditFilter
     from gateway.config import Settings
     from gateway.store import Tenant
@@ -121,25 +121,52 @@ def _filter(args: argparse.Namespace) -> AuditFilter:
     )
 
 
-def _verify(args: argparse.Namespace, settings: Settings) -> int:
+def _tenants(session: Session, slug: str | None) -> list[Tenant]:
+    """The tenant named, else every tenant with audit records."""
     from sqlalchemy import select
 
-    from gateway.audit import report
     from gateway.audit.tables import AuditChainHead
-    from gateway.audit.verify import verify_chain
     from gateway.store import Tenant
 
+    if slug:
+        return [_tenant(session, slug)]
+    heads = select(AuditChainHead.tenant_id)
+    return list(session.scalars(select(Tenant).where(Tenant.id.in_(heads)).order_by(Tenant.slug)))
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import report
+    from gateway.audit.anchor import SignedAnchor, check_anchors, parse_anchors
+    from gateway.audit.verify import verify_chain
+    from gateway.config import read_named_file
+
+    anchors: list[SignedAnchor] = []
+    if args.anchors is not None:
+        # Read and parsed before anything is verified: a bad file is an error, not a quietly skipped check.
+        data = read_named_file(args.anchors, what="anchor file")
+        anchors = parse_anchors(data, source=str(args.anchors))
     with _session(settings) as session:
-        if args.tenant:
-            tenants = [_tenant(session, args.tenant)]
-        else:
-            heads = select(AuditChainHead.tenant_id)
-            tenants = list(session.scalars(select(Tenant).where(Tenant.id.in_(heads)).order_by(Tenant.slug)))
+        tenants = _tenants(session, args.tenant)
         verifier = _verifier(settings)
+        if anchors and not args.tenant:
+            # A tenant whose records (and head) are all gone is no longer among those with records: the
+            # anchors name it, so it is verified too, and a name this database lacks is an error.
+            every = {t.slug: t for t in _all_tenants(session)}
+            anchored = {a.anchor.tenant for a in anchors}
+            unknown = sorted(anchored - every.keys())
+            if unknown:
+                raise AuditAnchorError(
+                    f"anchor file {args.anchors}: anchors tenants this database does not have: "
+                    f"{', '.join(unknown)}",
+                    detail={"path": str(args.anchors)},
+                )
+            listed = {t.slug for t in tenants}
+            tenants += [every[slug] for slug in sorted(anchored - listed)]
         broken = []
         for tenant in tenants:
             started = time.perf_counter()
             result = verify_chain(session, tenant, checkpoints=verifier)
+            result = check_anchors(session, tenant, result, anchors, verifier)
             print(report.verification_line(result, time.perf_counter() - started))
             if not result.ok:
                 broken.append(result)
@@ -152,6 +179,57 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
             f"audit chain of tenant {first.tenant} broken at record {first.broken.seq} ({first.broken.kind})",
             detail={"tenant": first.tenant, "seq": first.broken.seq, "kind": first.broken.kind.value},
         )
+    return 0
+
+
+def _all_tenants(session: Session) -> list[Tenant]:
+    from sqlalchemy import select
+
+    from gateway.store import Tenant
+
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+def _signer(settings: Settings, why: str) -> CheckpointSigner:
+    from gateway.audit.checkpoint import CheckpointSigner
+
+    certificate, key = settings.certs_dir / "signing.pem", settings.certs_dir / "signing-key.pem"
+    if not (certificate.is_file() and key.is_file()):
+        raise AuditCheckpointError(
+            f"{why} with {certificate}: run `hiegate certs init` or set certs_dir",
+            detail={"path": str(certificate)},
+        )
+    password = settings.key_password.get_secret_value() if settings.key_password else None
+    return CheckpointSigner.from_files(certificate, key, password=password)
+
+
+def _anchor(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit.anchor import make_anchor
+
+    try:
+        signer = _signer(settings, "an anchor is signed")
+    except AuditCheckpointError as exc:
+        raise AuditAnchorError(exc.message, detail=exc.detail) from None
+    now = dt.datetime.now(dt.UTC)
+    with _session(settings) as session:
+        lines = [make_anchor(session, t, signer, now=now).line() for t in _tenants(session, args.tenant)]
+    if not lines:
+        print("no audit records yet: nothing to anchor", file=sys.stderr)
+        return 0
+    if args.append is None:
+        sys.stdout.buffer.write(b"".join(lines))
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            with Path(args.append).open("ab") as out:
+                out.write(b"".join(lines))
+        except OSError as exc:
+            from xca.errors import PathAccessError, path_problem
+
+            raise PathAccessError(
+                f"anchor file {args.append}: {path_problem(exc)}", detail={"path": str(args.append)}
+            ) from None
+        print(f"{len(lines)} anchors appended to {args.append}", file=sys.stderr)
     return 0
 
 
@@ -199,21 +277,13 @@ def _disclosures(args: argparse.Namespace, settings: Settings) -> int:
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.audit import report
-    from gateway.audit.checkpoint import CheckpointSigner
     from gateway.audit.retention import check_cutoff, latest_cutoff, purge_before
 
     now = dt.datetime.now(dt.UTC)
     before = args.before or latest_cutoff(now, settings.audit_retention_days)
     # First of all: a cut-off in the future or inside the retention period is refused, nothing deleted.
     check_cutoff(before, now=now, retention_days=settings.audit_retention_days)
-    certificate, key = settings.certs_dir / "signing.pem", settings.certs_dir / "signing-key.pem"
-    if not (certificate.is_file() and key.is_file()):
-        raise AuditCheckpointError(
-            f"purge signs a checkpoint with {certificate}: run `hiegate certs init` or set certs_dir",
-            detail={"path": str(certificate)},
-        )
-    password = settings.key_password.get_secret_value() if settings.key_password else None
-    signer = CheckpointSigner.from_files(certificate, key, password=password)
+    signer = _signer(settings, "purge signs a checkpoint")
     with _session(settings) as session:
         tenant = _tenant(session, args.tenant or settings.tenant)
         result = purge_before(
@@ -259,6 +329,20 @@ def add_audit_commands(commands: Commands) -> None:
     sub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = _command(sub, "verify", "re-hash every audit chain and report the first break", _verify)
     verify.add_argument("--tenant", help="only this tenant (default: every tenant with records)")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="FILE",
+        help="also check the anchors in FILE (`hiegate audit anchor`): each anchored record must still be "
+        "there with the anchored hash",
+    )
+    anchor = _command(
+        sub, "anchor", "sign each tenant's chain head, to keep outside the database (JSON lines)", _anchor
+    )
+    anchor.add_argument("--tenant", help="only this tenant (default: every tenant with records)")
+    anchor.add_argument(
+        "--append", type=Path, metavar="FILE", help="append the anchors to FILE (default: stdout)"
+    )
     found = _command(sub, "search", "find audit records, newest first", _search)
     _add_filters(found)
     found.add_argument("--limit", type=int, default=50, help="records per page (1-1000)")

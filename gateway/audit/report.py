@@ -19,6 +19,9 @@ __all__ = ["print_disclosures", "print_page", "purge_line", "verification_line"]
 
 def verification_line(result: ChainVerification, seconds: float) -> str:
     checkpoints = f", from checkpoint ({result.checkpoints} purges)" if result.checkpoints else ""
+    if result.anchors or result.anchors_purged:
+        purged = f", {result.anchors_purged} on purged records" if result.anchors_purged else ""
+        checkpoints += f", {result.anchors} anchors match{purged}"
     if result.broken is not None:
         found = result.broken
         return f"tenant {result.tenant}: BROKEN at record {found.seq}: {found.kind.value}: {found.message}"

@@ -47,6 +47,8 @@ class BreakKind(StrEnum):
     RELINKED = "relinked"
     HEAD_MISMATCH = "head-mismatch"
     CHECKPOINT_INVALID = "checkpoint-invalid"
+    ANCHOR_INVALID = "anchor-invalid"
+    ANCHOR_MISMATCH = "anchor-mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,8 @@ class ChainBreak:
 
 @dataclass(frozen=True, slots=True)
 class ChainVerification:
-    """The result for one tenant: records re-hashed, the range walked, checkpoints checked, the break."""
+    """The result for one tenant: records re-hashed, the range walked, checkpoints checked, the break; and
+    the anchors checked against the chain (:mod:`gateway.audit.anchor`), those on purged records apart."""
 
     tenant_id: int
     tenant: str
@@ -69,6 +72,8 @@ class ChainVerification:
     last_seq: int | None
     checkpoints: int
     broken: ChainBreak | None
+    anchors: int = 0
+    anchors_purged: int = 0
 
     @property
     def ok(self) -> bool:

@@ -98,7 +98,8 @@ that built-in (bad input, an unknown key)::
     │   ├── AuditQueryError(ValueError)     HG-8002  a bad search filter, cursor or export format
     │   ├── AuditChainError                 HG-8003  verification found a changed, deleted or inserted record
     │   ├── AuditCheckpointError            HG-8004  a purge checkpoint cannot be signed or fails to verify
-    │   └── AuditRetentionError             HG-8005  purge refused: cut-off in the future or within retention
+    │   ├── AuditRetentionError             HG-8005  purge refused: cut-off in the future or within retention
+    │   └── AuditAnchorError                HG-8006  an anchor cannot be made or an anchor file read
     └── ApiError                            HG-9000  9xxx: the FHIR API; 500 ``exception``
         ├── InvalidRequestError(ValueError) HG-9001  400 ``invalid`` / ``value`` (``expression`` names where)
         │   └── UnsupportedSearchError      HG-9004  400 ``not-supported`` (handling=strict)
@@ -140,6 +141,7 @@ from xca.errors.api import (
     UnsupportedSearchError,
 )
 from xca.errors.audit import (
+    AuditAnchorError,
     AuditChainError,
     AuditCheckpointError,
     AuditError,
@@ -253,6 +255,7 @@ __all__ = [
     "AssertionInvalidError",
     "AssertionNotYetValidError",
     "AudienceMismatchError",
+    "AuditAnchorError",
     "AuditChainError",
     "AuditCheckpointError",
     "AuditError",

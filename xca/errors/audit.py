@@ -46,3 +46,9 @@ class AuditRetentionError(AuditError):
     """A purge refused, nothing deleted: its cut-off is in the future or inside the retention period."""
 
     code = "HG-8005"
+
+
+class AuditAnchorError(AuditError):
+    """An anchor cannot be made (no signing key) or an anchor file cannot be read; nothing was checked."""
+
+    code = "HG-8006"

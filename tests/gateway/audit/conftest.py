@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from certs import init_dev_pki
-from gateway.audit import AuditLog, AuditSource
+from gateway.audit import AuditLog, AuditSource, append_event
 from gateway.store import Database, Tenant
 from gateway.store.documents import ensure_tenant
-from tests.gateway.audit.factories import SOURCE
+from tests.gateway.audit.factories import SOURCE, T0, every_path
 from tests.gateway.store.conftest import database, database_url, postgres_server_url
 
 __all__ = ["database", "database_url", "postgres_server_url"]
@@ -39,3 +40,22 @@ def audit() -> AuditLog:
 @pytest.fixture
 def source() -> AuditSource:
     return SOURCE
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dev_pki: Path) -> Iterator[Database]:
+    """A SQLite database on disk with one record per path through the event kinds, and the settings the
+    `hiegate audit` commands read pointing at it and at the dev PKI."""
+    url = f"sqlite:///{tmp_path / 'hiegate.db'}"
+    for name, value in {"DATABASE_URL": url, "CERTS_DIR": str(dev_pki), "TENANT": "clinic"}.items():
+        monkeypatch.setenv(f"HIEGATE_{name}", value)
+    monkeypatch.delenv("HIEGATE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    db = Database(url)
+    db.upgrade()
+    with db.session() as session, session.begin():
+        tenant = ensure_tenant(session, "clinic", "Clinic")
+        for hour, event in enumerate(every_path().values()):
+            append_event(session, tenant, event, now=T0 + dt.timedelta(hours=hour))
+    yield db
+    db.dispose()

@@ -13,28 +13,9 @@ from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from lxml import etree
 from sqlalchemy import text
 
-from gateway.audit import append_event
 from gateway.cli import main
 from gateway.store import Database
-from gateway.store.documents import ensure_tenant
 from tests.gateway.audit.factories import LOCAL_MRN, T0, every_path
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dev_pki: Path) -> Database:
-    url = f"sqlite:///{tmp_path / 'hiegate.db'}"
-    for name, value in {"DATABASE_URL": url, "CERTS_DIR": str(dev_pki), "TENANT": "clinic"}.items():
-        monkeypatch.setenv(f"HIEGATE_{name}", value)
-    monkeypatch.delenv("HIEGATE_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    db = Database(url)
-    db.upgrade()
-    with db.session() as session, session.begin():
-        tenant = ensure_tenant(session, "clinic", "Clinic")
-        for hour, event in enumerate(every_path().values()):
-            append_event(session, tenant, event, now=T0 + dt.timedelta(hours=hour))
-    yield db
-    db.dispose()
 
 
 def test_verify_ok_then_detects_a_hand_edit(env: Database, capsys: pytest.CaptureFixture[str]) -> None:
