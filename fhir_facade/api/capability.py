@@ -54,7 +54,10 @@ def _resource(resource_type: str, endpoints: list[FhirEndpoint]) -> dict[str, An
             }
             for code in interactions
         ]
-    resource["versioning"] = "no-version"
+    # A type with vread keeps meta.versionId (its resources have one version, never updated): "versioned";
+    # with no earlier versions to read, readHistory stays false.
+    vread = any(e.interaction is Interaction.VREAD for e in endpoints)
+    resource["versioning"] = "versioned" if vread else "no-version"
     resource["readHistory"] = False
     resource["updateCreate"] = False
     if any(e.conditional_create for e in endpoints):

@@ -7,9 +7,12 @@ caller's tenant: de-duplicated by the pull's consolidation, with its Provenance.
 ``_since`` (the row's last update), ``_type`` and ``_count``; the searches take ``patient`` (required: every
 answer is about one patient, and audited as such), ``_since`` and, for Observation, ``category``, ``code``
 (``system|code``, ``code`` or ``system|``) and ``date`` (effective[x] or issued, with prefixes). Pages are
-keyset pages on the row id (opaque ``_cursor``). Resource types the token cannot read are left out of
-``$everything``. ``Binary/{id}`` is an original document (C-CDA, PDF) a pull of one of the tenant's patients
-retrieved, served with its content type (or as a Binary resource when ``application/fhir+json`` is asked).
+keyset pages on the row id (opaque ``_cursor``). As FHIR search has it, a repeated ``category`` or ``code``
+must match each time and a comma within one value means any of them; ``date`` repeated narrows the range (a
+comma in it is a 400); ``patient`` is one id (400 for a list or a repeat). Resource types the token cannot
+read are left out of ``$everything``. ``Binary/{id}`` is an original document (C-CDA, PDF) a pull of one of
+the tenant's patients retrieved, served with its content type (or as a Binary resource when
+``application/fhir+json`` is asked).
 """
 
 from __future__ import annotations
@@ -255,6 +258,9 @@ def _patient_of(session: Session, tenant: Tenant, search: ParsedSearch) -> tuple
     values = search.values("patient")
     if len(values) != 1:
         raise InvalidRequestError("give the patient (patient=Patient/{id}) once", expression=("patient",))
+    if "," in values[0][1]:  # FHIR's "any of these patients" (an id has no comma): not one patient's record
+        message = "give one patient (patient=Patient/{id}), not a list: a search reads one patient's record"
+        raise InvalidRequestError(message, expression=("patient",))
     reference = values[0][1].removeprefix("Patient/")
     return reference, patient_in_tenant(session, tenant, reference)
 

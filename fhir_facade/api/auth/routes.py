@@ -1,8 +1,12 @@
 """``POST /auth/token`` (SMART Backend Services, OAuth 2.0 client credentials) and the SMART configuration.
 
-Errors are OperationOutcomes like everywhere else in the API (401 ``invalid_client``, 400
-``invalid_request`` / ``unsupported_grant_type`` / ``invalid_scope``); the OAuth 2.0 error code rides in
-``issue.details.coding`` (system ``urn:ietf:rfc:6749``) for clients that branch on it.
+The token endpoint answers as RFC 6749 section 5 has it, not with OperationOutcomes like the FHIR routes:
+a token (5.1) or an error (5.2), ``application/json`` ``{"error": "<code>", "error_description": "..."}``,
+both with ``Cache-Control: no-store`` and ``Pragma: no-cache``. Errors are 400 (``invalid_request``,
+``unsupported_grant_type``, ``invalid_scope``; a body that is not a form is ``invalid_request`` too), and
+401 ``invalid_client`` with a ``WWW-Authenticate`` challenge when the client assertion is refused (RFC 6749
+allows 401 for any client authentication failure). ``error_description`` keeps to the characters 5.2
+allows. An unexpected failure (the database down) is still the API's 500/503 OperationOutcome.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from starlette.responses import JSONResponse
 from fhir_facade.api.auth.assertion import ALGORITHMS, ASSERTION_TYPE, verify_client_assertion
 from fhir_facade.api.auth.scopes import EXAMPLE_SCOPES, ScopeSet
 from fhir_facade.api.context import ApiContext, Context
-from fhir_facade.api.errors import AuthenticationError, UnsupportedMediaTypeError
+from fhir_facade.api.errors import AuthenticationError, http_status
 from gateway.store.api import ApiClient
 
 __all__ = ["router"]
@@ -26,16 +30,34 @@ __all__ = ["router"]
 router = APIRouter()
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_DESCRIPTION_LENGTH = 400
+# RFC 6749 5.2: error_description is %x20-21 / %x23-5B / %x5D-7E, printable ASCII but quote and backslash.
+_DESCRIPTION_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {'"', "\\"}
 
 
 def _bad_request(message: str, oauth_error: str) -> AuthenticationError:
     return AuthenticationError(message, oauth_error=oauth_error, status=400)
 
 
+def _description(message: str) -> str:
+    text = "".join(ch if ch in _DESCRIPTION_CHARS else "'" if ch == '"' else "?" for ch in message)
+    return text[:_DESCRIPTION_LENGTH]
+
+
+def _error_response(error: AuthenticationError) -> JSONResponse:
+    """``error`` as RFC 6749 5.2 has it: its OAuth error code and message, with its status (400, or 401 and
+    the ``WWW-Authenticate`` challenge for ``invalid_client``)."""
+    body = {
+        "error": error.issue.oauth_error or "invalid_request",
+        "error_description": _description(error.message),
+    }
+    return JSONResponse(body, status_code=http_status(error), headers={**error.headers, **_NO_STORE})
+
+
 async def _form(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != _FORM:
-        raise UnsupportedMediaTypeError(f"the token request must be {_FORM}")
+        raise _bad_request(f"the token request must be {_FORM}", "invalid_request")
     body = await request.body()
     if len(body) > 64 * 1024:
         raise _bad_request("the token request is too large", "invalid_request")
@@ -46,7 +68,7 @@ async def _form(request: Request) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise _bad_request(f"parameter {name} is repeated", "invalid_request")
+            raise _bad_request(f"parameter {name[:64]} is repeated", "invalid_request")
         form[name] = value
     return form
 
@@ -59,6 +81,13 @@ def _verified_client(context: ApiContext, assertion: str) -> ApiClient:
 
 @router.post("/auth/token", include_in_schema=True, summary="SMART Backend Services token endpoint")
 async def token(request: Request, context: Context) -> JSONResponse:
+    try:
+        return await _token(request, context)
+    except AuthenticationError as error:  # every refusal of a token request (the FHIR routes' are not here)
+        return _error_response(error)
+
+
+async def _token(request: Request, context: ApiContext) -> JSONResponse:
     form = await _form(request)
     if form.get("grant_type") != "client_credentials":
         raise _bad_request("grant_type must be client_credentials", "unsupported_grant_type")

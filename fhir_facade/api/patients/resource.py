@@ -32,6 +32,7 @@ __all__ = [
     "MAX_NAMES",
     "MAX_NAME_PARTS",
     "MAX_TELECOMS",
+    "VERSION_ID",
     "NewPatient",
     "format_system",
     "parse_patient",
@@ -47,6 +48,8 @@ MAX_NAME_PARTS: Final = 10
 """Most ``given``, ``prefix`` or ``suffix`` entries in one name."""
 MAX_ADDRESS_LINES: Final = 10
 """Most ``line`` entries in one address."""
+VERSION_ID: Final = "1"
+"""A patient's only version: the API creates patients and never updates them."""
 
 _IGNORED: Final = frozenset({"resourceType", "id", "meta", "text", "implicitRules", "language"})
 _STORED: Final = frozenset({"identifier", "name", "gender", "birthDate", "address", "telecom"})
@@ -305,7 +308,10 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": str(patient.id),
-        "meta": {"versionId": "1", "lastUpdated": patient.updated_at.isoformat().replace("+00:00", "Z")},
+        "meta": {
+            "versionId": VERSION_ID,
+            "lastUpdated": patient.updated_at.isoformat().replace("+00:00", "Z"),
+        },
         "identifier": [
             {"system": format_system(row.system), "value": row.value}
             for row in sorted(patient.identifiers, key=lambda row: row.id)

@@ -1,10 +1,16 @@
-"""``POST /Patient`` (create, conditional create), ``GET /Patient/{id}`` (read), ``GET /Patient`` (search).
+"""``POST /Patient`` (create, conditional create), ``GET /Patient/{id}`` (read),
+``GET /Patient/{id}/_history/{vid}`` (vread), ``GET /Patient`` (search).
 
 Conditional create (``If-None-Exist: identifier=system|value``): no match creates (201), one match returns
 it (200), several are 412. A plain create whose identifier already belongs to a patient of the tenant is
 409. Reads of unknown ids and of other tenants' patients are the same 404, and so are ids not written
 exactly as issued (uppercase, without dashes, ``urn:uuid:``). The body is validated in the thread pool, not
 on the event loop. Each access is audited in the transaction that made it.
+
+A patient has one version, ``1``: the API never updates a patient (there is no update interaction), so
+``meta.versionId``, the ``ETag`` and the ``Location`` of a create all name version 1, and vread of version 1
+answers exactly as read does. Any other version is a 404 saying so, after the same tenant and id checks as
+read (another tenant's patient is "not known", whatever the version).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from starlette.responses import Response
 
 from fhir_facade.api.access import patient_ids, record_access
 from fhir_facade.api.auth.principal import Principal, require_access
-from fhir_facade.api.context import ApiContext, Context, Info
+from fhir_facade.api.context import ApiContext, Context, Info, RequestInfo
 from fhir_facade.api.errors import (
     InvalidRequestError,
     MultipleMatchesError,
@@ -35,6 +41,7 @@ from fhir_facade.api.patients.resource import (
     MAX_IDENTIFIERS,
     MAX_NAMES,
     MAX_TELECOMS,
+    VERSION_ID,
     parse_patient,
     patient_resource,
 )
@@ -63,7 +70,7 @@ from gateway.audit import ApiInteraction
 from gateway.store.models import Patient, Tenant
 from xca.errors import InvalidValueError
 
-__all__ = ["PATIENT_CREATE", "PATIENT_READ", "PATIENT_SEARCH", "router"]
+__all__ = ["PATIENT_CREATE", "PATIENT_READ", "PATIENT_SEARCH", "PATIENT_VREAD", "router"]
 
 router = APIRouter(dependencies=[Depends(negotiate)])
 
@@ -76,19 +83,34 @@ PATIENT_CREATE = FhirEndpoint(
     conditional_create=True,
 )
 PATIENT_READ = FhirEndpoint("Patient", Interaction.READ, "Read a patient of the caller's organization")
+PATIENT_VREAD = FhirEndpoint(
+    "Patient",
+    Interaction.VREAD,
+    f"Read a version of a patient of the caller's organization: patients are never updated, so their only "
+    f"version is {VERSION_ID} (the Location of a create)",
+)
+_AND_OR = " (comma-separated: any of; repeated: all of)"
 PATIENT_SEARCH = FhirEndpoint(
     "Patient",
     Interaction.SEARCH_TYPE,
     "Search the organization's patients; paged (_count, next link), oldest registration first; at most "
     f"{MAX_VALUES} values per parameter",
     search_params=(
-        SearchParam("_id", SearchParamType.TOKEN, "Logical id (comma-separated: any of)"),
-        SearchParam("identifier", SearchParamType.TOKEN, "system|value or value (comma-separated: any of)"),
-        SearchParam("name", SearchParamType.STRING, "Case- and accent-insensitive prefix of any name part"),
-        SearchParam("family", SearchParamType.STRING, "Case- and accent-insensitive prefix of a family name"),
-        SearchParam("given", SearchParamType.STRING, "Case- and accent-insensitive prefix of a given name"),
-        SearchParam("birthdate", SearchParamType.DATE, "Birth date; eq (default), ge, gt, le, lt prefixes"),
-        SearchParam("gender", SearchParamType.TOKEN, "male | female | other | unknown"),
+        SearchParam("_id", SearchParamType.TOKEN, f"Logical id{_AND_OR}"),
+        SearchParam("identifier", SearchParamType.TOKEN, f"system|value or value{_AND_OR}"),
+        SearchParam(
+            "name", SearchParamType.STRING, f"Case- and accent-insensitive prefix of any name part{_AND_OR}"
+        ),
+        SearchParam(
+            "family", SearchParamType.STRING, f"Case- and accent-insensitive prefix of a family name{_AND_OR}"
+        ),
+        SearchParam(
+            "given", SearchParamType.STRING, f"Case- and accent-insensitive prefix of a given name{_AND_OR}"
+        ),
+        SearchParam(
+            "birthdate", SearchParamType.DATE, f"Birth date; eq (default), ge, gt, le, lt prefixes{_AND_OR}"
+        ),
+        SearchParam("gender", SearchParamType.TOKEN, f"male | female | other | unknown{_AND_OR}"),
     ),
 )
 
@@ -96,9 +118,9 @@ PATIENT_SEARCH = FhirEndpoint(
 def _etag_headers(context: ApiContext, patient: Patient) -> dict[str, str]:
     modified = patient.updated_at.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return {
-        "ETag": 'W/"1"',
+        "ETag": f'W/"{VERSION_ID}"',
         "Last-Modified": modified,
-        "Location": f"{context.base_url}/Patient/{patient.id}/_history/1",
+        "Location": f"{context.base_url}/Patient/{patient.id}/_history/{VERSION_ID}",
     }
 
 
@@ -173,6 +195,38 @@ def _existing(session: Session, tenant: Tenant, wanted: tuple[str | None, str] |
     return matches[0] if matches else None
 
 
+def _read(
+    patient_id: str,
+    version_id: str | None,
+    request: Request,
+    principal: Principal,
+    context: ApiContext,
+    info: RequestInfo,
+) -> Response:
+    """Read (``version_id`` ``None``) or vread: the same checks, audit record and answer."""
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        patient = patient_in_tenant(session, tenant, patient_id)
+        error: ResourceNotFoundError | None = None
+        if patient is None:
+            error = ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
+        elif version_id is not None and version_id != VERSION_ID:
+            error = ResourceNotFoundError(
+                f"Patient/{patient_id} has no version {version_id[:64]!r}: its only version is {VERSION_ID}"
+            )
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction.READ if version_id is None else ApiInteraction.VREAD,
+            resource_type="Patient", status=404 if error else 200,
+            patients=patient_ids([patient] if patient else [], context.assigning_authority),
+            resource_id=patient_id[:64], error_code=error.code if error else None,
+        )  # fmt: skip
+    if error is not None:  # after the commit: the miss stays audited
+        raise error
+    assert patient is not None
+    return _respond(request, patient_resource(patient), headers=_etag_headers(context, patient))
+
+
 @router.get("/Patient/{patient_id}", summary="Read a Patient")
 @fhir_route(PATIENT_READ)
 def read(
@@ -182,19 +236,20 @@ def read(
     context: Context,
     info: Info,
 ) -> Response:
-    with context.transaction() as session:
-        tenant = context.tenant(session, principal.tenant_id)
-        patient = patient_in_tenant(session, tenant, patient_id)
-        status = 200 if patient is not None else 404
-        record_access(
-            context, session, tenant, principal, request, info,
-            interaction=ApiInteraction.READ, resource_type="Patient", status=status,
-            patients=patient_ids([patient] if patient else [], context.assigning_authority),
-            resource_id=patient_id[:64], error_code=None if patient else ResourceNotFoundError.code,
-        )  # fmt: skip
-    if patient is None:
-        raise ResourceNotFoundError(f"Patient/{patient_id[:64]} is not known")
-    return _respond(request, patient_resource(patient), headers=_etag_headers(context, patient))
+    return _read(patient_id, None, request, principal, context, info)
+
+
+@router.get("/Patient/{patient_id}/_history/{version_id}", summary="Read a version of a Patient")
+@fhir_route(PATIENT_VREAD)
+def vread(
+    patient_id: str,
+    version_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_access("Patient", "r"))],
+    context: Context,
+    info: Info,
+) -> Response:
+    return _read(patient_id, version_id, request, principal, context, info)
 
 
 @router.get("/Patient", summary="Search Patients")

@@ -1,5 +1,7 @@
 """``GET /Patient`` parameters as a :class:`PatientQuery`, the paging cursor, and the canonical form of ids.
 
+As FHIR R4 search has it ("AND and OR"), a parameter repeated (``identifier=a&identifier=b``) means all of
+its occurrences must hold, and commas within one occurrence (``identifier=a,b``) mean any of its values may.
 Each parameter takes at most :data:`MAX_VALUES` values (comma-separated and repeated ones together), so
 a query stays a small SQL expression on every backend. ``birthdate`` is read in whole days and never
 leaves the calendar: a value at its edge (``9999-12-31``, ``lt0001-01-01``, an offset that moves the
@@ -17,7 +19,7 @@ from typing import Final
 from fhir_facade.api.errors import InvalidRequestError
 from fhir_facade.api.paging import decode_cursor
 from fhir_facade.api.patients.resource import store_system
-from fhir_facade.api.patients.store import PatientQuery, canonical_id, fold
+from fhir_facade.api.patients.store import DayRange, PatientQuery, canonical_id, fold
 from fhir_facade.api.routing import ParsedSearch
 from xca.iti55 import AdministrativeGender
 
@@ -122,6 +124,26 @@ def _birthdate(value: str) -> tuple[int | None, int | None]:
     return None, -(-start // _DAY)
 
 
+def _birth_range(value: str) -> DayRange | None:
+    """The birth dates ``[from, until)`` one ``birthdate`` value allows, either end open (``None``) where it
+    reaches past the calendar; ``None`` when no day of the calendar is in it."""
+    first, until = _birthdate(value)
+    if first is not None and first <= _FIRST_DAY:
+        first = None
+    if until is not None and until > _LAST_DAY:
+        until = None
+    if (
+        (first is not None and first > _LAST_DAY)
+        or (until is not None and until <= _FIRST_DAY)
+        or (first is not None and until is not None and first >= until)
+    ):
+        return None
+    return (
+        dt.date.fromordinal(first) if first is not None else None,
+        dt.date.fromordinal(until) if until is not None else None,
+    )
+
+
 def _values(name: str, value: str) -> list[str]:
     values = value.split(",")
     if not all(values):
@@ -142,31 +164,36 @@ def _check_counts(search: ParsedSearch) -> None:
 
 
 def patient_query(search: ParsedSearch) -> PatientQuery:
-    """The conditions of a Patient search; 400 for a value this server cannot search with."""
+    """The conditions of a Patient search; 400 for a value this server cannot search with.
+
+    Each occurrence of a parameter is one condition the patient must meet (``identifier=a&identifier=b``:
+    both identifiers); its comma-separated values are alternatives (``identifier=a,b``: either).
+    """
     _check_counts(search)
     ids: list[uuid.UUID] | None = None
-    identifiers: list[tuple[str | None, str]] = []
+    identifiers: list[tuple[tuple[str | None, str], ...]] = []
     names: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    first: int | None = None
-    until: int | None = None
+    births: list[tuple[DayRange, ...]] = []
     genders: set[str | None] | None = None
+    nothing = False
     for name, _modifier, value in search.params:
-        if name == "birthdate":
-            low, high = _birthdate(value)
-            first = low if first is None else first if low is None else max(first, low)
-            until = high if until is None else until if high is None else min(until, high)
-            continue
         values = _values(name, value)
         if name == "_id":
             found = [key for key in map(canonical_id, values) if key is not None]
             ids = found if ids is None else [i for i in ids if i in found]
         elif name == "identifier":
-            identifiers += [identifier_token(item) for item in values]
+            identifiers.append(tuple(identifier_token(item) for item in values))
         elif name in _NAME_PARTS:
             prefixes = tuple(fold(item) for item in values)
             if not all(prefixes):
                 raise InvalidRequestError(f"{name} needs letters or digits to search for", expression=(name,))
             names.append((_NAME_PARTS[name], prefixes))
+        elif name == "birthdate":
+            ranges = [span for span in [_birth_range(item) for item in values] if span is not None]
+            if not ranges:  # no value of this occurrence names a day of the calendar
+                nothing = True
+            elif (None, None) not in ranges:  # a value open at both ends allows every patient
+                births.append(tuple(ranges))
         elif name == "gender":
             if any(item not in _GENDERS for item in values):
                 raise InvalidRequestError(
@@ -174,21 +201,11 @@ def patient_query(search: ParsedSearch) -> PatientQuery:
                 )
             chosen = {_GENDERS[item] for item in values}
             genders = chosen if genders is None else genders & chosen
-    if first is not None and first <= _FIRST_DAY:
-        first = None
-    if until is not None and until > _LAST_DAY:
-        until = None
-    nothing = (
-        (first is not None and first > _LAST_DAY)
-        or (until is not None and until <= _FIRST_DAY)
-        or (first is not None and until is not None and first >= until)
-    )
     return PatientQuery(
         ids=tuple(ids) if ids is not None else None,
         identifiers=tuple(identifiers),
         names=tuple(names),
-        birth_from=dt.date.fromordinal(first) if first is not None and not nothing else None,
-        birth_until=dt.date.fromordinal(until) if until is not None and not nothing else None,
+        birth_dates=tuple(births),
         gender=tuple(genders) if genders is not None else None,
         matches_nothing=nothing,
     )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from gateway.store.models import Patient, PatientIdentifier, Tenant
 from xca.iti55 import Demographics
 
 __all__ = [
+    "DayRange",
     "IdentifierTakenError",
     "PatientQuery",
     "canonical_id",
@@ -135,34 +136,55 @@ def patients_with_identifier(
     session: Session, tenant: Tenant, system: str | None, value: str
 ) -> Sequence[Patient]:
     statement = select(Patient).where(
-        Patient.tenant_id == tenant.id, _identifier_condition(tenant, system, value)
+        Patient.tenant_id == tenant.id, _identifier_condition(tenant, ((system, value),))
     )
     return session.scalars(statement.limit(2)).all()
 
 
-def _identifier_condition(tenant: Tenant, system: str | None, value: str) -> ColumnElement[bool]:
-    condition = and_(
+def _identifier_condition(tenant: Tenant, tokens: Sequence[tuple[str | None, str]]) -> ColumnElement[bool]:
+    """The patient has an identifier matching any of ``tokens`` (``(system or None, value)``): one
+    ``EXISTS`` on ``patient_identifier`` however many alternatives."""
+    alternatives = [
+        PatientIdentifier.value == value
+        if system is None
+        else and_(PatientIdentifier.system == system, PatientIdentifier.value == value)
+        for system, value in tokens
+    ]
+    return exists().where(
         PatientIdentifier.patient_id == Patient.id,
         PatientIdentifier.tenant_id == tenant.id,
-        PatientIdentifier.value == value,
+        or_(*alternatives),
     )
-    if system is not None:
-        condition = and_(condition, PatientIdentifier.system == system)
-    return exists().where(condition)
+
+
+DayRange = tuple[dt.date | None, dt.date | None]
+"""Birth dates ``[from, until)``; ``None`` leaves that end open."""
+
+
+def _born_within(start: dt.date | None, until: dt.date | None) -> ColumnElement[bool]:
+    bounds = []
+    if start is not None:
+        bounds.append(PatientSearch.birth_date >= start)
+    if until is not None:
+        bounds.append(PatientSearch.birth_date < until)
+    return and_(true(), *bounds)
 
 
 @dataclass(frozen=True, slots=True)
 class PatientQuery:
-    """The conditions of a Patient search, all of which must hold; within a list any one may."""
+    """The conditions of a Patient search, all of which must hold (one per occurrence of a parameter: FHIR's
+    AND); within a condition's tuple of alternatives (an occurrence's comma-separated values) any one may."""
 
     ids: tuple[uuid.UUID, ...] | None = None
-    identifiers: tuple[tuple[str | None, str], ...] = ()
+    identifiers: tuple[tuple[tuple[str | None, str], ...], ...] = ()
+    """One condition per ``identifier``: its ``(system or None, value)`` alternatives."""
     names: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
-    birth_from: dt.date | None = None
-    birth_until: dt.date | None = None
+    """One condition per name parameter: the name parts it searches, and its prefix alternatives."""
+    birth_dates: tuple[tuple[DayRange, ...], ...] = ()
+    """One condition per ``birthdate``: its ``[from, until)`` alternatives, ``None`` an open end."""
     gender: tuple[str | None, ...] | None = None
     matches_nothing: bool = False
-    """Set when the conditions cannot all hold (a birthdate range outside the calendar, or empty)."""
+    """Set when the conditions cannot all hold (a birthdate wholly outside the calendar, or empty)."""
 
 
 def _statement(tenant: Tenant, query: PatientQuery) -> Select[Any]:
@@ -171,8 +193,8 @@ def _statement(tenant: Tenant, query: PatientQuery) -> Select[Any]:
         statement = statement.where(false())
     if query.ids is not None:
         statement = statement.where(Patient.id.in_(query.ids))
-    if query.identifiers:
-        statement = statement.where(or_(*(_identifier_condition(tenant, s, v) for s, v in query.identifiers)))
+    for tokens in query.identifiers:
+        statement = statement.where(_identifier_condition(tenant, tokens))
     for parts, prefixes in query.names:
         statement = statement.where(
             exists().where(
@@ -182,12 +204,10 @@ def _statement(tenant: Tenant, query: PatientQuery) -> Select[Any]:
                 or_(*(PatientSearchName.value.startswith(prefix, autoescape=True) for prefix in prefixes)),
             )
         )
-    if query.birth_from is not None or query.birth_until is not None or query.gender is not None:
+    if query.birth_dates or query.gender is not None:
         statement = statement.join(PatientSearch, PatientSearch.patient_id == Patient.id)
-        if query.birth_from is not None:
-            statement = statement.where(PatientSearch.birth_date >= query.birth_from)
-        if query.birth_until is not None:
-            statement = statement.where(PatientSearch.birth_date < query.birth_until)
+        for spans in query.birth_dates:
+            statement = statement.where(or_(*(_born_within(start, until) for start, until in spans)))
         if query.gender is not None:
             known = [g for g in query.gender if g is not None]
             condition = PatientSearch.gender.in_(known)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -34,10 +35,31 @@ def _outcome(response: Any, status: int, oauth_error: str | None = None) -> dict
     return body
 
 
+# RFC 6749 5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+_DESCRIPTION_CHARS = {chr(code) for code in range(0x20, 0x7F)} - {'"', "\\"}
+
+
+def _token_error(response: Any, status: int, error: str) -> str:
+    """The token endpoint's refusal as RFC 6749 5.2 has it; returns its ``error_description``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "error_description"}
+    assert body["error"] == error
+    description: str = body["error_description"]
+    assert description
+    assert set(description) <= _DESCRIPTION_CHARS
+    return description
+
+
 def test_rs384_token_flow_reads_patients(api: Api, alice: Registered) -> None:
     response = api.token_response(alice, "system/Patient.read")
     assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == "application/json"
     assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["scope"] == "system/Patient.read"
@@ -60,9 +82,9 @@ def test_requested_scopes_are_narrowed_to_the_registration(api: Api, alice: Regi
     assert response.status_code == 200
     assert response.json()["scope"] == "system/Patient.rs"
     refused = api.token_response(alice, "system/Observation.rs")
-    _outcome(refused, 400, "invalid_scope")
+    _token_error(refused, 400, "invalid_scope")
     unknown = api.token_response(alice, "patient/Patient.read")
-    _outcome(unknown, 400, "invalid_scope")
+    _token_error(unknown, 400, "invalid_scope")
 
 
 @pytest.mark.parametrize(
@@ -108,8 +130,7 @@ def test_refused_client_assertions(
         "scope": "system/Patient.read",
     }
     response = api.http.post("/auth/token", data=form)
-    body = _outcome(response, 401, "invalid_client")
-    assert expected in body["issue"][0]["diagnostics"]
+    assert expected in _token_error(response, 401, "invalid_client")
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -122,8 +143,7 @@ def test_replayed_assertion_is_refused(api: Api, alice: Registered) -> None:
         "scope": "system/Patient.read",
     }
     assert api.http.post("/auth/token", data=form).status_code == 200
-    body = _outcome(api.http.post("/auth/token", data=form), 401, "invalid_client")
-    assert "replay" in body["issue"][0]["diagnostics"]
+    assert "replay" in _token_error(api.http.post("/auth/token", data=form), 401, "invalid_client")
 
 
 @pytest.mark.parametrize(
@@ -144,12 +164,57 @@ def test_malformed_token_requests(
         "client_assertion": make_assertion(alice.key, alice.client_id),
         "scope": "system/Patient.read",
     }
-    _outcome(api.http.post("/auth/token", data={**base, **form}), status, error)
+    _token_error(api.http.post("/auth/token", data={**base, **form}), status, error)
 
 
 def test_token_request_must_be_a_form(api: Api) -> None:
+    # RFC 6749 5.2: a malformed token request is 400 invalid_request (not the FHIR routes' 415).
     response = api.http.post("/auth/token", json={"grant_type": "client_credentials"})
-    _outcome(response, 415)
+    assert "x-www-form-urlencoded" in _token_error(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"grant_type=client_credentials&grant_type=client_credentials", "repeated"),
+        (b"%22%5C%C3%A9=1&%22%5C%C3%A9=2", "repeated"),  # a parameter named "\\é, named in the description
+        (b"grant_type&scope", "not a valid form"),
+        (b"scope=\xff", "not a valid form"),
+        (b"x" * (64 * 1024 + 1), "too large"),
+    ],
+)
+def test_malformed_token_forms_are_rfc6749_errors(api: Api, body: bytes, named: str) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = api.http.post("/auth/token", content=body, headers=headers)
+    assert named in _token_error(response, 400, "invalid_request")
+
+
+def test_token_error_description_keeps_to_rfc6749_characters(api: Api, alice: Registered) -> None:
+    # The refused scope is named in the description: its quote, backslash and accent are replaced.
+    response = api.token_response(alice, 'system/Pä"t\\ient.read')
+    description = _token_error(response, 400, "invalid_scope")
+    assert description.startswith("unsupported scope 'system/P?'t??ient.read'")
+
+
+def test_token_errors_log_no_assertion(api: Api, alice: Registered, caplog: pytest.LogCaptureFixture) -> None:
+    assertion = make_assertion(alice.key, "nobody")
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+        "scope": "system/Patient.read",
+    }
+    with caplog.at_level(logging.DEBUG):
+        _token_error(api.http.post("/auth/token", data=form), 401, "invalid_client")
+    assert "POST /auth/token 401" in caplog.text  # the request log line, as for every request
+    assert assertion not in caplog.text
+    assert assertion.split(".")[1] not in caplog.text
+
+
+def test_fhir_routes_still_answer_operation_outcomes(api: Api) -> None:
+    # Only the token endpoint speaks RFC 6749: a missing bearer token on a FHIR route is an OperationOutcome.
+    _outcome(api.http.get("/Patient"), 401)
+    _outcome(api.http.get("/Patient", headers={"Authorization": "Bearer not-a-token"}), 401, "invalid_token")
 
 
 def test_missing_and_invalid_credentials_are_401(api: Api, alice: Registered) -> None:

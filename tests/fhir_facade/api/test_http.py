@@ -102,7 +102,10 @@ def test_capability_statement(api: Api) -> None:
     for name in READ_TYPES:  # what the record's references point at reads by id
         assert "read" in {i["code"] for i in resources[name]["interaction"]}
     patient = resources["Patient"]
-    assert [i["code"] for i in patient["interaction"]] == ["create", "read", "search-type"]
+    assert [i["code"] for i in patient["interaction"]] == ["create", "read", "search-type", "vread"]
+    assert patient["versioning"] == "versioned"  # meta.versionId, and vread of it
+    assert patient["readHistory"] is False  # patients are never updated: no earlier version to read
+    assert resources["Condition"]["versioning"] == "no-version"
     assert patient["conditionalCreate"] is True
     assert {p["name"] for p in patient["searchParam"]} == {
         "_id", "identifier", "name", "family", "given", "birthdate", "gender",
@@ -126,7 +129,8 @@ def test_capability_statement_follows_the_routes(api: Api) -> None:
     assert listed == declared
     for path, _endpoint in registered_endpoints(api.app):
         assert path in {
-            "/Patient", "/Patient/{patient_id}", "/AuditEvent", "/AuditEvent/$export",
+            "/Patient", "/Patient/{patient_id}", "/Patient/{patient_id}/_history/{version_id}",
+            "/AuditEvent", "/AuditEvent/$export",
             "/AuditEvent/{audit_id}", "/Patient/{patient_id}/$disclosures", "/Patient/{patient_id}/$pull",
             "/Patient/{patient_id}/$everything",
             "/Patient/$export", "/Group/{group_id}/$export", "/Binary/{binary_id}",
