@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(
         default=300, ge=0, le=1800, description="tolerance for peers' clocks on assertion and timestamp times"
     )
+    responding_require_tls_binding: bool = Field(
+        default=False,
+        description="`hiegate respond` refuses a request whose signing certificate and mutual-TLS client "
+        "certificate differ in issuer or subject common name (off: organizations often sign with another "
+        "certificate than their TLS one)",
+    )
     directory_file: Path = Field(
         default=Path("var/sandbox/directory.json"),
         description="FHIR directory `hiegate directory import` reads when no file is given (JSON or XML)",

@@ -64,7 +64,9 @@ def gateway_from_settings(settings: Settings, database: Database) -> RespondingG
     config = config_from_settings(settings)
     trust = TrustStore.from_pem_file(DevPkiLayout(settings.certs_dir).trust_bundle)
     policy = VerificationPolicy(
-        audiences=config.audiences, clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds)
+        audiences=config.audiences,
+        clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+        require_signer_matches_tls_peer=settings.responding_require_tls_binding,
     )
     verifier = MessageVerifier(trust=trust, policy=policy, replay_cache=InMemoryReplayCache())
     return RespondingGateway(config=config, database=database, verifier=verifier)

@@ -184,6 +184,11 @@ class MessageVerifier:
         self._replay = replay_cache
         self._clock = clock
 
+    @property
+    def policy(self) -> VerificationPolicy:
+        """The rules this verifier applies."""
+        return self._policy
+
     def verify(
         self,
         data: bytes,

@@ -37,3 +37,24 @@ def test_a_port_in_use_is_one_line_before_the_banner(
     captured = capsys.readouterr()
     assert captured.err == f"hiegate: HG-1003: port {busy_port} on 127.0.0.1 is already in use\n"
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(("setting", "bound"), [(None, False), ("true", True), ("false", False)])
+def test_the_tls_binding_of_signers_is_a_setting(
+    setting: str | None, bound: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator turns on the binding of the assertion's signer to the mutual-TLS client certificate in the
+    settings; `hiegate respond`'s verifier applies it."""
+    from gateway.config import load_settings
+    from gateway.responding.server import gateway_from_settings
+    from gateway.store import Database
+
+    assert main(["certs", "init"]) == 0
+    if setting is not None:
+        monkeypatch.setenv("HIEGATE_RESPONDING_REQUIRE_TLS_BINDING", setting)
+    database = Database(f"sqlite:///{tmp_path / 'respond.db'}")
+    try:
+        gateway = gateway_from_settings(load_settings(None), database)
+        assert gateway.verifier.policy.require_signer_matches_tls_peer is bound
+    finally:
+        database.dispose()
