@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "ENV_PREFIX",
     "Settings",
+    "header_pair",
     "load_settings",
     "masked_settings",
     "read_named_file",
@@ -138,6 +139,19 @@ class Settings(BaseSettings):
     directory_file: Path = Field(
         default=Path("var/sandbox/directory.json"),
         description="FHIR directory `hiegate directory import` reads when no file is given (JSON or XML)",
+    )
+    directory_url: str | None = Field(
+        default=None,
+        description="FHIR search URL of the network's directory (https), which `hiegate directory import "
+        "--url` fetches page by page when no URL is given",
+    )
+    directory_auth_header: SecretStr | None = Field(
+        default=None,
+        description="one HTTP header, `Name: value`, sent with every directory request (an API key)",
+    )
+    directory_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle that verifies the directory server (default: the operating system's CAs)",
     )
     partners_file: Path = Field(
         default=Path("partners.toml"), description="per-partner settings (TOML); missing: defaults for all"
@@ -261,6 +275,21 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) base URL without query or fragment")
         return value.rstrip("/") if value is not None else None
 
+    @field_validator("directory_url")
+    @classmethod
+    def _directory_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https://[^\s/?#]+(/[^\s#]*)?", value):
+            raise ValueError("expected an https URL such as https://directory.example/fhir/Organization")
+        return value
+
+    @field_validator("directory_auth_header")
+    @classmethod
+    def _header(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and header_pair(value.get_secret_value()) is None:
+            # The value is a secret: the message never repeats it.
+            raise ValueError("expected one HTTP header as `Name: value`, e.g. `Authorization: Bearer ...`")
+        return value
+
     @field_validator("tenant")
     @classmethod
     def _slug(cls, value: str) -> str:
@@ -293,6 +322,17 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+def header_pair(text: str) -> tuple[str, str] | None:
+    """``"Name: value"`` as ``(name, value)``: a token name and a value without line breaks; else None."""
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or not value:
+        return None
+    if any(ch in value for ch in "\r\n\0"):
+        return None
+    return name, value
 
 
 def read_named_file(path: Path, *, what: str, hint: str | None = None) -> bytes:
@@ -368,13 +408,19 @@ class _Sources:
         return env
 
 
+def _is_secret(field: str) -> bool:
+    """A setting whose value an error message must not repeat: a secret, or a URL that may hold a password."""
+    info = Settings.model_fields.get(field)
+    return field == "database_url" or (info is not None and "SecretStr" in str(info.annotation))
+
+
 def _config_error(exc: ValidationError, where: _Sources) -> ConfigError:
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
     if first["type"] == "extra_forbidden":
         return ConfigError(f"{where.name(field)}: unknown setting", detail={"setting": field})
     message = str(first["msg"]).removeprefix("Value error, ")
-    shown = "" if "password" in field or first["type"] == "missing" else f", got {first['input']!r}"
+    shown = "" if _is_secret(field) or first["type"] == "missing" else f", got {first['input']!r}"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return ConfigError(f"{where.name(field)}: {message}{shown}{more}", detail={"setting": field})
 

@@ -20,9 +20,19 @@ __all__ = ["add_directory_commands"]
 def add_directory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     directory = commands.add_parser("directory", help="remote communities (Carequality-style FHIR directory)")
     sub = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
-    load = sub.add_parser("import", help="import a FHIR Bundle of Organizations (JSON or XML)")
+    load = sub.add_parser(
+        "import", help="import a FHIR Bundle of Organizations (JSON or XML files, or a FHIR server's search)"
+    )
     load.add_argument(
         "files", nargs="*", type=Path, help="directory files (default: the directory_file setting)"
+    )
+    load.add_argument(
+        "--url",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="fetch the directory from its FHIR server instead: this search URL (https), every page of it "
+        "(default: the directory_url setting)",
     )
     load.add_argument("--prune", action="store_true", help="remove communities missing from the files")
     load.set_defaults(handler=_import)
@@ -44,6 +54,33 @@ def _database(settings: Settings) -> object:
     return database
 
 
+def _fetched(args: argparse.Namespace, settings: Settings) -> tuple[str, bytes]:
+    """The directory's pages from its FHIR server, as one Bundle, and a name for it in messages."""
+    from gateway.config import header_pair
+    from gateway.directory.fetch import fetch_directory, shown
+    from gateway.security import service_ssl_context
+    from xca.errors import ConfigError
+
+    if args.files:
+        raise ConfigError("give directory files or --url, not both", detail={"setting": "--url"})
+    url = args.url or settings.directory_url
+    if not url:
+        raise ConfigError(
+            "--url needs a URL, or set directory_url to the directory's FHIR search URL",
+            detail={"setting": "directory_url"},
+        )
+    headers: dict[str, str] = {}
+    if settings.directory_auth_header is not None:
+        pair = header_pair(settings.directory_auth_header.get_secret_value())
+        assert pair is not None  # the setting's validator checked it
+        headers[pair[0]] = pair[1]
+    context = service_ssl_context(trust_bundle=settings.directory_ca_file)
+    fetched = fetch_directory(url, ssl_context=context, headers=headers)
+    name = shown(url)
+    print(f"{name}: {fetched.pages} page{'' if fetched.pages == 1 else 's'}, {fetched.size:,} bytes")
+    return name, fetched.bundle
+
+
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.config import read_named_file
     from gateway.directory import import_communities, parse_directory
@@ -52,14 +89,20 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     files: list[Path] = args.files or [settings.directory_file]
     # The directory_file setting's default is what `hiegate sandbox` writes.
     hint = None if args.files else "start `hiegate sandbox` or name a directory file"
-    contents = [read_named_file(path, what="directory file", hint=hint) for path in files]  # all, first
+    if args.url is not None:
+        name, content = _fetched(args, settings)  # every page, before anything is imported
+        contents, names = [content], [name]
+    else:
+        contents = [read_named_file(path, what="directory file", hint=hint) for path in files]  # all, first
+        names = [str(path) for path in files]
     database = _database(settings)
     assert isinstance(database, Database)
     try:
-        for path, content in zip(files, contents, strict=True):
-            parsed = parse_directory(content, source=str(path))
+        for path, content in zip(names, contents, strict=True):
+            parsed = parse_directory(content, source=path)
+            source = path if args.url is not None else Path(path).name
             with database.session() as session, session.begin():
-                result = import_communities(session, parsed.communities, source=path.name, prune=args.prune)
+                result = import_communities(session, parsed.communities, source=source, prune=args.prune)
             for warning in parsed.warnings:
                 print(f"{path}: warning: {warning}")
             ignored = len(parsed.warnings)

@@ -27,7 +27,13 @@ from gateway.security.outbound import (
 )
 from gateway.security.replay import InMemoryReplayCache, ReplayCache, ReplayKind
 from gateway.security.saml import AssertionInput, build_assertion
-from gateway.security.tls import async_client, client_ssl_context, server_ssl_context, sync_client
+from gateway.security.tls import (
+    async_client,
+    client_ssl_context,
+    server_ssl_context,
+    service_ssl_context,
+    sync_client,
+)
 from gateway.security.tls_server import TlsScopeH11Protocol, peer_certificate, uvicorn_config
 from gateway.security.trust import TrustStore
 from gateway.security.user import Organization, RequestingUser, Role, is_valid_npi
@@ -89,6 +95,7 @@ __all__ = [
     "secure_request",
     "security_fault",
     "server_ssl_context",
+    "service_ssl_context",
     "sync_client",
     "uvicorn_config",
 ]

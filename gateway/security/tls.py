@@ -17,7 +17,14 @@ import httpx
 
 from xca.errors import CertificateLoadError, WrongPasswordError
 
-__all__ = ["CIPHERS", "async_client", "client_ssl_context", "server_ssl_context", "sync_client"]
+__all__ = [
+    "CIPHERS",
+    "async_client",
+    "client_ssl_context",
+    "server_ssl_context",
+    "service_ssl_context",
+    "sync_client",
+]
 
 CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!MD5:!DSS:!RC4:!3DES"
 """TLS 1.2 suites: ECDHE/DHE key exchange with AES-GCM or ChaCha20-Poly1305 only."""
@@ -82,6 +89,24 @@ def client_ssl_context(
         trust_bundle=trust_bundle,
         key_password=key_password,
     )
+    return context
+
+
+def service_ssl_context(*, trust_bundle: _PathLike | None = None) -> ssl.SSLContext:
+    """Client side of one-way TLS to a service outside the network's PKI (a directory server): no client
+    certificate; the server is checked against ``trust_bundle``, else the operating system's CAs, and its
+    hostname is checked."""
+    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    context.check_hostname = True
+    try:
+        if trust_bundle is None:
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        else:
+            context.load_verify_locations(cafile=os.fspath(trust_bundle))
+    except (ssl.SSLError, OSError) as exc:
+        raise CertificateLoadError(
+            "The trust bundle cannot be loaded.", detail={"path": str(trust_bundle)}
+        ) from exc
     return context
 
 

@@ -170,3 +170,19 @@ def test_flag_named_via_origins_in_load_settings() -> None:
         load_settings(origins={"api_port": "--port"}, api_port=0)
     with pytest.raises(ConfigError, match=r"^HG-1001: api_port: "):
         load_settings(api_port=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIRECTORY_AUTH_HEADER", "apikey without-a-colon-s3cret"),
+        ("DATABASE_URL", "mysql://gw:s3cret@db.internal/hie"),
+    ],
+)
+def test_a_refused_secret_is_not_repeated(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """A bad value is echoed to help fix it, except a secret or a database URL (it may hold a password)."""
+    monkeypatch.setenv(f"HIEGATE_{name}", value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert refused.value.message.startswith(f"HIEGATE_{name}: expected ")
+    assert "s3cret" not in refused.value.message

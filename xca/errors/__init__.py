@@ -88,7 +88,8 @@ that built-in (bad input, an unknown key)::
     │       └── JobFinishedError            HG-6205  cancel refused: the job already ended (done or failed)
     ├── DirectoryError                      HG-6100  61xx: the directory of remote communities
     │   ├── DirectoryFormatError(ValueError) HG-6101 not a FHIR Bundle of Organizations (JSON or XML)
-    │   └── UnknownCommunityError(LookupError) HG-6102 a homeCommunityId the directory does not list
+    │   ├── UnknownCommunityError(LookupError) HG-6102 a homeCommunityId the directory does not list
+    │   └── DirectoryFetchError             HG-6103  a directory FHIR server's pages could not be fetched
     ├── ConversionError                     HG-7000  70xx: C-CDA → FHIR conversion
     │   ├── NotClinicalDocumentError(ValueError) HG-7001 well-formed XML that is not a CDA ClinicalDocument
     │   └── ConversionValidationError       HG-7002  strict mode: the Bundle fails the FHIR R4B models
@@ -213,6 +214,7 @@ from xca.errors.storage import (
 from xca.errors.transport import (
     CircuitOpenError,
     DirectoryError,
+    DirectoryFetchError,
     DirectoryFormatError,
     ExchangeError,
     GatewayConnectError,
@@ -278,6 +280,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "DigestMismatchError",
     "DirectoryError",
+    "DirectoryFetchError",
     "DirectoryFormatError",
     "DocumentConflictError",
     "DocumentPatientMismatchError",

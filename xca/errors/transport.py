@@ -101,6 +101,13 @@ class UnknownCommunityError(DirectoryError, LookupError):
     code = "HG-6102"
 
 
+class DirectoryFetchError(DirectoryError):
+    """A directory could not be fetched from its FHIR server (connection, TLS, HTTP status, a page that is
+    not a FHIR Bundle, a ``next`` link leaving the server, too many pages or bytes); nothing was imported."""
+
+    code = "HG-6103"
+
+
 # --- pull jobs (62xx) -----------------------------------------------------------------------------------
 
 
