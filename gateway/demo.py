@@ -8,7 +8,8 @@
    every gateway (signed SAML XUA + WS-Security), match evaluation, ITI-38, ITI-39, conversion to FHIR and
    consolidation, every exchange audited;
 5. the summary table is printed, and the consolidated FHIR Bundle and the audit export (FHIR AuditEvent
-   NDJSON) are written under ``var/demo/``.
+   NDJSON) are written under ``var/demo/``; the audit chain is verified and its head anchored (signed, one
+   line appended to ``var/demo/anchors.jsonl``), as ``hiegate audit verify`` and ``anchor`` do.
 
 A second run keeps the PKI, reuses the links and finds the documents already stored. Output shows only
 synthetic data.
@@ -98,6 +99,38 @@ def _demographics(person: dict[str, Any]) -> Any:
     )
 
 
+def _verify_and_anchor(
+    settings: Settings, db: Database, password: str | None, anchors: Path
+) -> tuple[bool, str]:
+    """Walk the tenant's audit chain against the anchors of earlier runs, then anchor its head anew."""
+    from sqlalchemy import select
+
+    from gateway.audit.anchor import check_anchors, make_anchor, parse_anchors
+    from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
+    from gateway.audit.verify import verify_chain
+
+    certificate = settings.certs_dir / "signing.pem"
+    signer = CheckpointSigner.from_files(
+        certificate, settings.certs_dir / "signing-key.pem", password=password
+    )
+    earlier = parse_anchors(anchors.read_bytes(), source=str(anchors)) if anchors.is_file() else []
+    verifier = CheckpointVerifier.from_file(certificate)
+    with db.session() as session, session.begin():
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == settings.tenant))
+        assert tenant is not None
+        result = verify_chain(session, tenant, checkpoints=verifier)
+        result = check_anchors(session, tenant, result, earlier, verifier)
+        anchor = make_anchor(session, tenant, signer, now=dt.datetime.now(dt.UTC))
+    if result.broken is not None:
+        return False, f"chain BROKEN at record {result.broken.seq}: {result.broken.message}"
+    with anchors.open("ab") as out:
+        out.write(anchor.line())
+    return True, (
+        f"chain verified ({result.records} records, {result.anchors} earlier anchors match); "
+        f"head anchored in {anchors}"
+    )
+
+
 def _pull(settings: Settings, db: Database, password: str | None) -> int:
     from gateway.audit import AuditFilter, ExportFormat, export_records, iter_records
     from gateway.directory import import_communities, parse_directory
@@ -161,7 +194,9 @@ def _pull(settings: Settings, db: Database, password: str | None) -> int:
             service.store.audit.source,
         )
     _say("written", f"{bundle_path} (consolidated FHIR Bundle), {audit_path} ({written} AuditEvents)")
+    chain_ok, chain = _verify_and_anchor(settings, db, password, folder / "anchors.jsonl")
+    _say("audit", chain)
     held = summary.counters.documents_retrieved + summary.counters.documents_reused
     ok = summary.state.value == "done" and held == expected["documents"]
     _say("check", f"{held} of {expected['documents']} reachable documents held: {'OK' if ok else 'MISSING'}")
-    return 0 if ok else 1
+    return 0 if ok and chain_ok else 1

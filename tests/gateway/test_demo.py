@@ -29,6 +29,8 @@ def test_demo_pulls_through_the_sandbox_and_is_idempotent(
     assert "5 gateways on 127.0.0.1 over mutual TLS (gw3 faulty)" in first
     assert "HG-6013" in first  # the faulty gateway is reported with its reason
     assert "reachable documents held: OK" in first
+    assert "audit      chain verified (" in first
+    assert "0 earlier anchors match); head anchored in var/demo/anchors.jsonl" in first
     bundle = json.loads((workdir / "var" / "demo" / "bundle.json").read_bytes())
     assert bundle["resourceType"] == "Bundle"
     assert bundle["entry"]
@@ -38,6 +40,7 @@ def test_demo_pulls_through_the_sandbox_and_is_idempotent(
     assert main(["demo"]) == 0
     second = capsys.readouterr().out
     assert "0 created, 9 kept" in second
+    assert "1 earlier anchors match); head anchored" in second  # the first run's anchor still holds
     assert "linked" in second  # links from the first pull are reused: no second ITI-55 to those
     db = Database(f"sqlite:///{workdir / 'var' / 'hiegate.db'}")
     try:
@@ -64,3 +67,24 @@ def test_demo_stops_with_exit_1_when_the_pki_does_not_validate(
     capsys.readouterr()
     assert main(["demo"]) == 1
     assert "FAILED validation" in capsys.readouterr().out
+
+
+def test_demo_fails_when_its_audit_chain_no_longer_matches_an_earlier_anchor(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo"]) == 0
+    anchors = workdir / "var" / "demo" / "anchors.jsonl"
+    anchor = json.loads(anchors.read_text())
+    database = Database(f"sqlite:///{workdir / 'var' / 'hiegate.db'}")
+    try:  # the anchored record rewritten (its hash replaced), as a rewrite of the chain would leave it
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE audit_event SET hash = ? WHERE seq = ?", ("0" * 64, anchor["seq"])
+            )
+    finally:
+        database.dispose()
+    capsys.readouterr()
+    assert main(["demo"]) == 1
+    out = capsys.readouterr().out
+    assert f"audit      chain BROKEN at record {anchor['seq']}" in out
+    assert len(anchors.read_text().splitlines()) == 1  # a broken chain is not anchored
