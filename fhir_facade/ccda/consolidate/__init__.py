@@ -31,6 +31,13 @@ What is the same fact (per type; see ``rules.py`` and ``matching.py`` for the me
     * **Encounter**: the same identifier, or the same type and start day.
     * **Procedure**: the same code and performed day.
     * **DocumentReference**: the same content hash (the same bytes).
+    * **FamilyMemberHistory** (one per relative): the same relationship code (RoleCode FTH, SIS...) and no
+      identity detail both give that differs (the relative's name, birth year, own id; a shared own id
+      outweighs a differing name or year): relatives with details are matched among themselves first; one
+      without any joins its relationship's group only when exactly one exists (else it is kept apart and
+      listed as a possible duplicate). Two of one document are never joined: C-CDA gives each relative
+      their own organizer (two brothers are two organizers). An unknown relationship never matches. The
+      conditions are merged entry by entry on their code (see below).
     * **Patient**: one per consolidation (the inputs are about one patient); identifiers, names, addresses and
       telecoms are united without duplicates, differing demographics are reported as conflicts, and each
       absorbed per-document Patient is kept as ``Patient.link`` (``replaces``, identified by its
@@ -48,7 +55,8 @@ What is the same fact (per type; see ``rules.py`` and ``matching.py`` for the me
 How values are merged (``merge.py``)
     The newest document's values win; a field it lacks is filled from older documents (the most complete
     status or severity survives); codings, identifiers, categories, notes, reactions, names, addresses,
-    DiagnosticReport results... are united; the onset and recorded date keep the earliest value. Every other
+    DiagnosticReport results... are united; a relative's conditions sharing a code are one condition
+    (merged the same way, field by field); the onset and recorded date keep the earliest value. Every other
     disagreement (an allergy's criticality, a problem active in one document and resolved in a later one)
     keeps the newest value and is reported in ``report.conflicts`` with each document's value.
 

@@ -10,11 +10,15 @@ Resources sharing an id are one node from the start (the id scheme gives the sam
    group of its buckets' precise occurrences it overlaps, but only when that is exactly one group; two or more
    make it ambiguous: it stays apart and is reported as a possible duplicate;
 3. the occurrences left over are swept among themselves by their coarse interval, and those without a time
-   join a single leftover group of their bucket, or each other when there is none.
+   join a single leftover group of their bucket, or each other when there is none (for a rule with
+   ``one_per_document``, not when one document holds several of them: those are distinct, and the others
+   could be any of them, so all stay apart and are reported).
 
 Every join through a ``what`` bucket is checked against the two groups' signatures (the codes or identifiers
 seen per system): groups that disagree in a system at least as specific as the one they share stay apart
-(and are reported). Cost: sorting inside buckets, no comparison across all resources.
+(and are reported). For a rule with ``one_per_document``, groups holding occurrences of one same document
+stay apart too (not reported: they are distinct by construction). Cost: sorting inside buckets, no
+comparison across all resources.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class Groups:
     reasons: list[tuple[str, str]] = field(default_factory=list)
     """``(node, reason)`` for every successful join."""
     doubtful: set[tuple[tuple[str, ...], str]] = field(default_factory=set)
+    documents: dict[str, set[int]] = field(default_factory=dict)
+    """Per root, the documents (orders) of its occurrences; kept only when documents keep groups apart."""
 
     @classmethod
     def of(cls, nodes: list[str]) -> Groups:
@@ -70,6 +76,8 @@ class Groups:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
+        if check and self.documents.get(ra, set()) & self.documents.get(rb, set()):
+            return False  # one document's occurrences are distinct facts for this type
         if check and (
             _disagree(self.codes.get(ra), self.codes.get(rb), ranked=True)
             or _disagree(self.ids.get(ra), self.ids.get(rb), ranked=False)
@@ -78,6 +86,8 @@ class Groups:
             return False
         keep, gone = (ra, rb) if ra < rb else (rb, ra)
         self.parent[gone] = keep
+        if self.documents:
+            self.documents.setdefault(keep, set()).update(self.documents.pop(gone, set()))
         for table in (self.codes, self.ids):
             merged = table.setdefault(keep, {})
             for system, values in table.pop(gone, {}).items():
@@ -113,6 +123,8 @@ def match(groups: Groups, items: list[Item], rule: Rule) -> None:
     """Join the nodes of ``items`` according to ``rule`` (see the module docstring for the phases)."""
     items = sorted(items, key=lambda i: (i.node, i.order))
     for item in items:
+        if rule.one_per_document:
+            groups.documents.setdefault(groups.find(item.node), set()).add(item.order)
         for table, tokens in ((groups.codes, item.what), (groups.ids, item.identifiers)):
             signature = table.setdefault(groups.find(item.node), {})
             for system, value in tokens:
@@ -147,6 +159,12 @@ def match(groups: Groups, items: list[Item], rule: Rule) -> None:
         missing = [m for m in members if m.when is None]
         if len(roots) > 1:
             _doubt(groups, missing, roots, rule.reason)
+            continue
+        repeated = {o for o in (m.order for m in missing) if sum(m.order == o for m in missing) > 1}
+        if rule.one_per_document and not roots and repeated:
+            # one document holds several: distinct facts, and any other occurrence could be either of them
+            apart = sorted(m.node for m in missing if m.order in repeated)
+            _doubt(groups, [m for m in missing if m.order not in repeated], apart, rule.reason)
             continue
         anchor = roots[0] if roots else (missing[0].node if missing else None)
         for member in missing:

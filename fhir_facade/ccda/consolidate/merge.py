@@ -5,8 +5,12 @@ then, field by field (references already rewritten to survivors):
 
 * a field the base lacks is filled in (the most complete record wins: a status, a severity, a note);
   for a choice field (``onset[x]``, ``effective[x]``...) only when the base has no other form of it;
-* ``code``, ``vaccineCode``, ``medicationCodeableConcept``: the codings are united (a SNOMED code from one
-  document, the ICD-10 translation from another);
+* ``code``, ``vaccineCode``, ``medicationCodeableConcept``, ``relationship``: the codings are united (a
+  SNOMED code from one document, the ICD-10 translation from another);
+* :data:`KEYED_FIELDS` (a FamilyMemberHistory's ``condition``): entries sharing a coding are one entry,
+  merged field by field the same way (codings united, notes united, a missing field filled in, a
+  differing one kept from the newer document and reported as ``condition(<system>|<code>).<field>``);
+  the others are added;
 * list fields that accumulate facts (:data:`UNION_FIELDS`: identifiers, categories, notes, reasons,
   reactions, names, addresses, telecoms, performers, DiagnosticReport results...) are united without
   duplicates (compared without displays);
@@ -29,10 +33,18 @@ from typing import Any, Final
 import orjson
 
 from fhir_facade.ccda.consolidate.documents import URN, Document, instant_key, ref_id
-from fhir_facade.ccda.consolidate.rules import canonical
+from fhir_facade.ccda.consolidate.rules import canonical, concept_tokens
 from fhir_facade.ccda.context import Json
 
-__all__ = ["EARLIEST_FIELDS", "SOURCE_DOCUMENT_URL", "UNION_FIELDS", "Conflict", "merge", "rewrite"]
+__all__ = [
+    "EARLIEST_FIELDS",
+    "KEYED_FIELDS",
+    "SOURCE_DOCUMENT_URL",
+    "UNION_FIELDS",
+    "Conflict",
+    "merge",
+    "rewrite",
+]
 
 SOURCE_DOCUMENT_URL: Final = "https://hie-gateway.org/fhir/StructureDefinition/source-document"
 """Extension (``valueReference`` to a source DocumentReference), repeated once per source document."""
@@ -64,7 +76,9 @@ UNION_FIELDS: Final = frozenset(
         "link",
     }
 )
-CODE_FIELDS: Final = frozenset({"code", "vaccineCode", "medicationCodeableConcept"})
+CODE_FIELDS: Final = frozenset({"code", "vaccineCode", "medicationCodeableConcept", "relationship"})
+KEYED_FIELDS: Final = frozenset({"condition"})
+"""Lists of entries identified by their ``code`` (a relative's conditions), merged entry by entry."""
 EARLIEST_FIELDS: Final = frozenset({"onsetDateTime", "recordedDate"})
 _SKIPPED: Final = frozenset({"resourceType", "id", "meta", "text", "extension"})
 _TYPE_SUFFIXES: Final = sorted(
@@ -178,6 +192,8 @@ class _Merger:
         self.origin: dict[str, str] = dict.fromkeys(base, base_source)
         self.seen: dict[str, dict[bytes, tuple[str, Any]]] = {}
         self.earliest: set[str] = set()
+        self.entry_origins: dict[str, list[str]] = {}
+        """Per :data:`KEYED_FIELDS` field, the source of each entry of the merged list (same positions)."""
 
     def note(self, name: str, source: str, value: Any) -> None:
         self.seen.setdefault(name, {}).setdefault(_key(value), (source, value))
@@ -206,12 +222,63 @@ class _Merger:
                         base[key], self.origin[key] = value, source
             elif key in CODE_FIELDS and isinstance(current, dict) and isinstance(value, dict):
                 base[key] = _unite_codings(current, value)
+            elif key in KEYED_FIELDS and isinstance(current, list) and isinstance(value, list):
+                base[key] = self._keyed(key, current, value, source)
             elif key in UNION_FIELDS and isinstance(current, list) and isinstance(value, list):
                 base[key] = _unite(current, value)
             elif _key(current) != _key(value):
                 self.note(key, self.origin[key], current)
                 self.note(key, source, value)
         self._extensions(other.get("extension") or [], source)
+
+    def _keyed(self, name: str, current: list[Any], extra: list[Any], source: str) -> list[Any]:
+        """``current`` with the entries of ``extra`` merged in: one sharing a coding with a held entry (or,
+        uncoded, its text) merges into it; any other is added unless an identical one is held."""
+        result = list(current)
+        origins = self.entry_origins.setdefault(name, [self.origin.get(name, "")] * len(result))
+        for entry in extra:
+            if not isinstance(entry, dict):
+                continue
+            tokens = set(concept_tokens(entry.get("code")))
+            index = next(
+                (
+                    i
+                    for i, held in enumerate(result)
+                    if isinstance(held, dict) and tokens & set(concept_tokens(held.get("code")))
+                ),
+                None,
+            )
+            if index is None:
+                if _key(entry) not in {_key(h) for h in result}:
+                    result.append(entry)
+                    origins.append(source)
+                continue
+            shared = sorted(tokens & set(concept_tokens(result[index].get("code"))))[0]
+            label = f"{name}({shared[0]}|{shared[1]})"
+            result[index] = self._merge_entry(label, dict(result[index]), origins[index], entry, source)
+        return result
+
+    def _merge_entry(self, name: str, held: Json, origin: str, entry: Json, source: str) -> Json:
+        for key, value in entry.items():
+            current = held.get(key)
+            if current is None:
+                prefix = _choice(key)
+                other = next((k for k in held if prefix and k != key and _choice(k) == prefix), None)
+                if other is None or prefix is None:
+                    held[key] = value
+                else:
+                    self.note(f"{name}.{prefix}[x]", origin, {other: held[other]})
+                    self.note(f"{name}.{prefix}[x]", source, {key: value})
+                    self.origin.setdefault(f"{name}.{prefix}[x]", origin)
+            elif key == "code" and isinstance(current, dict) and isinstance(value, dict):
+                held[key] = _unite_codings(current, value)
+            elif key in UNION_FIELDS and isinstance(current, list) and isinstance(value, list):
+                held[key] = _unite(current, value)
+            elif _key(current) != _key(value):
+                self.note(f"{name}.{key}", origin, current)
+                self.note(f"{name}.{key}", source, value)
+                self.origin.setdefault(f"{name}.{key}", origin)
+        return held
 
     def _extensions(self, extra: list[Json], source: str) -> None:
         current = self.base.setdefault("extension", [])
@@ -235,7 +302,9 @@ class _Merger:
         for name, values in sorted(self.seen.items()):
             if len(values) < 2:
                 continue
-            if name.endswith("[x]"):
+            if name in self.origin:  # a field, or an entry's field of a keyed list
+                chosen = self.origin[name]
+            elif name.endswith("[x]"):
                 chosen = self.origin.get(next((k for k in self.base if _choice(k) == name[:-3]), ""), "")
             elif name.startswith("extension("):
                 chosen = self.origin.get("extension|" + name[len("extension(") : -1], "")

@@ -8,7 +8,9 @@ A rule turns one resource into
   organizations, places, devices) regardless of time;
 * ``time``: an :class:`Interval` the other occurrence must overlap (a point for dates, a period for
   medications), or ``None`` for timeless facts (an allergy to a substance, a Medication);
-* ``value``: an extra token that must be equal (an Observation's value).
+* ``value``: an extra token that must be equal (an Observation's value);
+* ``one_per_document``: two resources of one document are never the same fact (a FamilyMemberHistory per
+  relative: C-CDA gives each relative their own organizer).
 
 The reasoning for each type is in the package docstring. Types without a rule are matched by their full
 content (references already rewritten to survivors) or never (Composition, Provenance: one per document).
@@ -38,6 +40,7 @@ __all__ = [
     "Rule",
     "Token",
     "canonical",
+    "concept_tokens",
     "content_tokens",
     "identifier_tokens",
 ]
@@ -58,6 +61,7 @@ SYSTEM_RANK: Final[dict[str, int]] = {
     "http://hl7.org/fhir/sid/icd-10": 1,
     "http://www.ama-assn.org/go/cpt": 1,
     "http://hl7.org/fhir/sid/icd-9-cm": 2,
+    "family-member-id": 0,  # a relative's own id outweighs a differing name or birth year
     "text": 9,
 }
 """Specificity of a code system: two concepts sharing a code are still different when they disagree in a
@@ -87,6 +91,8 @@ class Rule:
     identifiers: bool = False
     undated_matches: bool = True
     """Whether an occurrence without any time may join the one group its tokens point to."""
+    one_per_document: bool = False
+    """Whether occurrences from one document always stay apart (see the module docstring)."""
 
 
 # --- tokens ---------------------------------------------------------------------------------------------
@@ -174,6 +180,47 @@ def _attachment_hashes(resource: Json, _resolve: Resolver, _rewrite: Rewrite) ->
         for c in resource.get("content") or ()
         if isinstance(c, dict) and isinstance(c.get("attachment"), dict) and c["attachment"].get("hash")
     ]
+
+
+FAMILY_MEMBER: Final = "family-member-"
+"""Prefix of the token systems naming a relative's identity details (``family-member-name``...)."""
+_PATIENT_RECORD: Final = "http://hl7.org/fhir/StructureDefinition/familymemberhistory-patient-record"
+_IDENTIFIED: Final = Interval("", OPEN_END, True)
+
+
+def relative_details(resource: Json) -> list[Token]:
+    """A relative's identity details: name, birth year (the precision every sender gives), own id."""
+    found: list[Token] = []
+    name = _norm(resource.get("name"))
+    if name:
+        found.append(("name", name))
+    born = resource.get("bornDate")
+    if isinstance(born, str) and len(born) >= 4:
+        found.append(("born", born[:4]))
+    for extension in resource.get("extension") or ():
+        if isinstance(extension, dict) and extension.get("url") == _PATIENT_RECORD:
+            ident = (extension.get("valueReference") or {}).get("identifier") or {}
+            if ident.get("value"):
+                found.append(("id", f"{_system(ident.get('system') or '')}|{ident['value']}"))
+    return found
+
+
+def _relative(resource: Json, _resolve: Resolver, _rewrite: Rewrite) -> list[Token]:
+    """The relationship codings, then each identity detail under each relationship: relatives of one
+    relationship share a bucket, and two that both give a detail must agree on it to join."""
+    relations = concept_tokens(resource.get("relationship"))
+    details = relative_details(resource)
+    return relations + [
+        (FAMILY_MEMBER + kind, f"{system}|{code}|{value}")
+        for system, code in relations
+        for kind, value in details
+    ]
+
+
+def _identified(resource: Json) -> Interval | None:
+    """Relatives with identity details are matched among themselves first (a timeless "precise" key); one
+    without any joins a group of its relationship only when exactly one exists."""
+    return _IDENTIFIED if relative_details(resource) else None
 
 
 def content_tokens(resource: Json, rewrite: Rewrite) -> list[Token]:
@@ -319,4 +366,10 @@ RULES: Final[dict[str, Rule]] = {
         _codes("code"), "same code, same day", _first_time("day", "performedDateTime", "performedPeriod")
     ),
     "DocumentReference": Rule(_attachment_hashes, "same content hash"),
+    "FamilyMemberHistory": Rule(
+        _relative,
+        "same relationship and compatible relative details",
+        _identified,
+        one_per_document=True,
+    ),
 }

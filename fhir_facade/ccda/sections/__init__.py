@@ -11,6 +11,7 @@ from typing import Final
 from fhir_facade.ccda.sections import allergies as allergies
 from fhir_facade.ccda.sections import care_team as care_team
 from fhir_facade.ccda.sections import encounters as encounters
+from fhir_facade.ccda.sections import family_history as family_history
 from fhir_facade.ccda.sections import functional_status as functional_status
 from fhir_facade.ccda.sections import goals as goals
 from fhir_facade.ccda.sections import health_concerns as health_concerns
@@ -39,6 +40,7 @@ _SPECS: Final[tuple[SectionSpec, ...]] = (
     results.SPEC,
     procedures.SPEC,
     encounters.SPEC,
+    family_history.SPEC,
     care_team.SPEC,
     functional_status.SPEC,
     goals.SPEC,

@@ -13,7 +13,11 @@ US Core condition-category code system):
   concern kept elsewhere in the record (problem list, social history...): a Condition made from that entry
   gets the ``health-concern`` category besides its own and is listed in this section; an Observation with a
   coded value becomes a health-concern Condition with that value as its code and the Observation as its
-  ``evidence``. Nothing to link to and no text: nothing (the entry counts as not converted);
+  ``evidence``; a FamilyMemberHistory (the concern's entry is a Family History Organizer, by ``id`` or as a
+  copy of one: ``family_history.copied`` finds the relative already converted, else converts the copy)
+  becomes a health-concern Condition coded SNOMED CT 416471007 "Family history of clinical finding", its
+  text naming the relatives and conditions, with the FamilyMemberHistory as its ``evidence``. Nothing to
+  link to and no text: nothing (the entry counts as not converted);
 * a bare Problem Observation entry → Condition (health-concern);
 * a Health Status Observation (4.5) → Observation keeping its code and value, no category (US Core has no
   profile for the patient's overall health status).
@@ -32,6 +36,7 @@ from lxml import etree
 from fhir_facade.ccda.cda import V3, has_template
 from fhir_facade.ccda.context import ConversionContext, Json, identity_key, reference
 from fhir_facade.ccda.sections.base import Section, SectionSpec, convert_entries, related
+from fhir_facade.ccda.sections.family_history import FAMILY_HISTORY_ORGANIZER, copied, family_history_concept
 from fhir_facade.ccda.sections.notes import NOTE_ACTIVITY, note_activity
 from fhir_facade.ccda.sections.observation import observation
 from fhir_facade.ccda.sections.problems import condition
@@ -97,13 +102,18 @@ def health_concern(act: etree._Element, ctx: ConversionContext) -> list[Json]:
 
 def _linked(act: etree._Element, concern: Json, ctx: ConversionContext) -> list[Json]:
     """The resources for the entries ``act`` refers to by ``id`` that were converted elsewhere (see above);
-    ``concern`` is the Condition made from the act, used when an Observation is the evidence."""
+    ``concern`` is the Condition made from the act, used when an Observation or a FamilyMemberHistory is the
+    evidence."""
     conditions: list[Json] = []
     evidence: list[Json] = []
+    families: list[Json] = []
     for inner in related(act):
         key = identity_key(inner)
         made = ctx.made_from.get(key, ()) if key is not None else ()
         targets = [ctx.resources[rid] for rid in made if rid in ctx.resources]
+        if not targets and inner.tag == V3 + "organizer" and has_template(inner, FAMILY_HISTORY_ORGANIZER):
+            found = copied(inner, ctx)  # a copy of a family history organizer, not (yet) linked by its id
+            targets = [found] if found is not None else []
         if not targets and has_template(inner, ENTRY_REFERENCE):
             ctx.tally(
                 "concern-reference",
@@ -116,13 +126,18 @@ def _linked(act: etree._Element, concern: Json, ctx: ConversionContext) -> list[
                     conditions.append(target)
             elif target["resourceType"] == "Observation" and target.get("valueCodeableConcept"):
                 evidence.append(target)
+            elif target["resourceType"] == "FamilyMemberHistory" and all(target is not f for f in families):
+                families.append(target)
     for target in conditions:
         categories = target.setdefault("category", [])
         if not any(_is_health_concern(c) for c in categories):
             categories.append(_category())
-    if evidence:
-        concern["code"] = copy.deepcopy(evidence[0]["valueCodeableConcept"])
-        concern["evidence"] = [{"detail": [reference(target["id"]) for target in evidence]}]
+    if evidence or families:
+        if evidence:
+            concern["code"] = copy.deepcopy(evidence[0]["valueCodeableConcept"])
+        else:
+            concern["code"] = family_history_concept(families)
+        concern["evidence"] = [{"detail": [reference(target["id"]) for target in (*evidence, *families)]}]
         return [*conditions, concern]
     return conditions
 

@@ -1,6 +1,6 @@
 """Conversion gaps closed on purpose, each with its own small document: health concerns that only refer to
-entries converted elsewhere, recorded/authored times from authors that cannot be identified or from the
-concern act, and code systems shared with the writer."""
+entries converted elsewhere (problems, observations, family history organizers), recorded/authored times
+from authors that cannot be identified or from the concern act, and code systems shared with the writer."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 
 from fhir_facade.ccda.convert import convert_ccda
 from fhir_facade.ccda.sections.health_concerns import US_CORE_CATEGORY_SYSTEM
+from tests.fhir_facade.ccda import family_fixtures as family
 from tests.fhir_facade.ccda.helpers import resources
 
 Json = dict[str, Any]
 _T = "2.16.840.1.113883.10.20.22."
+SNOMED = "http://snomed.info/sct"
 
 
 def _document(*sections: str) -> bytes:
@@ -155,3 +157,134 @@ def test_authored_on_from_an_author_without_id() -> None:
     (request,) = resources(bundle, "MedicationRequest")
     assert request["authoredOn"] == "2024-02-02"
     assert "requester" not in request  # nobody to name
+
+
+# --- health concerns about a family history (a Family History Organizer, now a FamilyMemberHistory) ---------
+
+
+def _family_concern(*inner: str) -> str:
+    relationships = "".join(f'<entryRelationship typeCode="REFR">{i}</entryRelationship>' for i in inner)
+    return (
+        f'<entry><act classCode="ACT" moodCode="EVN"><templateId root="{_T}4.132"/><id root="hc-fh"/>'
+        '<code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/><statusCode code="active"/>'
+        f"{relationships}</act></entry>"
+    )
+
+
+def _reference_to(extension: str) -> str:
+    return (
+        f'<act classCode="ACT" moodCode="EVN"><templateId root="{_T}4.122"/>'
+        f'<id root="1.2.3.99" extension="{extension}"/><code nullFlavor="NP"/>'
+        '<statusCode code="completed"/></act>'
+    )
+
+
+def _mother(org_id: str, obs_id: str, *, born: str = "1951") -> str:
+    details = (
+        f'<administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/><birthTime value="{born}"/>'
+    )
+    value = (
+        '<value xsi:type="CD" code="13644009" codeSystem="2.16.840.1.113883.6.96" '
+        'displayName="Hypercholesterolemia"/>'
+    )
+    found = family.organizer(
+        family.observation(value, obs_id=obs_id),
+        subject=family.relative("MTH", details=details, display="Mother"),
+        org_id=org_id,
+    )
+    return found.removeprefix('<entry typeCode="DRIV">').removesuffix("</entry>")
+
+
+def _concern_of(bundle: Json) -> Json:
+    (concern,) = resources(bundle, "Condition")
+    assert _categories(concern) == [(US_CORE_CATEGORY_SYSTEM, "health-concern")]
+    return concern
+
+
+def _family_of_clinical_finding(concern: Json) -> str:
+    coding = concern["code"]["coding"]
+    assert coding == [
+        {"system": SNOMED, "code": "416471007", "display": "Family history of clinical finding"}
+    ]
+    return str(concern["code"]["text"])
+
+
+def test_health_concern_referring_to_a_family_history_organizer_links_the_family_member_history() -> None:
+    result = convert_ccda(
+        family.document(
+            family.SECTION + f'<entry typeCode="DRIV">{_mother("org-1", "2.25.501")}</entry>',
+            _CONCERNS + _family_concern(_reference_to("org-1")),
+        ),
+        strict=True,
+    )
+    (history,) = resources(result.bundle, "FamilyMemberHistory")
+    concern = _concern_of(result.bundle)
+    assert _family_of_clinical_finding(concern) == "Family history: Mother (Hypercholesterolemia)"
+    assert concern["evidence"] == [{"detail": [{"reference": "urn:uuid:" + history["id"]}]}]
+    assert _section(result.bundle, "75310-3")["entry"] == [{"reference": "urn:uuid:" + concern["id"]}]
+    assert result.stats.sections["health concerns"].converted == 1
+
+
+def test_health_concern_referring_to_a_family_history_observation_links_its_relative() -> None:
+    reference = (
+        f'<act classCode="ACT" moodCode="EVN"><templateId root="{_T}4.122"/><id root="2.25.501"/>'
+        '<code nullFlavor="NP"/><statusCode code="completed"/></act>'
+    )
+    result = convert_ccda(
+        family.document(
+            family.SECTION + f'<entry typeCode="DRIV">{_mother("org-1", "2.25.501")}</entry>',
+            _CONCERNS + _family_concern(reference),
+        ),
+        strict=True,
+    )
+    (history,) = resources(result.bundle, "FamilyMemberHistory")
+    assert _concern_of(result.bundle)["evidence"][0]["detail"] == [{"reference": "urn:uuid:" + history["id"]}]
+
+
+def test_health_concern_holding_a_copy_of_an_organizer_links_the_relative_already_converted() -> None:
+    # The copy carries ids of its own (as some EHRs send it): the same relative is found by relationship and
+    # details, so no second FamilyMemberHistory is made.
+    result = convert_ccda(
+        family.document(
+            family.SECTION + f'<entry typeCode="DRIV">{_mother("org-1", "2.25.501")}</entry>',
+            _CONCERNS + _family_concern(_mother("copy-9", "2.25.999")),
+        ),
+        strict=True,
+    )
+    (history,) = resources(result.bundle, "FamilyMemberHistory")
+    assert history["identifier"][0]["value"] == "org-1"
+    assert _concern_of(result.bundle)["evidence"][0]["detail"] == [{"reference": "urn:uuid:" + history["id"]}]
+
+
+def test_health_concern_holding_a_copy_of_an_unknown_relative_converts_the_copy() -> None:
+    result = convert_ccda(
+        family.document(
+            family.SECTION + f'<entry typeCode="DRIV">{_mother("org-1", "2.25.501")}</entry>',
+            _CONCERNS + _family_concern(_mother("copy-9", "2.25.999", born="1931")),  # another mother
+        ),
+        strict=True,
+    )
+    histories = {h["identifier"][0]["value"]: h for h in resources(result.bundle, "FamilyMemberHistory")}
+    assert set(histories) == {"org-1", "copy-9"}
+    evidence = _concern_of(result.bundle)["evidence"][0]["detail"]
+    assert evidence == [{"reference": "urn:uuid:" + histories["copy-9"]["id"]}]
+    provenance = next(iter(resources(result.bundle, "Provenance")))
+    assert {"reference": "urn:uuid:" + histories["copy-9"]["id"]} in provenance["target"]
+
+
+def test_health_concern_copy_among_two_alike_relatives_links_the_one_with_its_conditions() -> None:
+    def brother(org_id: str, code: str) -> str:
+        return family.organizer(family.observation(code), subject=family.relative("BRO"), org_id=org_id)
+
+    copy = brother("copy-9", "38341003").removeprefix('<entry typeCode="DRIV">').removesuffix("</entry>")
+    result = convert_ccda(
+        family.document(
+            family.SECTION + brother("bro-1", "44054006") + brother("bro-2", "38341003"),
+            _CONCERNS + _family_concern(copy),
+        ),
+        strict=True,
+    )
+    histories = {h["identifier"][0]["value"]: h for h in resources(result.bundle, "FamilyMemberHistory")}
+    assert set(histories) == {"bro-1", "bro-2"}
+    evidence = _concern_of(result.bundle)["evidence"][0]["detail"]
+    assert evidence == [{"reference": "urn:uuid:" + histories["bro-2"]["id"]}]
