@@ -3,7 +3,8 @@
 Every error leaves as an OperationOutcome with its status: the API's own errors (:mod:`.errors`), FastAPI's
 request-validation errors (400 with ``expression``), unknown paths (404) and methods (405, with ``Allow``
 listing every method of the path), and anything unexpected (500 with an incident id in
-``issue.diagnostics`` and the log, never a traceback). ``HEAD`` is answered wherever ``GET`` is.
+``issue.diagnostics`` and the log, never a traceback). ``HEAD`` is answered wherever ``GET`` is. The
+OpenAPI document (``/openapi.json``) describes every route's parameters, bodies and errors (:mod:`.openapi`).
 
 Each request is logged (``fhir_facade.api.requests``, INFO) as method, route template, status and duration:
 never the query string or the path itself, which carry names, birth dates, identifiers and patient ids.
@@ -46,6 +47,7 @@ from fhir_facade.api.errors import (
     operation_outcome,
 )
 from fhir_facade.api.http import FHIR_JSON, JSON, FhirResponse, negotiate, response_media_type
+from fhir_facade.api.openapi import install_openapi
 from fhir_facade.api.patients import routes as patient_routes
 from fhir_facade.api.patients.store import index_missing
 from gateway.audit import AuditLog, AuditSource
@@ -342,4 +344,5 @@ def create_app(
         )
         return FhirResponse(body, media_type=response_media_type(request))
 
+    install_openapi(app)  # /openapi.json: parameters, bodies and errors from the routes' declarations
     return app

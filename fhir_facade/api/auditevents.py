@@ -5,9 +5,12 @@ Search parameters map onto :class:`gateway.audit.AuditFilter`: ``patient`` (``Pa
 ``:identifier`` a ``system|value`` patient identifier), ``agent`` (the requesting user's id, as in
 ``agent.who.identifier.value``), ``date`` (``recorded``, prefixes ge/gt/le/lt/eq), ``outcome`` (0, 4, 8, 12).
 ``entity`` (a ``Type/id`` the API served, a document unique id or a pull job id) is matched on the decoded
-records while paging. Newest first; ``total`` is given when the whole result fits on the first page or
-with ``_total=accurate`` (which counts by streaming). All three need ``system/AuditEvent.read`` (or
-``.rs``): the audit trail names patients, so reading it is itself audited.
+records while paging. As FHIR R4 search has it, a comma in ``patient``, ``agent``, ``entity`` or ``outcome``
+separates alternatives, any of which matches (a backslash-escaped comma is part of a value; see
+:mod:`.search_values`), at most 50 per parameter; each of them is given once (a repeat is 400), while
+``date`` may be repeated to bound a range. Newest first; ``total`` is given when the whole result fits on the
+first page or with ``_total=accurate`` (which counts by streaming). All three need
+``system/AuditEvent.read`` (or ``.rs``): the audit trail names patients, so reading it is itself audited.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from fhir_facade.api.routing import (
     fhir_route,
     parse_search,
 )
+from fhir_facade.api.search_values import alternatives, token_alternatives
 from gateway.audit import (
     ApiAccessEvent,
     ApiInteraction,
@@ -73,21 +77,28 @@ __all__ = ["AUDIT_EXPORT", "AUDIT_READ", "AUDIT_SEARCH", "PATIENT_DISCLOSURES", 
 router = APIRouter()
 _BATCH = 200
 
+_ANY_OF = " (comma-separated: any of; given once)"
 _PARAMS = (
     SearchParam(
         "patient",
         SearchParamType.REFERENCE,
-        "Patient/{id}; or patient:identifier=system|value",
+        f"Patient/{{id}}; or patient:identifier=system|value{_ANY_OF}",
         ("identifier",),
     ),
-    SearchParam("agent", SearchParamType.REFERENCE, "Requesting user id (agent.who.identifier.value)"),
     SearchParam(
-        "entity", SearchParamType.REFERENCE, "Type/id served by the API, document unique id, or job id"
+        "agent", SearchParamType.REFERENCE, f"Requesting user id (agent.who.identifier.value){_ANY_OF}"
+    ),
+    SearchParam(
+        "entity",
+        SearchParamType.REFERENCE,
+        f"Type/id served by the API, document unique id, or job id{_ANY_OF}",
     ),
     SearchParam(
         "date", SearchParamType.DATE, "Time recorded; ge, gt, le, lt, eq prefixes; repeat for a range"
     ),
-    SearchParam("outcome", SearchParamType.TOKEN, "0 success, 4 minor, 8 serious, 12 major failure"),
+    SearchParam(
+        "outcome", SearchParamType.TOKEN, f"0 success, 4 minor, 8 serious, 12 major failure{_ANY_OF}"
+    ),
 )
 AUDIT_SEARCH = FhirEndpoint(
     "AuditEvent", Interaction.SEARCH_TYPE, "The organization's audit trail as IHE BALP AuditEvents", _PARAMS
@@ -134,31 +145,48 @@ def _filter(
     named: tuple[PatientId, ...] = ()
     for name, modifier, value in search.params:
         if name == "patient" and modifier == "identifier":
-            system, bar, ident = value.partition("|")
-            where = replace(where, patient=f"{store_system(system)}|{ident}" if bar else value)
+            where = replace(where, patient=_identifiers(value))
         elif name == "patient":
-            patient = patient_in_tenant(session, tenant, value.removeprefix("Patient/"))
-            if patient is None:
+            references = alternatives(name, value)
+            found = [patient_in_tenant(session, tenant, ref.removeprefix("Patient/")) for ref in references]
+            named = patient_ids(
+                [patient for patient in found if patient is not None], context.assigning_authority
+            )
+            if not named:  # none of them is a patient of the tenant: nothing can match
                 return None, ()
-            named = patient_ids([patient], context.assigning_authority)
-            where = replace(where, patient=f"{named[0].assigning_authority}|{named[0].value}")
+            where = replace(where, patient=tuple(f"{n.assigning_authority}|{n.value}" for n in named))
         elif name == "agent":
-            where = replace(where, user=value)
+            where = replace(where, user=alternatives(name, value))
         elif name == "outcome":
+            items = alternatives(name, value)
             try:
-                where = replace(where, outcome=Outcome(int(value)))
+                outcomes = tuple(Outcome(int(item)) for item in items)
             except ValueError:
                 raise InvalidRequestError("outcome must be 0, 4, 8 or 12", expression=("outcome",)) from None
+            where = replace(where, outcome=outcomes)
     return where, named
 
 
+def _identifiers(value: str) -> tuple[str, ...]:
+    """``patient:identifier`` alternatives as the audit filter's ``authority|value`` (``value``: any)."""
+    wanted = []
+    for system, ident in token_alternatives("patient:identifier", value):
+        if "|" in ident or (system is not None and "|" in system):
+            raise InvalidRequestError(
+                "patient:identifier: an identifier whose system or value holds a '|' cannot be searched",
+                expression=("patient:identifier",),
+            )
+        wanted.append(ident if system is None else f"{store_system(system)}|{ident}")
+    return tuple(wanted)
+
+
 def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | None:
-    wanted = {value for _modifier, value in search.values("entity")}
-    if not wanted:
+    given = {value for _modifier, value in search.values("entity")}
+    if not given:
         return None
-    if len(wanted) > 1:
+    if len(given) > 1:
         raise InvalidRequestError("entity may be given once", expression=("entity",))
-    (entity,) = wanted
+    wanted = frozenset(alternatives("entity", given.pop()))
 
     def matches(record: StoredRecord) -> bool:
         event = record.event
@@ -171,7 +199,7 @@ def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | 
             names |= {event.job_id}
         if isinstance(event, TransactionEvent) and event.job_id:
             names |= {event.job_id}  # the exchanges the job made
-        return entity in names
+        return not names.isdisjoint(wanted)
 
     return matches
 

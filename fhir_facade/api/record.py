@@ -83,8 +83,9 @@ RECORD_TYPES = (
     "DiagnosticReport",
     "DocumentReference",
     "Provenance",
+    "FamilyMemberHistory",
 )
-_PATIENT = SearchParam("patient", SearchParamType.REFERENCE, "Patient/{id} or {id} (required)")
+_PATIENT = SearchParam("patient", SearchParamType.REFERENCE, "Patient/{id} or {id} (required)", required=True)
 _SINCE = SearchParam("_since", SearchParamType.DATE, "Only resources updated at or after this instant")
 _OBSERVATION = (
     SearchParam("category", SearchParamType.TOKEN, "system|code, code or system| (comma: any of)"),

@@ -2,8 +2,9 @@
 
 A route handler is decorated with :func:`fhir_route` and a :class:`FhirEndpoint`: the resource type, the
 RESTful interaction (or operation), the search parameters it understands and the scope it needs. The
-search-parameter parser (:func:`parse_search`) and ``/metadata`` both read that declaration, so what the
-server says it supports is what it does, as routes are added.
+search-parameter parser (:func:`parse_search`), ``/metadata`` and the OpenAPI document (:mod:`.openapi`) all
+read that declaration, so what the server says it supports is what it does, as routes are added. A route
+whose endpoint declares search parameters, or is a search, reads its query with :func:`parse_search`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ __all__ = [
     "ParsedSearch",
     "SearchParam",
     "SearchParamType",
+    "api_routes",
+    "declared_endpoint",
     "fhir_route",
     "parse_search",
     "registered_endpoints",
@@ -61,11 +64,14 @@ class SearchParamType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SearchParam:
+    """One search parameter; ``required``: the route refuses a search without it (400)."""
+
     name: str
     type: SearchParamType
     documentation: str
     modifiers: tuple[str, ...] = ()
     definition: str | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,11 @@ class FhirEndpoint:
     operation: FhirOperation | None = None
     conditional_create: bool = False
 
+    @property
+    def parses_search(self) -> bool:
+        """Whether the route reads its query with :func:`parse_search` (unknown parameters are 400)."""
+        return self.interaction is Interaction.SEARCH_TYPE or bool(self.search_params)
+
 
 CONTROL_PARAMETERS = frozenset({"_count", "_cursor", "_format", "_pretty", "_total"})
 """Result parameters every search accepts besides its declared search parameters."""
@@ -104,12 +115,10 @@ def fhir_route(endpoint: FhirEndpoint) -> Callable[[F], F]:
     return mark
 
 
-def _walk(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[str, FhirEndpoint]]:
+def _walk(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[str, APIRoute]]:
     for route in routes:
         if isinstance(route, APIRoute):
-            declared = getattr(route.endpoint, _ATTRIBUTE, None)
-            if isinstance(declared, FhirEndpoint):
-                yield prefix + route.path, declared
+            yield prefix + route.path, route
             continue
         # FastAPI >= 0.160 keeps an included router as one route that wraps it (not public API): follow
         # ``original_router`` and the include prefix, so routes stay visible however they were included.
@@ -119,9 +128,23 @@ def _walk(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[str, FhirE
             yield from _walk(included.routes, prefix + str(getattr(context, "prefix", "") or ""))
 
 
+def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """``(full path, route)`` of every FastAPI route of ``app``, in order, included routers followed."""
+    yield from _walk(app.routes, "")
+
+
+def declared_endpoint(route: APIRoute) -> FhirEndpoint | None:
+    """The :class:`FhirEndpoint` ``route``'s handler declares, if any."""
+    declared = getattr(route.endpoint, _ATTRIBUTE, None)
+    return declared if isinstance(declared, FhirEndpoint) else None
+
+
 def registered_endpoints(app: FastAPI) -> Iterator[tuple[str, FhirEndpoint]]:
     """``(path, endpoint)`` of every route of ``app`` that declares a :class:`FhirEndpoint`, in order."""
-    yield from _walk(app.routes, "")
+    for path, route in api_routes(app):
+        endpoint = declared_endpoint(route)
+        if endpoint is not None:
+            yield path, endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Finding audit records: filters, keyset pagination (newest first), streaming for exports.
 
 ``AuditFilter`` names every search the issue asks for: patient (``value`` or ``authority|value``), user,
-organization, remote community, transaction, kind, outcome, pull job and a time range. Pages are ordered by
-sequence number, newest first; the cursor is the opaque position after the last record of a page.
+organization, remote community, transaction, kind, outcome, pull job and a time range. Patient, user and
+outcome also take a tuple of alternatives (any of them matches, as FHIR's comma-separated values). Pages are
+ordered by sequence number, newest first; the cursor is the opaque position after the last record of a page.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import binascii
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Row, Select, String, Table, exists, select
+from sqlalchemy import Row, Select, String, Table, exists, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -31,6 +32,7 @@ from xca.errors import AuditQueryError
 __all__ = ["MAX_PAGE", "AuditFilter", "AuditPage", "StoredRecord", "iter_records", "parse_job_id", "search"]
 
 MAX_PAGE = 1000
+_T = TypeVar("_T")
 _EVENTS: Table = AuditEventRow.__table__  # type: ignore[assignment]
 _PATIENTS: Table = AuditPatientRow.__table__  # type: ignore[assignment]
 
@@ -39,17 +41,20 @@ _PATIENTS: Table = AuditPatientRow.__table__  # type: ignore[assignment]
 class AuditFilter:
     """Conditions a record must all meet; ``None`` means any. ``until`` is exclusive.
 
+    ``patient``, ``user`` and ``outcome`` take one value or a non-empty tuple of alternatives: a record
+    matching any of them meets the condition (``patient=("a", "b")``: records naming patient a or b).
+
     ``job`` is a pull job id as recorded (:func:`parse_job_id` reads one a user typed): it matches the job's
     exchanges and its own pull records; records written before exchanges named their job never match.
     """
 
-    patient: str | None = None
-    user: str | None = None
+    patient: str | tuple[str, ...] | None = None
+    user: str | tuple[str, ...] | None = None
     organization: str | None = None
     community: str | None = None
     transaction: Transaction | None = None
     kind: EventKind | None = None
-    outcome: Outcome | None = None
+    outcome: Outcome | tuple[Outcome, ...] | None = None
     job: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -62,6 +67,14 @@ class AuditFilter:
             raise AuditQueryError(str(exc), detail={"field": "since/until"}) from None
         if self.job is not None and not self.job.strip():
             raise AuditQueryError("job filter is empty", detail={"field": "job"})
+        for name in ("patient", "user", "outcome"):
+            if getattr(self, name) == ():
+                raise AuditQueryError(f"{name} filter has no alternatives", detail={"field": name})
+
+
+def _alternatives(value: _T | tuple[_T, ...]) -> tuple[_T, ...]:
+    """One filter value or its tuple of alternatives, as a tuple."""
+    return value if isinstance(value, tuple) else (value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +96,20 @@ class AuditPage:
     next_cursor: str | None
 
 
-def _patient_condition(patient: str) -> Any:
+def _patient_match(patient: str) -> Any:
     authority, _, value = patient.rpartition("|")
     if not value:
         raise AuditQueryError("patient filter is empty", detail={"field": "patient"})
-    match = (_PATIENTS.c.tenant_id == _EVENTS.c.tenant_id) & (_PATIENTS.c.seq == _EVENTS.c.seq)
-    match &= _PATIENTS.c.value == value
+    match = _PATIENTS.c.value == value
     if authority:
         match &= _PATIENTS.c.assigning_authority == authority.removeprefix("urn:oid:")
-    return exists().where(match)
+    return match
+
+
+def _patient_condition(patients: tuple[str, ...]) -> Any:
+    """The record names one of ``patients`` (one subquery, its alternatives OR-ed inside it)."""
+    same_record = (_PATIENTS.c.tenant_id == _EVENTS.c.tenant_id) & (_PATIENTS.c.seq == _EVENTS.c.seq)
+    return exists().where(same_record & or_(*(_patient_match(patient) for patient in patients)))
 
 
 class _ContentJobId(FunctionElement[str]):
@@ -120,11 +138,10 @@ def _job_condition(job: str) -> Any:
 
 def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
     statement = select(_EVENTS).where(_EVENTS.c.tenant_id == tenant.id)
-    columns = {
-        "user": _EVENTS.c.user_id,
-        "organization": _EVENTS.c.organization_id,
-        "community": _EVENTS.c.remote_community,
-    }
+    if where.user is not None:
+        users = [user.removeprefix("urn:oid:") for user in _alternatives(where.user)]
+        statement = statement.where(_EVENTS.c.user_id.in_(users))
+    columns = {"organization": _EVENTS.c.organization_id, "community": _EVENTS.c.remote_community}
     for name, column in columns.items():
         value = getattr(where, name)
         if value is not None:
@@ -134,7 +151,7 @@ def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
     if where.kind is not None:
         statement = statement.where(_EVENTS.c.kind == where.kind.value)
     if where.outcome is not None:
-        statement = statement.where(_EVENTS.c.outcome == int(where.outcome))
+        statement = statement.where(_EVENTS.c.outcome.in_([int(o) for o in _alternatives(where.outcome)]))
     if where.job is not None:
         statement = statement.where(_job_condition(where.job))
     if where.since is not None:
@@ -142,7 +159,7 @@ def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
     if where.until is not None:
         statement = statement.where(_EVENTS.c.recorded_at < where.until)
     if where.patient is not None:
-        statement = statement.where(_patient_condition(where.patient))
+        statement = statement.where(_patient_condition(_alternatives(where.patient)))
     return statement
 
 

@@ -45,7 +45,10 @@ __all__ = [
     "requesting_user",
     "require_access",
     "require_operation",
+    "required_scope",
 ]
+
+_SCOPE_ATTRIBUTE = "__required_scope__"
 
 USER_HEADERS = {
     "name": "X-Requesting-User-Name",
@@ -188,6 +191,7 @@ def require_access(resource: str, action: str) -> Callable[[Principal], Principa
             raise _forbidden(needed)
         return principal
 
+    setattr(dependency, _SCOPE_ATTRIBUTE, needed)
     return dependency
 
 
@@ -200,7 +204,15 @@ def require_operation(resource: str, operation: str) -> Callable[[Principal], Pr
             raise _forbidden(needed)
         return principal
 
+    setattr(dependency, _SCOPE_ATTRIBUTE, needed)
     return dependency
+
+
+def required_scope(dependency: object) -> str | None:
+    """The scope a :func:`require_access` / :func:`require_operation` dependency checks (for the OpenAPI
+    document), ``None`` for any other callable."""
+    scope = getattr(dependency, _SCOPE_ATTRIBUTE, None)
+    return scope if isinstance(scope, str) else None
 
 
 def requesting_user(principal: Annotated[Principal, Depends(authenticate)]) -> RequestingUser:
