@@ -107,6 +107,7 @@ def _verify_and_anchor(
 
     from gateway.audit.anchor import check_anchors, make_anchor, parse_anchors
     from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
+    from gateway.audit.report import anchors_matching
     from gateway.audit.verify import verify_chain
 
     certificate = settings.certs_dir / "signing.pem"
@@ -126,7 +127,7 @@ def _verify_and_anchor(
     with anchors.open("ab") as out:
         out.write(anchor.line())
     return True, (
-        f"chain verified ({result.records} records, {result.anchors} earlier anchors match); "
+        f"chain verified ({result.records} records, {anchors_matching(result.anchors, 'earlier ')}); "
         f"head anchored in {anchors}"
     )
 

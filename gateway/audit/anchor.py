@@ -88,7 +88,7 @@ def parse_anchors(data: bytes, *, source: str) -> list[SignedAnchor]:
     """The anchors of an anchor file (JSON lines; blank lines skipped); a line that is not a whole anchor is
     :class:`AuditAnchorError` naming ``source`` and its line number."""
     anchors = []
-    for number, raw in enumerate(data.splitlines(), start=1):
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
         if not raw.strip():
             continue
         where = {"path": source, "line": number}
@@ -112,7 +112,8 @@ def parse_anchors(data: bytes, *, source: str) -> list[SignedAnchor]:
             created_at = dt.datetime.fromisoformat(created)
             if created_at.tzinfo is None:
                 raise ValueError("created_at has no offset")
-        except ValueError as exc:
+            format_time(created_at)  # in UTC too: an instant at the calendar's edge may not be
+        except (ValueError, OverflowError) as exc:
             raise AuditAnchorError(f"{source}, line {number}: {exc}", detail=where) from None
         anchors.append(SignedAnchor(Anchor(tenant, seq, digest, created_at, signer), signature))
     return anchors

@@ -21,10 +21,13 @@ from gateway.audit.model import AuditSource, EventKind, ExportFormat, Outcome, T
 from xca.errors import AuditAnchorError, AuditChainError, AuditCheckpointError, AuditQueryError
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from sqlalchemy.orm import Session
 
+    from gateway.audit.anchor import SignedAnchor
     from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
     from gateway.audit.search import AuditFilter
+    from gateway.audit.verify import ChainVerification
     from gateway.config import Settings
     from gateway.store import Tenant
 
@@ -97,11 +100,21 @@ def _source(settings: Settings) -> AuditSource:
     )
 
 
-def _verifier(settings: Settings) -> CheckpointVerifier | None:
+def _verifier(settings: Settings, signers: Path | None = None) -> CheckpointVerifier | None:
+    """The certificates trusted to have signed checkpoints and anchors: the current signing certificate and
+    those in ``signers`` (retired ones, kept after a key renewal)."""
+    from certs import load_certificates
     from gateway.audit.checkpoint import CheckpointVerifier
+    from gateway.config import read_named_file
 
+    trusted: list[x509.Certificate] = []
     certificate = settings.certs_dir / "signing.pem"
-    return CheckpointVerifier.from_file(certificate) if certificate.is_file() else None
+    if certificate.is_file():
+        trusted += load_certificates(certificate)
+    if signers is not None:
+        read_named_file(signers, what="signers file")  # HG-1002 naming it when it cannot be read
+        trusted += load_certificates(signers)
+    return CheckpointVerifier(tuple(trusted)) if trusted else None
 
 
 def _filter(args: argparse.Namespace) -> AuditFilter:
@@ -122,35 +135,54 @@ def _filter(args: argparse.Namespace) -> AuditFilter:
 
 
 def _tenants(session: Session, slug: str | None) -> list[Tenant]:
-    """The tenant named, else every tenant with audit records."""
-    from sqlalchemy import select
+    """The tenant named, else every tenant with anything in the audit log: records, a chain head or a purge
+    checkpoint. A tenant whose head row was deleted is still walked, and the walk reports the missing head."""
+    from sqlalchemy import exists, or_, select
 
-    from gateway.audit.tables import AuditChainHead
+    from gateway.audit.tables import AuditChainHead, AuditCheckpointRow, AuditEventRow
     from gateway.store import Tenant
 
     if slug:
         return [_tenant(session, slug)]
-    heads = select(AuditChainHead.tenant_id)
-    return list(session.scalars(select(Tenant).where(Tenant.id.in_(heads)).order_by(Tenant.slug)))
+    logged = or_(
+        *(
+            exists().where(table.tenant_id == Tenant.id)
+            for table in (AuditChainHead, AuditEventRow, AuditCheckpointRow)
+        )
+    )
+    return list(session.scalars(select(Tenant).where(logged).order_by(Tenant.slug)))
+
+
+def _anchors(path: Path) -> list[SignedAnchor]:
+    from gateway.audit.anchor import parse_anchors
+    from gateway.config import read_named_file
+
+    anchors = parse_anchors(read_named_file(path, what="anchor file"), source=str(path))
+    if not anchors:  # emptied by a `>` instead of `>>`, a rotation, the wrong path: not a check passed
+        raise AuditAnchorError(f"anchor file {path} holds no anchors", detail={"path": str(path)})
+    return anchors
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.audit import report
-    from gateway.audit.anchor import SignedAnchor, check_anchors, parse_anchors
+    from gateway.audit.anchor import check_anchors
     from gateway.audit.verify import verify_chain
-    from gateway.config import read_named_file
 
-    anchors: list[SignedAnchor] = []
-    if args.anchors is not None:
-        # Read and parsed before anything is verified: a bad file is an error, not a quietly skipped check.
-        data = read_named_file(args.anchors, what="anchor file")
-        anchors = parse_anchors(data, source=str(args.anchors))
+    # Read and checked before anything is verified: a bad file or a missing certificate is an error, not a
+    # check quietly skipped nor a chain reported broken.
+    anchors: list[SignedAnchor] = _anchors(args.anchors) if args.anchors is not None else []
+    verifier = _verifier(settings, args.signers)
+    if anchors and verifier is None:
+        raise AuditAnchorError(
+            f"anchors are checked against the signing certificate {settings.certs_dir / 'signing.pem'}, "
+            "which is missing: set certs_dir, or give the certificate with --signers",
+            detail={"path": str(settings.certs_dir / "signing.pem")},
+        )
     with _session(settings) as session:
         tenants = _tenants(session, args.tenant)
-        verifier = _verifier(settings)
         if anchors and not args.tenant:
-            # A tenant whose records (and head) are all gone is no longer among those with records: the
-            # anchors name it, so it is verified too, and a name this database lacks is an error.
+            # A tenant whose records, head and checkpoints are all gone is no longer among those with
+            # records: the anchors name it, so it is verified too; a name this database lacks is an error.
             every = {t.slug: t for t in _all_tenants(session)}
             anchored = {a.anchor.tenant for a in anchors}
             unknown = sorted(anchored - every.keys())
@@ -166,12 +198,19 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         for tenant in tenants:
             started = time.perf_counter()
             result = verify_chain(session, tenant, checkpoints=verifier)
-            result = check_anchors(session, tenant, result, anchors, verifier)
-            print(report.verification_line(result, time.perf_counter() - started))
+            walked = time.perf_counter() - started
+            if anchors:
+                result = check_anchors(session, tenant, result, anchors, verifier)
+            print(report.verification_line(result, walked, anchored=bool(anchors)))
             if not result.ok:
                 broken.append(result)
     if not tenants:
         print("no audit records yet")
+    _raise_first(broken)
+    return 0
+
+
+def _raise_first(broken: list[ChainVerification]) -> None:
     if broken:
         first = broken[0]
         assert first.broken is not None
@@ -179,7 +218,6 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
             f"audit chain of tenant {first.tenant} broken at record {first.broken.seq} ({first.broken.kind})",
             detail={"tenant": first.tenant, "seq": first.broken.seq, "kind": first.broken.kind.value},
         )
-    return 0
 
 
 def _all_tenants(session: Session) -> list[Tenant]:
@@ -204,15 +242,28 @@ def _signer(settings: Settings, why: str) -> CheckpointSigner:
 
 
 def _anchor(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import report
     from gateway.audit.anchor import make_anchor
+    from gateway.audit.checkpoint import CheckpointVerifier
+    from gateway.audit.verify import verify_chain
 
     try:
         signer = _signer(settings, "an anchor is signed")
     except AuditCheckpointError as exc:
         raise AuditAnchorError(exc.message, detail=exc.detail) from None
+    known = _verifier(settings, args.signers)
+    verifier = CheckpointVerifier((signer.certificate,)) if known is None else known
     now = dt.datetime.now(dt.UTC)
     with _session(settings) as session:
-        lines = [make_anchor(session, t, signer, now=now).line() for t in _tenants(session, args.tenant)]
+        tenants = _tenants(session, args.tenant)
+        # An anchor vouches for the chain it signs: each chain is walked first, and none is anchored while any
+        # is broken (anchoring a rewritten chain would endorse the rewrite).
+        results = [verify_chain(session, tenant, checkpoints=verifier) for tenant in tenants]
+        broken = [r for r in results if not r.ok]
+        for result in broken:
+            print(report.verification_line(result, 0.0), file=sys.stderr)
+        _raise_first(broken)
+        lines = [make_anchor(session, t, signer, now=now).line() for t in tenants]
     if not lines:
         print("no audit records yet: nothing to anchor", file=sys.stderr)
         return 0
@@ -220,17 +271,28 @@ def _anchor(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.buffer.write(b"".join(lines))
         sys.stdout.buffer.flush()
     else:
-        try:
-            with Path(args.append).open("ab") as out:
-                out.write(b"".join(lines))
-        except OSError as exc:
-            from xca.errors import PathAccessError, path_problem
-
-            raise PathAccessError(
-                f"anchor file {args.append}: {path_problem(exc)}", detail={"path": str(args.append)}
-            ) from None
-        print(f"{len(lines)} anchors appended to {args.append}", file=sys.stderr)
+        _append(args.append, b"".join(lines))
+        print(
+            f"{len(lines)} anchor{'' if len(lines) == 1 else 's'} appended to {args.append}", file=sys.stderr
+        )
     return 0
+
+
+def _append(path: Path, lines: bytes) -> None:
+    """Append ``lines`` to ``path``, on a line of their own even when the file's last line lacks its end."""
+    try:
+        with path.open("a+b") as out:
+            if out.tell() > 0:
+                out.seek(-1, 2)
+                if out.read(1) != b"\n":
+                    lines = b"\n" + lines
+            out.write(lines)
+    except OSError as exc:
+        from xca.errors import PathAccessError, path_problem
+
+        raise PathAccessError(
+            f"anchor file {path}: {path_problem(exc)}", detail={"path": str(path)}
+        ) from None
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
@@ -340,6 +402,14 @@ def add_audit_commands(commands: Commands) -> None:
         sub, "anchor", "sign each tenant's chain head, to keep outside the database (JSON lines)", _anchor
     )
     anchor.add_argument("--tenant", help="only this tenant (default: every tenant with records)")
+    for parser in (verify, anchor):
+        parser.add_argument(
+            "--signers",
+            type=Path,
+            metavar="FILE",
+            help="PEM certificates also trusted to have signed anchors and checkpoints (retired signing "
+            "certificates, kept after a key renewal)",
+        )
     anchor.add_argument(
         "--append", type=Path, metavar="FILE", help="append the anchors to FILE (default: stdout)"
     )

@@ -17,11 +17,19 @@ from gateway.audit.verify import ChainVerification
 __all__ = ["print_disclosures", "print_page", "purge_line", "verification_line"]
 
 
-def verification_line(result: ChainVerification, seconds: float) -> str:
+def anchors_matching(count: int, what: str = "") -> str:
+    """``1 anchor matches``, ``2 earlier anchors match``."""
+    return f"{count} {what}{'anchor matches' if count == 1 else 'anchors match'}"
+
+
+def verification_line(result: ChainVerification, seconds: float, *, anchored: bool = False) -> str:
+    """One tenant's result; ``anchored``: anchors were given, so a tenant without any is said to have none."""
     checkpoints = f", from checkpoint ({result.checkpoints} purges)" if result.checkpoints else ""
     if result.anchors or result.anchors_purged:
         purged = f", {result.anchors_purged} on purged records" if result.anchors_purged else ""
-        checkpoints += f", {result.anchors} anchors match{purged}"
+        checkpoints += f", {anchors_matching(result.anchors)}{purged}"
+    elif anchored:
+        checkpoints += ", no anchor for this tenant in the file"
     if result.broken is not None:
         found = result.broken
         return f"tenant {result.tenant}: BROKEN at record {found.seq}: {found.kind.value}: {found.message}"

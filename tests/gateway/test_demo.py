@@ -40,7 +40,7 @@ def test_demo_pulls_through_the_sandbox_and_is_idempotent(
     assert main(["demo"]) == 0
     second = capsys.readouterr().out
     assert "0 created, 9 kept" in second
-    assert "1 earlier anchors match); head anchored" in second  # the first run's anchor still holds
+    assert "1 earlier anchor matches); head anchored" in second  # the first run's anchor still holds
     assert "linked" in second  # links from the first pull are reused: no second ITI-55 to those
     db = Database(f"sqlite:///{workdir / 'var' / 'hiegate.db'}")
     try:

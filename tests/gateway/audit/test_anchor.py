@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from certs import init_dev_pki
 from gateway.audit import append_event
 from gateway.audit.anchor import check_anchors, make_anchor
 from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
 from gateway.audit.verify import BreakKind, verify_chain
 from gateway.cli import main
 from gateway.store import Database, Tenant
+from gateway.store.documents import ensure_tenant
 from tests.gateway.audit.factories import FAMILY_NAME, LOCAL_MRN, T0, every_path, iti55, requestor
 
 TOTAL = len(every_path())
@@ -43,7 +45,7 @@ def _rewrite_from(db: Database, seq: int, replacements: int = 2) -> None:
 
 def _anchor(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     assert main(["audit", "anchor", "--append", str(path)]) == 0
-    assert capsys.readouterr().err.strip() == f"1 anchors appended to {path}"
+    assert capsys.readouterr().err.strip() == f"1 anchor appended to {path}"
     lines = path.read_text().splitlines()
     return dict(json.loads(lines[-1]))
 
@@ -61,7 +63,7 @@ def test_an_anchor_is_the_signed_head_and_the_chain_verifies_against_it(
     assert FAMILY_NAME not in anchors.read_text()
 
     assert main(["audit", "verify", "--anchors", str(anchors)]) == 0
-    assert f"OK, {TOTAL} records (seq 1..{TOTAL}), 1 anchors match" in capsys.readouterr().out
+    assert f"OK, {TOTAL} records (seq 1..{TOTAL}), 1 anchor matches" in capsys.readouterr().out
 
     # Records appended after the anchor are fine; a second anchor goes into the same file.
     with env.session() as session, session.begin():
@@ -130,7 +132,7 @@ def test_anchors_on_purged_records_are_counted_apart(
     capsys.readouterr()
     # Every record purged: the purge checkpoint carries the anchored record's hash, so it is still compared.
     assert main(["audit", "verify", "--anchors", str(anchors)]) == 0
-    assert "1 anchors match" in capsys.readouterr().out
+    assert "1 anchor matches" in capsys.readouterr().out
 
 
 def test_bad_anchor_files_are_errors_before_anything_is_checked(
@@ -233,3 +235,81 @@ def test_an_anchor_inside_a_purged_range_is_counted_as_purged(
         )
     # Record 3 is gone behind the signed checkpoint; record 5 is its last, whose hash it carries.
     assert (result.ok, result.checkpoints, result.anchors, result.anchors_purged) == (True, 1, 2, 1)
+
+
+def test_a_tenant_whose_head_row_was_deleted_is_still_walked_and_not_anchored(
+    env: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with env.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_chain_head"))
+    assert main(["audit", "verify"]) == 1
+    assert f"tenant clinic: BROKEN at record {TOTAL}: head-mismatch: the chain head is missing" in (
+        capsys.readouterr().out
+    )
+    # An anchor vouches for the chain it signs: a broken chain is not anchored.
+    anchors = tmp_path / "anchors.jsonl"
+    assert main(["audit", "anchor", "--append", str(anchors)]) == 1
+    captured = capsys.readouterr()
+    assert "tenant clinic: BROKEN" in captured.err
+    assert "HG-8003" in captured.err
+    assert not anchors.exists()
+
+
+def test_an_empty_anchor_file_or_a_tenant_without_anchor_is_not_a_silent_ok(
+    env: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    assert main(["audit", "verify", "--anchors", str(empty)]) == 1
+    assert capsys.readouterr().err.strip() == f"hiegate: HG-8006: anchor file {empty} holds no anchors"
+    anchors = tmp_path / "anchors.jsonl"
+    _anchor(anchors, capsys)
+    with env.session() as session, session.begin():
+        other = ensure_tenant(session, "other", "Other")
+        append_event(session, other, iti55(), now=T0)
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 0
+    out = capsys.readouterr().out
+    assert "tenant other: OK, 1 records (seq 1..1), no anchor for this tenant in the file" in out
+    assert "tenant clinic: OK" in out
+
+
+def test_anchors_need_the_signing_certificate_and_trust_retired_ones_when_given(
+    env: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    dev_pki: Path,
+) -> None:  # fmt: skip
+    anchors = tmp_path / "anchors.jsonl"
+    _anchor(anchors, capsys)
+    renewed = tmp_path / "renewed"
+    init_dev_pki(renewed)  # a new signing key: the old anchors' certificate is retired
+    monkeypatch.setenv("HIEGATE_CERTS_DIR", str(renewed))
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 1
+    assert "anchor-invalid" in capsys.readouterr().out
+    retired = dev_pki / "signing.pem"
+    assert main(["audit", "verify", "--anchors", str(anchors), "--signers", str(retired)]) == 0
+    assert "1 anchor matches" in capsys.readouterr().out
+    # Without any signing certificate the anchors cannot be checked: a configuration error, not a break.
+    monkeypatch.setenv("HIEGATE_CERTS_DIR", str(tmp_path / "none"))
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("hiegate: HG-8006: anchors are checked against the signing certificate")
+    assert captured.out == ""
+
+
+def test_odd_anchor_files_are_read_or_refused_cleanly(
+    env: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anchors = tmp_path / "anchors.jsonl"
+    line = _anchor(anchors, capsys)
+    # A last line without its newline: the next anchor still goes on a line of its own.
+    anchors.write_text(anchors.read_text().rstrip("\n"))
+    _anchor(anchors, capsys)
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 0
+    assert "2 anchors match" in capsys.readouterr().out
+    # A byte-order mark, as some editors write it.
+    anchors.write_bytes(b"\xef\xbb\xbf" + anchors.read_bytes())
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 0
+    capsys.readouterr()
+    # An instant at the calendar's edge is a bad line, not a crash.
+    anchors.write_text(json.dumps({**line, "created_at": "9999-12-31T23:59:59-23:59"}) + "\n")
+    assert main(["audit", "verify", "--anchors", str(anchors)]) == 1
+    assert capsys.readouterr().err.startswith(f"hiegate: HG-8006: {anchors}, line 1: ")
