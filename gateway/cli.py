@@ -212,10 +212,13 @@ def _run(argv: Sequence[str] | None) -> int:
         settings = load_settings(args.config)
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
         # Alembic reports every migration step and httpx every request at INFO; the commands print their own
-        # summaries, so these libraries speak only at WARNING unless DEBUG asks for every detail.
+        # summaries, so these libraries speak only at WARNING unless DEBUG asks for every detail. httpx stays
+        # at WARNING even then: its request lines carry whole URLs, and a directory URL's query may hold an
+        # API key.
         quiet = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
-        for library in ("alembic", "httpx", "httpcore"):
+        for library in ("alembic", "httpcore"):
             logging.getLogger(library).setLevel(quiet)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         handler: Handler = args.handler
         return handler(args, settings)
     except ConfigError as exc:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -278,8 +278,11 @@ class Settings(BaseSettings):
     @field_validator("directory_url")
     @classmethod
     def _directory_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"https://[^\s/?#]+(/[^\s#]*)?", value):
-            raise ValueError("expected an https URL such as https://directory.example/fhir/Organization")
+        if value is not None and not re.fullmatch(r"https://[^\s/?#@]+(/[^\s#]*)?", value):
+            raise ValueError(
+                "expected an https URL such as https://directory.example/fhir/Organization, without "
+                "credentials (those go in directory_auth_header)"
+            )
         return value
 
     @field_validator("directory_auth_header")
@@ -330,7 +333,7 @@ def header_pair(text: str) -> tuple[str, str] | None:
     name, value = name.strip(), value.strip()
     if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or not value:
         return None
-    if any(ch in value for ch in "\r\n\0"):
+    if not all(ch == "\t" or " " <= ch <= "~" for ch in value):  # visible ASCII, spaces and tabs
         return None
     return name, value
 
@@ -408,10 +411,14 @@ class _Sources:
         return env
 
 
+_URLS_WITH_SECRETS: Final = frozenset({"database_url", "directory_url"})
+"""URLs that may carry a password or an API key (in the user part or the query)."""
+
+
 def _is_secret(field: str) -> bool:
     """A setting whose value an error message must not repeat: a secret, or a URL that may hold a password."""
     info = Settings.model_fields.get(field)
-    return field == "database_url" or (info is not None and "SecretStr" in str(info.annotation))
+    return field in _URLS_WITH_SECRETS or (info is not None and "SecretStr" in str(info.annotation))
 
 
 def _config_error(exc: ValidationError, where: _Sources) -> ConfigError:
@@ -426,7 +433,8 @@ def _config_error(exc: ValidationError, where: _Sources) -> ConfigError:
 
 
 def masked_settings(settings: Settings) -> dict[str, str]:
-    """Every effective setting as display text, secrets masked (passwords, and the password in the DB URL)."""
+    """Every effective setting as display text, secrets masked (passwords, the password in the DB URL, the
+    directory URL's query)."""
     return {
         name: "(not set)" if value is None else str(value)
         for name, value in settings_as_json(settings).items()
@@ -444,6 +452,9 @@ def settings_as_json(settings: Settings) -> dict[str, str | int | float | bool |
             shown[name] = value
         elif name == "database_url":
             shown[name] = make_url(value).render_as_string(hide_password=True)
+        elif name == "directory_url":
+            base, query, _ = str(value).partition("?")
+            shown[name] = f"{base}?***" if query else base  # a query often carries an API key
         else:
             shown[name] = str(value)
     return shown

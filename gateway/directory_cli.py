@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.config import Settings
-    from gateway.directory import Community
+    from gateway.directory import Community, DirectoryFile
 
 __all__ = ["add_directory_commands"]
 
@@ -54,12 +54,13 @@ def _database(settings: Settings) -> object:
     return database
 
 
-def _fetched(args: argparse.Namespace, settings: Settings) -> tuple[str, bytes]:
-    """The directory's pages from its FHIR server, as one Bundle, and a name for it in messages."""
-    from gateway.config import header_pair
+def _fetched(args: argparse.Namespace, settings: Settings) -> tuple[str, DirectoryFile]:
+    """The directory from its FHIR server, every page read, and a name for it in messages."""
+    from gateway.config import header_pair, read_named_file
+    from gateway.directory import read_directory
     from gateway.directory.fetch import fetch_directory, shown
     from gateway.security import service_ssl_context
-    from xca.errors import ConfigError
+    from xca.errors import CertificateLoadError, ConfigError
 
     if args.files:
         raise ConfigError("give directory files or --url, not both", detail={"setting": "--url"})
@@ -74,11 +75,20 @@ def _fetched(args: argparse.Namespace, settings: Settings) -> tuple[str, bytes]:
         pair = header_pair(settings.directory_auth_header.get_secret_value())
         assert pair is not None  # the setting's validator checked it
         headers[pair[0]] = pair[1]
-    context = service_ssl_context(trust_bundle=settings.directory_ca_file)
+    ca_file = settings.directory_ca_file
+    if ca_file is not None:
+        read_named_file(ca_file, what="directory_ca_file")  # HG-1002 naming it when it cannot be read
+    try:
+        context = service_ssl_context(trust_bundle=ca_file)
+    except CertificateLoadError:
+        raise ConfigError(
+            f"directory_ca_file {ca_file}: holds no PEM CA certificate",
+            detail={"setting": "directory_ca_file"},
+        ) from None
     fetched = fetch_directory(url, ssl_context=context, headers=headers)
     name = shown(url)
     print(f"{name}: {fetched.pages} page{'' if fetched.pages == 1 else 's'}, {fetched.size:,} bytes")
-    return name, fetched.bundle
+    return name, read_directory(fetched.bundle, name)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,29 +96,31 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.directory import import_communities, parse_directory
     from gateway.store import Database
 
-    files: list[Path] = args.files or [settings.directory_file]
-    # The directory_file setting's default is what `hiegate sandbox` writes.
-    hint = None if args.files else "start `hiegate sandbox` or name a directory file"
     if args.url is not None:
-        name, content = _fetched(args, settings)  # every page, before anything is imported
-        contents, names = [content], [name]
+        name, parsed = _fetched(args, settings)  # every page, before anything is imported
+        directories = [(name, name, parsed)]
     else:
+        files: list[Path] = args.files or [settings.directory_file]
+        # The directory_file setting's default is what `hiegate sandbox` writes.
+        hint = None if args.files else "start `hiegate sandbox` or name a directory file"
         contents = [read_named_file(path, what="directory file", hint=hint) for path in files]  # all, first
-        names = [str(path) for path in files]
+        directories = [
+            (str(path), path.name, parse_directory(content, source=str(path)))
+            for path, content in zip(files, contents, strict=True)
+        ]
     database = _database(settings)
     assert isinstance(database, Database)
     try:
-        for path, content in zip(names, contents, strict=True):
-            parsed = parse_directory(content, source=path)
-            source = path if args.url is not None else Path(path).name
+        for name, source, parsed in directories:
             with database.session() as session, session.begin():
                 result = import_communities(session, parsed.communities, source=source, prune=args.prune)
             for warning in parsed.warnings:
-                print(f"{path}: warning: {warning}")
+                print(f"{name}: warning: {warning}")
             ignored = len(parsed.warnings)
             endpoints = f"; {ignored} endpoint{'' if ignored == 1 else 's'} ignored (see warnings)"
+            count = len(parsed.communities)
             print(
-                f"{path}: {len(parsed.communities)} communities ({result.added} added, "
+                f"{name}: {count} communit{'y' if count == 1 else 'ies'} ({result.added} added, "
                 f"{result.updated} updated, {result.unchanged} unchanged, {result.removed} removed); "
                 f"{len(parsed.skipped)} skipped{endpoints if ignored else ''}"
             )

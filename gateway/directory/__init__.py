@@ -6,7 +6,7 @@ the database, choose the gateways a pull asks, and per-partner settings from a T
 :class:`SelectionSpec`; :func:`load_partners` reads the partners file into a :class:`PartnersConfig`.
 """
 
-from gateway.directory.fhir_import import DirectoryFile, parse_directory
+from gateway.directory.fhir_import import DirectoryFile, parse_directory, read_directory
 from gateway.directory.models import (
     Community,
     DirectoryError,
@@ -53,6 +53,7 @@ __all__ = [
     "load_partners",
     "parse_directory",
     "parse_partners",
+    "read_directory",
     "resolve_gateways",
     "select_gateways",
 ]

@@ -8,14 +8,17 @@ and the like). The pages are gathered first and read as one Bundle by
 
 What a directory server can make this do is bounded: HTTPS only with the server's certificate and hostname
 checked (:func:`gateway.security.service_ssl_context`), no redirects, ``next`` links only to the same origin
-(scheme, host and port) as the URL asked, no page asked twice, a page count, a byte budget over all pages and
-a timeout per request. Every failure is a :class:`~xca.errors.DirectoryFetchError` naming the page's URL
-without its query (where API keys are often passed).
+(scheme, host and port) as the URL asked, no page asked twice, a page count, a byte budget over all pages, a
+timeout between bytes and deadlines per page and for the whole fetch (a server dripping bytes cannot hold it
+forever), and only the Organization and Endpoint entries kept in memory. Every failure is a
+:class:`~xca.errors.DirectoryFetchError` naming the page's URL without credentials, query or fragment (where
+API keys are often passed).
 """
 
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,34 +37,50 @@ _ACCEPT: Final = "application/fhir+json, application/json;q=0.9"
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """``max_pages`` pages of at most ``max_bytes`` bytes together; ``timeout`` seconds per request."""
+    """``max_pages`` pages of at most ``max_bytes`` bytes together; ``timeout`` seconds between bytes (and to
+    connect), ``page_seconds`` for one page and ``total_seconds`` for the whole fetch."""
 
     max_pages: int = 1000
     max_bytes: int = 256 * 1024 * 1024
     timeout: float = 60.0
+    page_seconds: float = 300.0
+    total_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
 class FetchedDirectory:
-    """Every page's entries as one Bundle (JSON bytes), and how many pages and bytes it took."""
+    """Every page's Organization and Endpoint entries as one Bundle, and how many pages and bytes it took."""
 
-    bundle: bytes
+    bundle: dict[str, Any]
     pages: int
     size: int
 
 
+_KEPT: Final = frozenset({"Organization", "Endpoint"})
+
+
 def shown(url: str) -> str:
-    """``url`` as messages print it: without its query and fragment, which may carry an API key."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
+    """``url`` as messages print it: scheme, host, port and path, without credentials, query or fragment,
+    which may carry a password or an API key."""
     try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
         port = parts.port
     except ValueError:
-        raise DirectoryFetchError(f"{shown(url)}: the port is not a number", detail={}) from None
+        return "the directory URL"
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _origin(url: str, what: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise DirectoryFetchError(
+            f"{what} {shown(url)} is not a usable URL (its host or port)", detail={}
+        ) from None
     default = {"https": 443, "http": 80}.get(parts.scheme.lower())
     return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
 
@@ -75,16 +94,21 @@ def fetch_directory(
 ) -> FetchedDirectory:
     """GET ``url`` and every ``next`` page after it; ``headers`` go with every request (an API key)."""
     limits = limits or FetchLimits()
-    scheme, host, _ = origin = _origin(url)
+    scheme, host, _ = origin = _origin(url, "the directory URL")
     if scheme != "https" or not host:
         raise DirectoryFetchError(
             f"{shown(url)}: a directory is fetched over https only (with a host name)", detail={}
+        )
+    if "@" in urlsplit(url).netloc:
+        raise DirectoryFetchError(
+            f"{shown(url)}: credentials in the URL are refused: put them in directory_auth_header", detail={}
         )
     entries: list[Any] = []
     seen: set[str] = set()
     size = 0
     page: str | None = url
     request_headers = {"Accept": _ACCEPT, **(headers or {})}
+    deadline = time.monotonic() + limits.total_seconds
     with sync_client(ssl_context=ssl_context, timeout=limits.timeout, follow_redirects=False) as client:
         while page is not None:
             if len(seen) >= limits.max_pages:
@@ -92,16 +116,32 @@ def fetch_directory(
                     f"{shown(url)}: more than {limits.max_pages} pages; nothing imported", detail={}
                 )
             seen.add(page)
-            content = _get(client, page, request_headers, limits.max_bytes - size)
+            page_deadline = min(deadline, time.monotonic() + limits.page_seconds)
+            content = _get(client, page, request_headers, limits.max_bytes - size, page_deadline)
             size += len(content)
             bundle = _bundle(page, content)
-            entries.extend(e for e in bundle.get("entry") or () if isinstance(e, dict))
+            del content
+            entries.extend(_kept(bundle.get("entry")))
             page = _next(bundle, page, origin, seen)
-    combined = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    return FetchedDirectory(orjson.dumps(combined), len(seen), size)
+    return FetchedDirectory(
+        {"resourceType": "Bundle", "type": "collection", "entry": entries}, len(seen), size
+    )
 
 
-def _get(client: httpx.Client, page: str, headers: Mapping[str, str], budget: int) -> bytes:
+def _kept(entries: Any) -> list[dict[str, Any]]:
+    """The entries an import reads (Organizations and Endpoints); the rest is let go page by page."""
+    if not isinstance(entries, list):
+        return []
+    return [
+        e
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") in _KEPT
+    ]
+
+
+def _get(client: httpx.Client, page: str, headers: Mapping[str, str], budget: int, deadline: float) -> bytes:
     where = shown(page)
     try:
         with client.stream("GET", page, headers=headers) as response:
@@ -118,11 +158,19 @@ def _get(client: httpx.Client, page: str, headers: Mapping[str, str], budget: in
                     raise DirectoryFetchError(
                         f"{where}: the directory is larger than the limit; nothing imported", detail={}
                     )
+                if time.monotonic() > deadline:
+                    raise DirectoryFetchError(
+                        f"{where}: the server sends too slowly (past the time allowed); nothing imported",
+                        detail={},
+                    )
                 chunks.append(chunk)
             return b"".join(chunks)
     except httpx.TimeoutException:
         raise DirectoryFetchError(f"{where}: no answer in time; nothing imported", detail={}) from None
-    except httpx.TransportError as exc:
+    except httpx.DecodingError:
+        message = f"{where}: the page's content encoding cannot be decoded; nothing imported"
+        raise DirectoryFetchError(message, detail={}) from None
+    except httpx.RequestError as exc:
         raise DirectoryFetchError(f"{where}: {_transport_reason(exc)}; nothing imported", detail={}) from None
 
 
@@ -134,12 +182,16 @@ def _why(status: int) -> str:
     return ""
 
 
-def _transport_reason(exc: httpx.TransportError) -> str:
+def _transport_reason(exc: httpx.RequestError) -> str:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or "verification failed"
-            return f"the server's certificate was refused ({why}; directory_ca_file names a private CA)"
+            # Only an unknown issuer is a matter of trust (a private CA); an expired or misnamed certificate
+            # is not fixed by trusting more.
+            unknown = "issuer" in why or "self-signed" in why or "self signed" in why
+            hint = "; directory_ca_file names a private CA" if unknown else ""
+            return f"the server's certificate was refused ({why}{hint})"
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed ({cause.reason or cause})"
         if isinstance(cause, OSError) and cause.strerror:
@@ -179,12 +231,15 @@ def _next(
     following = found[0]
     if not isinstance(following, str) or not following:
         raise DirectoryFetchError(f"{shown(page)}: a next link without a URL; nothing imported", detail={})
-    following = str(httpx.URL(page).join(following))  # a relative link is relative to its page
-    if _origin(following) != origin:
+    try:
+        following = str(httpx.URL(page).join(following))  # a relative link is relative to its page
+    except (httpx.InvalidURL, ValueError):
         raise DirectoryFetchError(
-            f"{shown(page)}: the next link leaves the server ({shown(following)}); nothing imported",
-            detail={},
-        )
+            f"{shown(page)}: a next link that is not a URL; nothing imported", detail={}
+        ) from None
+    if _origin(following, f"{shown(page)}: the next link") != origin:
+        leaves = f"the next link leaves the server ({shown(following)})"
+        raise DirectoryFetchError(f"{shown(page)}: {leaves}; nothing imported", detail={})
     if following in seen:
         raise DirectoryFetchError(
             f"{shown(page)}: the next link goes back to a page already read; nothing imported", detail={}

@@ -38,6 +38,7 @@ __all__ = [
     "TRANSACTION_URL",
     "DirectoryFile",
     "parse_directory",
+    "read_directory",
 ]
 
 TRANSACTION_URL: Final = "https://sequoiaproject.org/fhir/sphd/StructureDefinition/Transaction"
@@ -81,7 +82,21 @@ def parse_directory(data: bytes, *, source: str = "the directory file") -> Direc
         document = _xml_resource(root, source)
     else:
         raise DirectoryFormatError(f"{source}: neither JSON nor XML; {_EXPECTED}")
-    return _read(document, source)
+    return read_directory(document, source)
+
+
+def read_directory(document: Any, source: str) -> DirectoryFile:
+    """A directory already parsed from JSON (a Bundle, an Organization or an array of resources), as
+    :func:`parse_directory` reads it; ``source`` names it in errors."""
+    found = _read(document, source)
+    if not found.communities:
+        # Importing nothing would be pointless, and with --prune would empty the directory: a server or file
+        # whose Organizations all lack what an import needs is refused.
+        raise DirectoryFormatError(
+            f"{source}: none of its {len(found.skipped)} Organizations can be imported "
+            f"({found.skipped[0] if found.skipped else 'no homeCommunityId'}); nothing imported"
+        )
+    return found
 
 
 def _xml_syntax(source: str, exc: XmlSyntaxError) -> DirectoryFormatError:

@@ -62,11 +62,21 @@ class Directory:
     url: str
     port: int
     trust_bundle: Path
-    pages: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    pages: dict[str, tuple[int, bytes, dict[str, str], float]] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    def serve(self, target: str, body: Any, status: int = 200) -> None:
-        self.pages[target] = (status, body if isinstance(body, bytes) else json.dumps(body).encode())
+    def serve(
+        self,
+        target: str,
+        body: Any,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        drip: float = 0,
+    ) -> None:
+        """Answer ``target`` with ``body``; ``drip``: seconds between bytes, as a server stalling a client."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.pages[target] = (status, data, headers or {}, drip)
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +99,22 @@ def directory(pki: Path) -> Iterator[Directory]:
         def do_GET(self) -> None:
             served = state["directory"]
             served.requests.append((self.path, self.headers.get("Authorization")))
-            status, body = served.pages.get(self.path, (404, b'{"resourceType": "OperationOutcome"}'))
+            missing = (404, b'{"resourceType": "OperationOutcome"}', {}, 0.0)
+            status, body, headers, drip = served.pages.get(self.path, missing)
             self.send_response(status)
             self.send_header("Content-Type", "application/fhir+json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not drip:
+                self.wfile.write(body)
+                return
+            for byte in range(len(body)):
+                self.wfile.write(body[byte : byte + 1])
+                self.wfile.flush()
+                if served.stop.wait(drip):
+                    return
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -112,6 +132,7 @@ def directory(pki: Path) -> Iterator[Directory]:
     try:
         yield state["directory"]
     finally:
+        state["directory"].stop.set()
         server.shutdown()
         server.server_close()
 
@@ -247,4 +268,98 @@ def test_bad_requests_are_refused_before_anything_is_asked(
     err = capsys.readouterr().err
     assert "HIEGATE_DIRECTORY_AUTH_HEADER" in err
     assert "no colon here" not in err  # a secret is not echoed
+    assert directory.requests == []
+
+
+def test_a_slow_or_garbled_server_is_stopped_with_a_clear_error(directory: Directory) -> None:
+    """A server dripping bytes (each within the read timeout) is stopped at the page's deadline; a body
+    that is not the encoding it declares is an error, not a crash."""
+    from gateway.directory.fetch import FetchLimits, fetch_directory
+    from gateway.security import service_ssl_context
+    from xca.errors import DirectoryFetchError
+
+    context = service_ssl_context(trust_bundle=directory.trust_bundle)
+    base = f"https://localhost:{directory.port}"
+    directory.serve("/drip", _page([_organization(0, HCIDS[0])], None), drip=0.05)
+    with pytest.raises(DirectoryFetchError, match="sends too slowly"):
+        fetch_directory(f"{base}/drip", ssl_context=context, limits=FetchLimits(timeout=5, page_seconds=0.5))
+    directory.serve("/lie", b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(DirectoryFetchError, match="content encoding cannot be decoded"):
+        fetch_directory(f"{base}/lie", ssl_context=context)
+    for link in ("https://localhost:1:/x", "https://[::1/x"):
+        directory.serve("/odd", _page([_organization(0, HCIDS[0])], link))
+        with pytest.raises(DirectoryFetchError, match="not a"):
+            fetch_directory(f"{base}/odd", ssl_context=context)
+    with pytest.raises(DirectoryFetchError, match="is not a usable URL"):
+        fetch_directory("https://[::1/ok", ssl_context=context)
+
+
+def test_only_organizations_and_endpoints_are_kept(directory: Directory) -> None:
+    from gateway.directory.fetch import fetch_directory
+    from gateway.security import service_ssl_context
+
+    junk: list[Any] = [{}, [], "x", {"resource": "x"}, {"resource": {"resourceType": "Patient"}}]
+    page = _page([_organization(0, HCIDS[0]), _endpoint(0, "xcpd", 443)], None)
+    page["entry"] += junk
+    directory.serve("/mixed", page)
+    context = service_ssl_context(trust_bundle=directory.trust_bundle)
+    fetched = fetch_directory(f"https://localhost:{directory.port}/mixed", ssl_context=context)
+    kinds = [entry["resource"]["resourceType"] for entry in fetched.bundle["entry"]]
+    assert kinds == ["Organization", "Endpoint"]
+
+
+def test_credentials_never_show_and_are_refused_in_the_url(
+    directory: Directory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_pages(directory)
+    with_password = directory.url.replace("https://", "https://admin:PASSW0RD@")
+    err = _refused(capsys, "--url", with_password)
+    assert "credentials in the URL are refused: put them in directory_auth_header" in err
+    assert "PASSW0RD" not in err
+    assert directory.requests == []
+    monkeypatch.setenv("HIEGATE_DIRECTORY_URL", with_password)
+    assert main(["config", "show"]) == 2  # the setting refuses it too, without repeating it
+    assert "PASSW0RD" not in capsys.readouterr().err
+    monkeypatch.setenv("HIEGATE_DIRECTORY_URL", directory.url)
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "/fhir/Organization?***" in out
+    assert "hidden" not in out  # the query may carry an API key
+    monkeypatch.setenv("HIEGATE_DIRECTORY_AUTH_HEADER", "X-API-Key: s3cret-\u00e9")
+    assert main(["directory", "import", "--url"]) == 2  # visible ASCII only, and the secret not echoed
+    err = capsys.readouterr().err
+    assert "HIEGATE_DIRECTORY_AUTH_HEADER" in err
+    assert "s3cret" not in err
+
+
+def test_a_directory_of_which_nothing_can_be_imported_prunes_nothing(
+    directory: Directory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_pages(directory)
+    assert main(["directory", "import", "--url", directory.url]) == 0
+    no_oid = {
+        **_organization(9, HCIDS[0]),
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1"}],
+    }
+    first = directory.url.split(f":{directory.port}", 1)[1]
+    directory.serve(first, _page([no_oid], None))
+    assert main(["directory", "import", "--url", directory.url, "--prune"]) == 1
+    err = capsys.readouterr().err
+    assert "HG-6101" in err
+    assert "none of its 1 Organizations can be imported" in err
+    assert len(_listed(capsys)) == 3  # nothing removed
+
+
+def test_a_bad_ca_file_names_the_setting(
+    directory: Directory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _two_pages(directory)
+    monkeypatch.setenv("HIEGATE_DIRECTORY_CA_FILE", str(tmp_path / "missing.pem"))
+    err = _refused(capsys, "--url", directory.url, code=2)
+    assert f"HG-1002: directory_ca_file {tmp_path / 'missing.pem'}: no such file" in err
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    monkeypatch.setenv("HIEGATE_DIRECTORY_CA_FILE", str(garbage))
+    err = _refused(capsys, "--url", directory.url, code=2)
+    assert f"directory_ca_file {garbage}: holds no PEM CA certificate" in err
     assert directory.requests == []
