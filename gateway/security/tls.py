@@ -64,8 +64,16 @@ def _load(
         raise CertificateLoadError(
             "A TLS certificate or key file cannot be read.", detail={"path": str(certificate)}
         ) from exc
+    _trust(context, trust_bundle)
+
+
+def _trust(context: ssl.SSLContext, trust_bundle: _PathLike | None) -> None:
+    """Trust the CAs of ``trust_bundle``, or the operating system's when it is ``None``."""
     try:
-        context.load_verify_locations(cafile=os.fspath(trust_bundle))
+        if trust_bundle is None:
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        else:
+            context.load_verify_locations(cafile=os.fspath(trust_bundle))
     except (ssl.SSLError, OSError) as exc:
         raise CertificateLoadError(
             "The trust bundle cannot be loaded.", detail={"path": str(trust_bundle)}
@@ -98,15 +106,7 @@ def service_ssl_context(*, trust_bundle: _PathLike | None = None) -> ssl.SSLCont
     hostname is checked."""
     context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     context.check_hostname = True
-    try:
-        if trust_bundle is None:
-            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        else:
-            context.load_verify_locations(cafile=os.fspath(trust_bundle))
-    except (ssl.SSLError, OSError) as exc:
-        raise CertificateLoadError(
-            "The trust bundle cannot be loaded.", detail={"path": str(trust_bundle)}
-        ) from exc
+    _trust(context, trust_bundle)
     return context
 
 
