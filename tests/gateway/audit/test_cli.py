@@ -182,3 +182,17 @@ def test_a_bad_date_says_what_is_wrong_and_what_is_expected(
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"hiegate audit {args[0]}: error: argument {message.format(e=EXPECTED)}"
     assert "parse_time" not in err
+
+
+def test_a_database_file_that_does_not_exist_is_not_a_clean_log(
+    env: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "mistyped.db"
+    monkeypatch.setenv("HIEGATE_DATABASE_URL", f"sqlite:///{missing}")
+    for command in (["audit", "verify"], ["audit", "search"], ["audit", "anchor"]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == (
+            f"hiegate: HG-1002: database file {missing} does not exist: no audit log there "
+            "(check database_url)\n"
+        )
+    assert not missing.exists()
