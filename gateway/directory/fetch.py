@@ -37,11 +37,13 @@ _ACCEPT: Final = "application/fhir+json, application/json;q=0.9"
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """``max_pages`` pages of at most ``max_bytes`` bytes together; ``timeout`` seconds between bytes (and to
+    """``max_pages`` pages of at most ``max_bytes`` bytes together and ``max_page_bytes`` each (a page is
+    parsed whole: its size bounds the memory the parse takes); ``timeout`` seconds between bytes (and to
     connect), ``page_seconds`` for one page and ``total_seconds`` for the whole fetch."""
 
     max_pages: int = 1000
     max_bytes: int = 256 * 1024 * 1024
+    max_page_bytes: int = 32 * 1024 * 1024
     timeout: float = 60.0
     page_seconds: float = 300.0
     total_seconds: float = 3600.0
@@ -117,7 +119,8 @@ def fetch_directory(
                 )
             seen.add(page)
             page_deadline = min(deadline, time.monotonic() + limits.page_seconds)
-            content = _get(client, page, request_headers, limits.max_bytes - size, page_deadline)
+            budget = min(limits.max_bytes - size, limits.max_page_bytes)
+            content = _get(client, page, request_headers, budget, page_deadline)
             size += len(content)
             bundle = _bundle(page, content)
             del content
@@ -156,7 +159,8 @@ def _get(client: httpx.Client, page: str, headers: Mapping[str, str], budget: in
                 received += len(chunk)
                 if received > budget:
                     raise DirectoryFetchError(
-                        f"{where}: the directory is larger than the limit; nothing imported", detail={}
+                        f"{where}: the page or the directory is larger than the limit; nothing imported",
+                        detail={},
                     )
                 if time.monotonic() > deadline:
                     raise DirectoryFetchError(

@@ -363,3 +363,16 @@ def test_a_bad_ca_file_names_the_setting(
     err = _refused(capsys, "--url", directory.url, code=2)
     assert f"directory_ca_file {garbage}: holds no PEM CA certificate" in err
     assert directory.requests == []
+
+
+def test_a_page_larger_than_its_limit_is_refused(directory: Directory) -> None:
+    from gateway.directory.fetch import FetchLimits, fetch_directory
+    from gateway.security import service_ssl_context
+    from xca.errors import DirectoryFetchError
+
+    directory.serve("/big", _page([_organization(n, f"1.3.6.1.4.1.77777.{n}") for n in range(1, 200)], None))
+    context = service_ssl_context(trust_bundle=directory.trust_bundle)
+    url = f"https://localhost:{directory.port}/big"
+    with pytest.raises(DirectoryFetchError, match="the page or the directory is larger than the limit"):
+        fetch_directory(url, ssl_context=context, limits=FetchLimits(max_page_bytes=10_000))
+    assert len(fetch_directory(url, ssl_context=context).bundle["entry"]) == 199
