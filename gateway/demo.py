@@ -126,10 +126,8 @@ def _verify_and_anchor(
         return False, f"chain BROKEN at record {result.broken.seq}: {result.broken.message}"
     with anchors.open("ab") as out:
         out.write(anchor.line())
-    return True, (
-        f"chain verified ({result.records} records, {anchors_matching(result.anchors, 'earlier ')}); "
-        f"head anchored in {anchors}"
-    )
+    matched = f", {anchors_matching(result.anchors, 'earlier ')}" if earlier else ""
+    return True, f"chain verified ({result.records} records{matched}); head anchored in {anchors}"
 
 
 def _pull(settings: Settings, db: Database, password: str | None) -> int:
