@@ -94,8 +94,15 @@ def test_missing_input_files(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     ],
 )
 def test_audit_commands_migrate_a_fresh_database(
-    capsys: pytest.CaptureFixture[str], args: list[str], status: int
+    capsys: pytest.CaptureFixture[str], args: list[str], status: int, tmp_path: Path
 ) -> None:
+    # No database file yet: one line saying there is no audit log there, and no file made.
+    assert main(["audit", *args]) == 2
+    err = _one_line(capsys.readouterr().err, "HG-1002")
+    assert f"database file {tmp_path / 'fresh.db'} does not exist: no audit log there" in err
+    assert not (tmp_path / "fresh.db").exists()
+    # A database file without the schema yet (made by hand or by an older release) is migrated first.
+    (tmp_path / "fresh.db").touch()
     assert main(["audit", *args]) == status
     captured = capsys.readouterr()
     assert "no such table" not in captured.err
