@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -418,7 +418,9 @@ _URLS_WITH_SECRETS: Final = frozenset({"database_url", "directory_url"})
 def _is_secret(field: str) -> bool:
     """A setting whose value an error message must not repeat: a secret, or a URL that may hold a password."""
     info = Settings.model_fields.get(field)
-    return field in _URLS_WITH_SECRETS or (info is not None and "SecretStr" in str(info.annotation))
+    return field in _URLS_WITH_SECRETS or (
+        info is not None and SecretStr in (info.annotation, *get_args(info.annotation))
+    )
 
 
 def _config_error(exc: ValidationError, where: _Sources) -> ConfigError:

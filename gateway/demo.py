@@ -105,7 +105,7 @@ def _verify_and_anchor(
     """Walk the tenant's audit chain against the anchors of earlier runs, then anchor its head anew."""
     from sqlalchemy import select
 
-    from gateway.audit.anchor import check_anchors, make_anchor, parse_anchors
+    from gateway.audit.anchor import append_anchors, check_anchors, make_anchor, parse_anchors
     from gateway.audit.checkpoint import CheckpointSigner, CheckpointVerifier
     from gateway.audit.report import anchors_matching
     from gateway.audit.verify import verify_chain
@@ -121,11 +121,10 @@ def _verify_and_anchor(
         assert tenant is not None
         result = verify_chain(session, tenant, checkpoints=verifier)
         result = check_anchors(session, tenant, result, earlier, verifier)
+        if result.broken is not None:
+            return False, f"chain BROKEN at record {result.broken.seq}: {result.broken.message}"
         anchor = make_anchor(session, tenant, signer, now=dt.datetime.now(dt.UTC))
-    if result.broken is not None:
-        return False, f"chain BROKEN at record {result.broken.seq}: {result.broken.message}"
-    with anchors.open("ab") as out:
-        out.write(anchor.line())
+    append_anchors(anchors, anchor.line())
     matched = f", {anchors_matching(result.anchors, 'earlier ')}" if earlier else ""
     return True, f"chain verified ({result.records} records{matched}); head anchored in {anchors}"
 

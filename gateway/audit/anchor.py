@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -30,9 +31,17 @@ from gateway.audit.codec import canonical_json, format_time
 from gateway.audit.tables import AuditChainHead, AuditCheckpointRow, AuditEventRow
 from gateway.audit.verify import BreakKind, ChainBreak, ChainVerification
 from gateway.store.models import Tenant
-from xca.errors import AuditAnchorError
+from xca.errors import AuditAnchorError, PathAccessError, path_problem
 
-__all__ = ["ANCHOR_TYPE", "Anchor", "SignedAnchor", "check_anchors", "make_anchor", "parse_anchors"]
+__all__ = [
+    "ANCHOR_TYPE",
+    "Anchor",
+    "SignedAnchor",
+    "append_anchors",
+    "check_anchors",
+    "make_anchor",
+    "parse_anchors",
+]
 
 ANCHOR_TYPE: Final = "hiegate-audit-anchor"
 _FIELDS: Final = ("type", "tenant", "seq", "hash", "created_at", "signer_sha256", "signature")
@@ -82,6 +91,22 @@ def make_anchor(
     seq, last_hash = (head.last_seq, head.last_hash) if head is not None else (0, "")
     anchor = Anchor(tenant.slug, seq, last_hash, now, signer.fingerprint)
     return SignedAnchor(anchor, signer.sign_payload(anchor.payload()))
+
+
+def append_anchors(path: Path, lines: bytes) -> None:
+    """Append anchor ``lines`` to the file ``path``, on lines of their own even when the file's last line
+    lacks its end; a path that cannot be written is :class:`~xca.errors.PathAccessError` naming it."""
+    try:
+        with path.open("a+b") as out:
+            if out.tell() > 0:
+                out.seek(-1, 2)
+                if out.read(1) != b"\n":
+                    lines = b"\n" + lines
+            out.write(lines)
+    except OSError as exc:
+        raise PathAccessError(
+            f"anchor file {path}: {path_problem(exc)}", detail={"path": str(path)}
+        ) from None
 
 
 def parse_anchors(data: bytes, *, source: str) -> list[SignedAnchor]:

@@ -255,7 +255,7 @@ def _signer(settings: Settings, why: str) -> CheckpointSigner:
 
 def _anchor(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.audit import report
-    from gateway.audit.anchor import make_anchor
+    from gateway.audit.anchor import append_anchors, make_anchor
     from gateway.audit.checkpoint import CheckpointVerifier
     from gateway.audit.verify import verify_chain
 
@@ -283,28 +283,11 @@ def _anchor(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.buffer.write(b"".join(lines))
         sys.stdout.buffer.flush()
     else:
-        _append(args.append, b"".join(lines))
+        append_anchors(args.append, b"".join(lines))
         print(
             f"{len(lines)} anchor{'' if len(lines) == 1 else 's'} appended to {args.append}", file=sys.stderr
         )
     return 0
-
-
-def _append(path: Path, lines: bytes) -> None:
-    """Append ``lines`` to ``path``, on a line of their own even when the file's last line lacks its end."""
-    try:
-        with path.open("a+b") as out:
-            if out.tell() > 0:
-                out.seek(-1, 2)
-                if out.read(1) != b"\n":
-                    lines = b"\n" + lines
-            out.write(lines)
-    except OSError as exc:
-        from xca.errors import PathAccessError, path_problem
-
-        raise PathAccessError(
-            f"anchor file {path}: {path_problem(exc)}", detail={"path": str(path)}
-        ) from None
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:

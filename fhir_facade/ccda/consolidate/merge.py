@@ -155,6 +155,15 @@ def _choice(key: str) -> str | None:
     return None
 
 
+def _other_choice(held: Json, key: str) -> tuple[str | None, str | None]:
+    """``key``'s choice prefix (``onset`` of ``onsetAge``) and the key ``held`` already has for the same
+    choice under another type (``onsetPeriod``), each ``None`` when there is none."""
+    prefix = _choice(key)
+    if prefix is None:
+        return None, None
+    return prefix, next((k for k in held if k != key and _choice(k) == prefix), None)
+
+
 def _key(value: Any) -> bytes:
     return orjson.dumps(canonical(value), option=orjson.OPT_SORT_KEYS)
 
@@ -205,8 +214,7 @@ class _Merger:
                 continue
             current = base.get(key)
             if current is None:
-                prefix = _choice(key)
-                held = next((k for k in base if prefix and k != key and _choice(k) == prefix), None)
+                prefix, held = _other_choice(base, key)
                 if held is None or prefix is None:
                     base[key] = value
                     self.origin[key] = source
@@ -262,8 +270,7 @@ class _Merger:
         for key, value in entry.items():
             current = held.get(key)
             if current is None:
-                prefix = _choice(key)
-                other = next((k for k in held if prefix and k != key and _choice(k) == prefix), None)
+                prefix, other = _other_choice(held, key)
                 if other is None or prefix is None:
                     held[key] = value
                 else:
