@@ -3,8 +3,9 @@
 OASIS WSS 1.1 SOAP Message Security (§5 Security header, §8 signatures, §10 Timestamp) and the SAML Token
 Profile 1.1 (§3.4.2 SecurityTokenReference with a SAMLID KeyIdentifier, §3.5 holder-of-key); IHE ITI TF-2b
 3.40.
-Signatures are made by signxml with exclusive c14n: the assertion carries an enveloped signature with its
-certificate; the message signature covers ``wsu:Timestamp`` (and the ``soap:Body`` unless the partner says
+Signatures are made by :mod:`gateway.security.xmlsign` (signxml's output, byte for byte, without its
+per-call generality) with exclusive c14n: the assertion carries an enveloped signature with its certificate;
+the message signature covers ``wsu:Timestamp`` (and the ``soap:Body`` unless the partner says
 otherwise) and its KeyInfo points at the assertion by ID, proving possession of the key the assertion
 confirms.
 """
@@ -21,15 +22,11 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from lxml.etree import QName
-from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
-from signxml.exceptions import SignXMLException
-from signxml.signer import XMLSigner
 from signxml.util import strip_pem_header
 
-from gateway.security.dsig import IdReferenceResolver
 from gateway.security.options import HeaderItem, PartnerSecurityOptions, SigningIdentity
 from gateway.security.saml import xml_datetime
+from gateway.security.xmlsign import sign_detached, sign_enveloped
 from xca import ns
 from xca.errors import SigningError
 from xca.ns import q
@@ -48,67 +45,10 @@ __all__ = [
 WSSE11: Final = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
 SAMLID_VALUE_TYPE: Final = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
 SAMLV2_TOKEN_TYPE: Final = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"  # noqa: S105
-_EXC_C14N: Final = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 _WSU_ID: Final = q(ns.WSU, "Id")
-_DS_TAGS: dict[str, QName] = {}
 _TEMPLATES_PER_THREAD: Final = 16
 
-
-class _Signer(IdReferenceResolver, XMLSigner):
-    """signxml's signer with shortcuts that leave its output byte for byte the same:
-
-    * ``get_root``: signxml isolates its inputs (the document, then each referenced element) by serializing
-      and re-parsing them, five times per message. A detached signature changes none of them (signxml only
-      canonicalizes the referenced elements and returns a new Signature element), so they are used as they
-      are. An enveloped one inserts the signature into the document and removes the placeholder from the
-      digested copy: there an lxml deep copy isolates them, at a quarter of the cost of the re-parse. Neither
-      difference (ancestors' namespace declarations that no element uses: absent from a deep copy, present
-      but not visibly used in place) can reach a digest: our signers use exclusive c14n without an
-      InclusiveNamespaces prefix list, and the trees are our own (no DTD or entities for signxml's parse to
-      refuse);
-    * ``_resolve_reference``: see :class:`~gateway.security.dsig.IdReferenceResolver`;
-    * ``_ds_tag``: the ds: element names (about thirty per signature) are made once. Our signers keep
-      signxml's default ``namespaces`` ({"ds": DS}), for which its ``_ds_tag`` is this QName.
-    """
-
-    def get_root(self, data: object) -> etree._Element:
-        if not isinstance(data, etree._Element):
-            raise TypeError("only lxml elements are signed here")
-        if self.construction_method is SignatureConstructionMethod.detached:
-            return data
-        return copy.deepcopy(data)
-
-    def _ds_tag(self, tag: str) -> QName:
-        name = _DS_TAGS.get(tag)
-        if name is None:
-            name = _DS_TAGS[tag] = QName(ns.DS, tag)
-        return name
-
-
-class _Sha1CapableSigner(_Signer):
-    """signxml refuses SHA-1 outright; this variant is only built for partners configured with allow_sha1."""
-
-    def check_deprecated_methods(self) -> None:
-        return None
-
-
 _local = threading.local()
-
-
-def _signer(options: PartnerSecurityOptions, method: SignatureConstructionMethod) -> XMLSigner:
-    # Signers hold a parser and per-call state: cache one per thread and configuration.
-    key = (options.allow_sha1, options.signature_algorithm, options.digest_algorithm, method)
-    cache: dict[object, XMLSigner] = _local.__dict__.setdefault("signers", {})
-    signer = cache.get(key)
-    if signer is None:
-        cls = _Sha1CapableSigner if options.allow_sha1 else _Signer
-        signer = cache[key] = cls(
-            method=method,
-            signature_algorithm=options.signature_algorithm.value,
-            digest_algorithm=options.digest_algorithm.value,
-            c14n_algorithm=_EXC_C14N,
-        )
-    return signer
 
 
 def ensure_security_header(envelope: etree._Element) -> etree._Element:
@@ -156,13 +96,15 @@ def sign_assertion(
     if not assertion.get("ID"):
         raise SigningError("the assertion has no ID to sign", detail={"reason": "InvalidInput"})
     try:
-        # No reference_uri: signxml then signs its own copy of the element it was given and names it by its
-        # ID ("#" + ID, the same Reference as before) without resolving the URI again, which costs one more
-        # copy of the assertion and XPath scans for every ID attribute name.
-        return _signer(options, SignatureConstructionMethod.enveloped).sign(
-            assertion, key=identity.private_key, key_info=_x509_key_info(identity)
+        return sign_enveloped(
+            assertion,
+            key=identity.private_key,
+            key_info=_x509_key_info(identity),
+            signature_algorithm=options.signature_algorithm,
+            digest_algorithm=options.digest_algorithm,
+            allow_sha1=options.allow_sha1,
         )
-    except (SignXMLException, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise SigningError(
             "the assertion could not be signed", detail={"reason": type(exc).__name__}
         ) from exc
@@ -258,27 +200,20 @@ def sign_message(
     if assertion is None or not assertion.get("ID"):
         raise SigningError("sign the assertion before the message: no assertion in wsse:Security")
     timestamp = add_timestamp(security, created=now, lifetime=options.timestamp_lifetime)
-    references = [f"#{timestamp.get(_WSU_ID)}"]
+    references = [timestamp]
     if options.sign_body:
-        references.append(f"#{_body_with_id(envelope).get(_WSU_ID)}")
-    # signxml scans the whole document it is given for each reference; exclusive c14n makes the digests
-    # independent of everything outside the referenced elements, so all other header blocks (the assertion,
-    # the largest part of the message, and the WS-Addressing headers) are set aside meanwhile.
-    header = security.getparent()
-    if header is None:
-        raise SigningError("the security header is not inside a soap:Header")
+        references.append(_body_with_id(envelope))
     try:
-        with (
-            SetAside(header, keep=(security,)),
-            SetAside(security, keep=(timestamp,)),
-        ):
-            signature = _signer(options, SignatureConstructionMethod.detached).sign(
-                envelope,
-                key=identity.private_key,
-                reference_uri=references,
-                key_info=_token_reference(assertion.get("ID", "")),
-            )
-    except (SignXMLException, ValueError, TypeError) as exc:
+        signature = sign_detached(
+            references,
+            key=identity.private_key,
+            key_info=_token_reference(assertion.get("ID", "")),
+            id_attribute=_WSU_ID,
+            signature_algorithm=options.signature_algorithm,
+            digest_algorithm=options.digest_algorithm,
+            allow_sha1=options.allow_sha1,
+        )
+    except (ValueError, TypeError) as exc:
         raise SigningError("the message could not be signed", detail={"reason": type(exc).__name__}) from exc
     security.append(signature)
     _order(
