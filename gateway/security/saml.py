@@ -45,8 +45,9 @@ def xml_datetime(value: dt.datetime) -> str:
     """xs:dateTime in UTC with millisecond precision and ``Z`` (SAML core §1.3.3)."""
     if value.tzinfo is None:
         raise ValueError("datetimes on the wire must be timezone-aware")
-    utc = value.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: the C library's strftime costs several times more (it looks up the local time
+    # zone), and this runs four times per signed request.
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True)

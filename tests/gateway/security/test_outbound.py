@@ -237,3 +237,15 @@ def test_signing_from_several_threads(sign: Signer, verifier: Callable[..., obje
     with ThreadPoolExecutor(max_workers=4) as pool:
         verified = list(pool.map(check.verify, messages))  # type: ignore[attr-defined]
     assert len({v.assertion.id for v in verified}) == 16
+
+
+def test_instants_on_the_wire_are_utc_milliseconds_with_z() -> None:
+    """xs:dateTime as SAML core §1.3.3 asks: UTC, ``Z``, milliseconds; a four-digit year even before 1000."""
+    from gateway.security.saml import xml_datetime
+
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert xml_datetime(dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)) == "2026-01-02T03:04:05.678Z"
+    assert xml_datetime(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=plus_two)) == "2026-01-02T01:04:05.000Z"
+    assert xml_datetime(dt.datetime(999, 1, 1, tzinfo=dt.UTC)) == "0999-01-01T00:00:00.000Z"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        xml_datetime(dt.datetime(2026, 1, 1))
