@@ -3,8 +3,8 @@
 A comma separates alternatives (``patient=a,b``: either patient); ``\\,`` is a comma inside a value, and
 ``\\|``, ``\\$`` and ``\\\\`` are a literal bar, dollar and backslash (FHIR R4 3.1.1.5.7, "Escaping Search
 Parameters"). A backslash before any other character is itself. A value may carry at most
-:data:`~fhir_facade.api.patients.search.MAX_VALUES` alternatives, the same cap as Patient search, so a
-query stays a small SQL expression; an empty alternative (``a,,b``) is refused.
+:data:`MAX_VALUES` alternatives (Patient search counts a parameter's repeated occurrences in that cap as
+well), so a query stays a small SQL expression; an empty alternative (``a,,b``) is refused.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Final
 
 from fhir_facade.api.errors import InvalidRequestError
-from fhir_facade.api.patients.search import MAX_VALUES
 
-__all__ = ["alternatives", "token_alternatives"]
+__all__ = ["MAX_VALUES", "alternative_count", "alternatives", "token_alternatives"]
+
+MAX_VALUES: Final = 50
+"""Most values one search parameter may carry."""
 
 _ESCAPABLE: Final = frozenset(",|$\\")
 
@@ -67,6 +69,11 @@ def _escaped_alternatives(name: str, value: str) -> list[str]:
     return pieces
 
 
+def alternative_count(value: str) -> int:
+    """How many alternatives ``value`` holds (its unescaped commas + 1), before any check."""
+    return len(_split(value, ","))
+
+
 def alternatives(name: str, value: str) -> tuple[str, ...]:
     """The alternatives of one occurrence of search parameter ``name``, unescaped (400 when one is empty or
     there are more than the cap)."""
@@ -84,8 +91,6 @@ def token_alternatives(name: str, value: str) -> tuple[tuple[str | None, str], .
             continue
         system, code = (_unescape(part) for part in parts)
         if not code:
-            raise InvalidRequestError(
-                f"{name} needs a value after the bar (system|value)", expression=(name,)
-            )
+            raise InvalidRequestError(f"{name} needs a value (system|value)", expression=(name,))
         found.append((system, code))
     return tuple(dict.fromkeys(found))

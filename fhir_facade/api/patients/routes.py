@@ -47,7 +47,7 @@ from fhir_facade.api.patients.resource import (
 )
 from fhir_facade.api.patients.search import (
     MAX_VALUES,
-    identifier_token,
+    identifier_tokens,
     patient_query,
     search_position,
 )
@@ -138,7 +138,12 @@ def _condition(header: str) -> tuple[str | None, str]:
         raise InvalidRequestError(
             "If-None-Exist supports exactly one identifier=system|value", expression=("If-None-Exist",)
         )
-    return identifier_token(pairs[0][1])
+    tokens = identifier_tokens(pairs[0][1])
+    if len(tokens) != 1:
+        raise InvalidRequestError(
+            "If-None-Exist supports exactly one identifier=system|value", expression=("If-None-Exist",)
+        )
+    return tokens[0]
 
 
 @router.post("/Patient", status_code=201, summary="Create a Patient (conditional with If-None-Exist)")

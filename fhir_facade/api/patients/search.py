@@ -1,9 +1,11 @@
 """``GET /Patient`` parameters as a :class:`PatientQuery`, the paging cursor, and the canonical form of ids.
 
 As FHIR R4 search has it ("AND and OR"), a parameter repeated (``identifier=a&identifier=b``) means all of
-its occurrences must hold, and commas within one occurrence (``identifier=a,b``) mean any of its values may.
-Each parameter takes at most :data:`MAX_VALUES` values (comma-separated and repeated ones together), so
-a query stays a small SQL expression on every backend. ``birthdate`` is read in whole days and never
+its occurrences must hold, and commas within one occurrence (``identifier=a,b``) mean any of its values may;
+values are unescaped as FHIR has it (``\\,`` a comma within a value, ``\\|`` a bar within a system or
+value, ``\\\\`` a backslash: :mod:`fhir_facade.api.search_values`). Each parameter takes at most
+:data:`MAX_VALUES` values (comma-separated and repeated ones together), so a query stays a small SQL
+expression on every backend. ``birthdate`` is read in whole days and never
 leaves the calendar: a value at its edge (``9999-12-31``, ``lt0001-01-01``, an offset that moves the
 instant out of year 1 or 9999) narrows the search to the days that exist, which may be none. Dates are
 ASCII digits only. A cursor is accepted only in exactly the form the server writes.
@@ -21,12 +23,10 @@ from fhir_facade.api.paging import decode_cursor
 from fhir_facade.api.patients.resource import store_system
 from fhir_facade.api.patients.store import DayRange, PatientQuery, canonical_id, fold
 from fhir_facade.api.routing import ParsedSearch
+from fhir_facade.api.search_values import MAX_VALUES, alternative_count, alternatives, token_alternatives
 from xca.iti55 import AdministrativeGender
 
-__all__ = ["MAX_VALUES", "identifier_token", "patient_query", "search_position"]
-
-MAX_VALUES: Final = 50
-"""Most values one search parameter may carry, counting its comma-separated and repeated values."""
+__all__ = ["MAX_VALUES", "identifier_tokens", "patient_query", "search_position"]
 
 _NAME_PARTS: Final = {"name": ("family", "given", "text"), "family": ("family",), "given": ("given",)}
 _GENDERS: Final = {
@@ -47,14 +47,13 @@ _FIRST_DAY: Final = dt.date.min.toordinal()
 _LAST_DAY: Final = dt.date.max.toordinal()
 
 
-def identifier_token(token: str) -> tuple[str | None, str]:
-    """``system|value`` (system as stored) or a bare value (any system)."""
-    system, bar, value = token.partition("|")
-    if not bar:
-        return None, token
-    if not value:
-        raise InvalidRequestError("identifier needs a value (system|value)", expression=("identifier",))
-    return store_system(system), value
+def identifier_tokens(value: str) -> tuple[tuple[str | None, str], ...]:
+    """The alternatives of one ``identifier`` value: ``system|value`` (system as stored) or a bare value
+    (any system), unescaped."""
+    return tuple(
+        (None if system is None else store_system(system), code)
+        for system, code in token_alternatives("identifier", value)
+    )
 
 
 def _day_start(year: int, month: int = 1, day: int = 1) -> int:
@@ -144,17 +143,10 @@ def _birth_range(value: str) -> DayRange | None:
     )
 
 
-def _values(name: str, value: str) -> list[str]:
-    values = value.split(",")
-    if not all(values):
-        raise InvalidRequestError(f"search parameter {name!r} has an empty value", expression=(name,))
-    return values
-
-
 def _check_counts(search: ParsedSearch) -> None:
     counts: dict[str, int] = {}
     for name, _modifier, value in search.params:
-        counts[name] = counts.get(name, 0) + value.count(",") + 1
+        counts[name] = counts.get(name, 0) + alternative_count(value)
         if counts[name] > MAX_VALUES:
             raise InvalidRequestError(
                 f"search parameter {name!r} has more than {MAX_VALUES} values, the most this server accepts",
@@ -177,12 +169,13 @@ def patient_query(search: ParsedSearch) -> PatientQuery:
     genders: set[str | None] | None = None
     nothing = False
     for name, _modifier, value in search.params:
-        values = _values(name, value)
+        if name == "identifier":
+            identifiers.append(identifier_tokens(value))
+            continue
+        values = alternatives(name, value)
         if name == "_id":
             found = [key for key in map(canonical_id, values) if key is not None]
             ids = found if ids is None else [i for i in ids if i in found]
-        elif name == "identifier":
-            identifiers.append(tuple(identifier_token(item) for item in values))
         elif name in _NAME_PARTS:
             prefixes = tuple(fold(item) for item in values)
             if not all(prefixes):

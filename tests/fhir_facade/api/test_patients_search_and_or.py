@@ -128,3 +128,25 @@ def test_the_cap_counts_repeats_and_commas_together(api: Api, alice: Registered)
     response = api.http.get(f"/Patient?{query}&identifier=Z", headers={"X-API-Key": alice.api_key})
     assert response.status_code == 400
     assert response.json()["issue"][0]["code"] == "too-long"
+
+
+def test_escaped_commas_and_bars_are_part_of_the_value(api: Api, alice: Registered) -> None:
+    """FHIR R4 search escaping: ``\\,`` is a comma inside an identifier, not a second alternative; ``\\|`` a
+    bar inside it, not the system separator; the same in If-None-Exist."""
+    headers = {**FHIR_JSON_HEADERS, "X-API-Key": alice.api_key}
+    body = patient_json("Comma", "Carl", "1990-01-01", "male", ((MRN, "B,7"), (SSN, "x|y")))
+    created = api.http.post("/Patient", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert _families(api, alice, f"identifier={MRN}|B%5C,7") == ["Comma"]
+    assert _families(api, alice, "identifier=B%5C,7") == ["Comma"]
+    assert _families(api, alice, "identifier=x%5C|y") == ["Comma"]
+    assert _families(api, alice, f"identifier={SSN}|x%5C|y") == ["Comma"]
+    assert _families(api, alice, "identifier=B,7") == []  # two alternatives, "B" and "7": nobody
+    condition = {**headers, "If-None-Exist": f"identifier={MRN}|B%5C,7"}
+    again = api.http.post("/Patient", json=patient_json(identifiers=()), headers=condition)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == created.json()["id"]
+    both = {**headers, "If-None-Exist": f"identifier={MRN}|B,7"}
+    refused = api.http.post("/Patient", json=patient_json(identifiers=()), headers=both)
+    assert refused.status_code == 400
+    assert "exactly one identifier" in refused.json()["issue"][0]["diagnostics"]

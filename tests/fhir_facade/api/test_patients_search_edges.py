@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fhir_facade.api.patients.search import MAX_VALUES
+from fhir_facade.api.search_values import MAX_VALUES
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, Registered, patient_json
 
 PEOPLE = [
