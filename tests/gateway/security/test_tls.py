@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from uvicorn.server import ServerState
 
 from certs import CertificatePurpose, create_ca, issue_identity, write_identity
 from gateway.security import (
@@ -22,7 +24,7 @@ from gateway.security import (
     sync_client,
     uvicorn_config,
 )
-from gateway.security.tls_server import Receive, Scope, Send
+from gateway.security.tls_server import CoalescingTransport, Receive, Scope, Send, TlsScopeH11Protocol
 from tests.gateway.security.conftest import Pki
 
 
@@ -113,3 +115,92 @@ def test_clients_cannot_switch_verification_off(pki: Pki) -> None:
     context.check_hostname = False
     with pytest.raises(ValueError, match="hostnames"):
         sync_client(ssl_context=context)
+
+
+def test_an_answer_leaves_in_one_tls_record(server: int, pki: Pki) -> None:
+    """uvicorn writes the status line and headers, then the body: gathered by the protocol's transport, the
+    client's first read (TLS reads return one record at most) holds the whole answer."""
+    context = _client_context(pki.directory, pki.layout.trust_bundle)
+    with (
+        socket.create_connection(("127.0.0.1", server), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        first = tls.recv(65536)
+    head, _, body = first.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding: chunked" in head.lower()
+    # the chunk with the JSON body and the last chunk, which ends the answer
+    assert b'"peer": "CN=hie-gateway-dev,OU=TLS Client' in body
+    assert body.endswith(b"\r\n0\r\n\r\n")
+
+
+def test_answers_go_out_without_nagle_delay() -> None:
+    """A listening socket made with proto=0 (as uvicorn makes them) gets no TCP_NODELAY from asyncio; the
+    protocol sets it on each connection, so a body written after its headers is not held back waiting for
+    the client's delayed acknowledgement."""
+    protocols: list[TlsScopeH11Protocol] = []
+
+    async def run() -> int:
+        config = uvicorn.Config(_app, log_level="critical", lifespan="off")
+        config.load()
+        state = ServerState()
+
+        def factory() -> TlsScopeH11Protocol:
+            protocols.append(TlsScopeH11Protocol(config, state, {}))
+            return protocols[-1]
+
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert listener.proto == 0
+        server = await asyncio.get_running_loop().create_server(factory, sock=listener)
+        _reader, writer = await asyncio.open_connection(*listener.getsockname())
+        for _ in range(500):
+            if protocols and protocols[0].transport is not None:
+                break
+            await asyncio.sleep(0.01)
+        accepted = protocols[0].transport.get_extra_info("socket")
+        nodelay: int = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return nodelay
+
+    assert asyncio.run(asyncio.wait_for(run(), 10)) != 0
+
+
+def test_coalescing_transport_sends_one_turns_writes_together() -> None:
+    sent: list[bytes] = []
+    events: list[str] = []
+
+    class _Recorder(asyncio.Transport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            sent.append(bytes(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def close(self) -> None:
+            events.append("close")
+
+        def abort(self) -> None:
+            events.append("abort")
+
+    async def run() -> None:
+        wrapper = CoalescingTransport(_Recorder(), asyncio.get_running_loop())
+        wrapper.write(b"head ")
+        wrapper.writelines([b"body", b""])
+        assert sent == []
+        await asyncio.sleep(0)
+        assert sent == [b"head body"]
+        wrapper.write(b"last")
+        wrapper.close()  # what was written goes before the close
+        assert (sent[-1], events) == (b"last", ["close"])
+        wrapper.write(b"dropped")
+        wrapper.abort()
+        await asyncio.sleep(0)
+        assert sent == [b"head body", b"last"]
+        assert events == ["close", "abort"]
+
+    asyncio.run(run())
