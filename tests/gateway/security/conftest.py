@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from certs import (
@@ -36,6 +37,7 @@ from gateway.security import (
     VerificationPolicy,
     secure_request,
 )
+from gateway.security.saml import AssertionInput
 from xca.ids import Cx
 from xca.soap import Action, Addressing
 
@@ -104,6 +106,21 @@ def make_user(**changes: object) -> RequestingUser:
     }
     values.update(changes)
     return RequestingUser(**values)  # type: ignore[arg-type]
+
+
+def assertion_spec(pki: Pki, at: dt.datetime, **changes: object) -> AssertionInput:
+    """The assertion input the tests sign: issued at ``at`` for AUDIENCE by the development issuer, held by
+    the signing identity, about patient PAT-1, valid five minutes; ``changes`` replace any of these."""
+    values: dict[str, object] = {
+        "issuer": IssuerConfig("CN=hie-gateway-dev", HOME),
+        "audience": AUDIENCE,
+        "issue_instant": at,
+        "lifetime": dt.timedelta(minutes=5),
+        "holder_certificate_der": pki.signing.certificate.public_bytes(Encoding.DER),
+        "resource_id": Cx("PAT-1", "1.3.6.1.4.1.99999.2"),
+    }
+    values.update(changes)
+    return AssertionInput(**values)  # type: ignore[arg-type]
 
 
 def body_element(text: str = "query") -> etree._Element:

@@ -20,7 +20,15 @@ from gateway.security import (
     is_valid_npi,
 )
 from gateway.security.vocab import NHIN_PURPOSE_SYSTEM, SNOMED_SYSTEM, TEFCA_PURPOSE_SYSTEM
-from tests.gateway.security.conftest import AUDIENCE, HOME, Pki, Signer, body_element, make_user
+from tests.gateway.security.conftest import (
+    AUDIENCE,
+    HOME,
+    Pki,
+    Signer,
+    assertion_spec,
+    body_element,
+    make_user,
+)
 from xca import errors, ns
 from xca.ns import q
 from xca.soap import Action, Addressing, build_envelope
@@ -176,21 +184,11 @@ def test_assertions_from_one_template_keep_their_own_values(pki: Pki) -> None:
     own ID, instants and resource-id, and nothing set on one reaches the template or the next."""
     from dataclasses import replace
 
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from gateway.security.saml import AssertionInput, build_assertion
+    from gateway.security.saml import build_assertion
     from xca.ids import Cx
 
     at = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
-    spec = AssertionInput(
-        issuer=IssuerConfig("CN=hie-gateway-dev", HOME),
-        audience=AUDIENCE,
-        issue_instant=at,
-        lifetime=dt.timedelta(minutes=5),
-        holder_certificate_der=pki.signing.certificate.public_bytes(Encoding.DER),
-        resource_id=Cx("PAT-1", "1.3.6.1.4.1.99999.2"),
-        assertion_id="_first",
-    )
+    spec = assertion_spec(pki, at, assertion_id="_first")
     first = build_assertion(make_user(), spec)
     first_bytes = etree.tostring(first)
     assert build_assertion(make_user(), spec) is not first

@@ -16,9 +16,17 @@ import pytest
 from lxml import etree
 
 from certs import CertificatePurpose
-from gateway.security import AssertionInput, IssuerConfig, build_assertion
+from gateway.security import IssuerConfig, build_assertion
 from gateway.security.wss import SAMLID_VALUE_TYPE, add_timestamp, ensure_security_header
-from tests.gateway.security.conftest import AUDIENCE, HOME, Pki, Signer, body_element, make_user
+from tests.gateway.security.conftest import (
+    AUDIENCE,
+    HOME,
+    Pki,
+    Signer,
+    assertion_spec,
+    body_element,
+    make_user,
+)
 from xca import errors, ns
 from xca.ns import q
 from xca.soap import Action, Addressing, build_envelope
@@ -82,15 +90,7 @@ def _signature_template(uris: list[str], *, enveloped: bool) -> etree._Element:
 
 def _xmlsec1_signed_message(pki: Pki, tmp_path: Path) -> bytes:
     now = dt.datetime.now(dt.UTC)
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    spec = AssertionInput(
-        issuer=IssuerConfig("CN=xmlsec1 peer", HOME),
-        audience=AUDIENCE,
-        issue_instant=now,
-        lifetime=dt.timedelta(minutes=5),
-        holder_certificate_der=pki.signing.certificate.public_bytes(Encoding.DER),
-    )
+    spec = assertion_spec(pki, now, issuer=IssuerConfig("CN=xmlsec1 peer", HOME), resource_id=None)
     assertion = build_assertion(make_user(), spec)
     placeholder = assertion.find(q(ns.DS, "Signature"))
     assert placeholder is not None

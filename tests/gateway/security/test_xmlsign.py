@@ -15,19 +15,17 @@ import itertools
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
 from signxml.signer import XMLSigner
 
-from gateway.security import DigestAlgorithm, IssuerConfig, PartnerSecurityOptions, SignatureAlgorithm
-from gateway.security.saml import AssertionInput, build_assertion
+from gateway.security import DigestAlgorithm, PartnerSecurityOptions, SignatureAlgorithm
+from gateway.security.saml import build_assertion
 from gateway.security.wss import add_timestamp, ensure_security_header, sign_assertion, sign_message
 from gateway.security.xmlsign import sign_detached, sign_enveloped
-from tests.gateway.security.conftest import AUDIENCE, HOME, Pki, body_element, make_user
+from tests.gateway.security.conftest import AUDIENCE, Pki, assertion_spec, body_element, make_user
 from xca import ns
 from xca.errors import SigningError
-from xca.ids import Cx
 from xca.ns import q
 from xca.soap import Action, Addressing, build_envelope
 
@@ -55,15 +53,7 @@ def _reference(
 
 
 def _assertion(pki: Pki) -> etree._Element:
-    spec = AssertionInput(
-        issuer=IssuerConfig("CN=hie-gateway-dev", HOME),
-        audience=AUDIENCE,
-        issue_instant=NOW,
-        lifetime=dt.timedelta(minutes=5),
-        holder_certificate_der=pki.signing.certificate.public_bytes(Encoding.DER),
-        resource_id=Cx("PAT-1", "1.3.6.1.4.1.99999.2"),
-    )
-    return build_assertion(make_user(), spec)
+    return build_assertion(make_user(), assertion_spec(pki, NOW))
 
 
 def _key_info(pki: Pki) -> etree._Element:
