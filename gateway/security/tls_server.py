@@ -78,14 +78,21 @@ class CoalescingTransport(asyncio.Transport):
     uvicorn writes an answer's status line and headers, its body and its end as separate writes; over TLS each
     becomes its own record and, the socket having TCP_NODELAY, its own segment, so a partner's client wakes
     once for the headers and again for the body. Gathered, a small answer leaves as one record in one
-    segment. Every other call goes to the wrapped transport; :meth:`close` sends what is pending first,
-    :meth:`abort` drops it (as aborting the transport would)."""
+    segment. Once :data:`FLUSH_AT` bytes are pending they leave at once, so a large answer streamed without
+    yielding still meets the wrapped transport's write buffer limits (which pause uvicorn's sends) and is
+    not held in memory whole. Every other call goes to the wrapped transport; :meth:`close` sends what is
+    pending first, :meth:`abort` drops it (as aborting the transport would)."""
+
+    FLUSH_AT = 64 * 1024
+    """Pending bytes that are sent without waiting for the end of the turn (asyncio's default high-water
+    mark for a transport's write buffer)."""
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -93,17 +100,22 @@ class CoalescingTransport(asyncio.Transport):
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._size += len(data)
+        if self._size >= self.FLUSH_AT:
+            self.flush()
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         for data in list_of_data:
             self.write(data)
 
     def flush(self) -> None:
-        """Send what was written so far (called at the end of the turn that wrote it)."""
+        """Send what was written so far (called at the end of the turn that wrote it, or once
+        :data:`FLUSH_AT` bytes are pending)."""
         if not self._pending:
             return
-        data = b"".join(self._pending)
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
+        self._size = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -113,6 +125,7 @@ class CoalescingTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self._pending.clear()
+        self._size = 0
         self._transport.abort()
 
     def write_eof(self) -> None:
@@ -147,7 +160,7 @@ class CoalescingTransport(asyncio.Transport):
         self._transport.set_write_buffer_limits(high, low)
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return self._transport.get_write_buffer_size() + self._size
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._transport.get_write_buffer_limits()

@@ -204,3 +204,31 @@ def test_coalescing_transport_sends_one_turns_writes_together() -> None:
         assert events == ["close", "abort"]
 
     asyncio.run(run())
+
+
+def test_coalescing_transport_does_not_hold_a_large_answer() -> None:
+    """An answer streamed in large pieces without yielding leaves as soon as a buffer's worth is pending, so
+    the wrapped transport's write limits (uvicorn's back-pressure) still apply and memory stays bounded."""
+    sent: list[int] = []
+
+    class _Recorder(asyncio.Transport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            sent.append(len(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+    piece = CoalescingTransport.FLUSH_AT // 2
+
+    async def run() -> None:
+        wrapper = CoalescingTransport(_Recorder(), asyncio.get_running_loop())
+        for _ in range(64):
+            wrapper.write(b"x" * piece)
+            assert wrapper.get_write_buffer_size() < CoalescingTransport.FLUSH_AT
+        assert sum(sent) == 64 * piece  # all of it handed on within the same turn
+        assert max(sent) <= CoalescingTransport.FLUSH_AT
+
+    asyncio.run(run())
