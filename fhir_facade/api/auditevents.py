@@ -7,10 +7,11 @@ Search parameters map onto :class:`gateway.audit.AuditFilter`: ``patient`` (``Pa
 ``entity`` (a ``Type/id`` the API served, a document unique id or a pull job id) is matched on the decoded
 records while paging. As FHIR R4 search has it, a comma in ``patient``, ``agent``, ``entity`` or ``outcome``
 separates alternatives, any of which matches (a backslash-escaped comma is part of a value; see
-:mod:`.search_values`), at most 50 per parameter; each of them is given once (a repeat is 400), while
-``date`` may be repeated to bound a range. Newest first; ``total`` is given when the whole result fits on the
-first page or with ``_total=accurate`` (which counts by streaming). All three need
-``system/AuditEvent.read`` (or ``.rs``): the audit trail names patients, so reading it is itself audited.
+:mod:`.search_values`), at most 50 per parameter, and a repeated parameter is one more condition the record
+must meet (``outcome=0,4&outcome=4``: outcome 4); ``date`` repeated bounds a range. Newest first; ``total`` is
+given when the whole result fits on the first page or with ``_total=accurate`` (which counts by streaming).
+All three need ``system/AuditEvent.read`` (or ``.rs``): the audit trail names patients, so reading it is
+itself audited.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import base64
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
@@ -76,8 +77,9 @@ __all__ = ["AUDIT_EXPORT", "AUDIT_READ", "AUDIT_SEARCH", "PATIENT_DISCLOSURES", 
 
 router = APIRouter()
 _BATCH = 200
+_T = TypeVar("_T")
 
-_ANY_OF = " (comma-separated: any of; given once)"
+_ANY_OF = " (comma-separated: any of; repeated: all of)"
 _PARAMS = (
     SearchParam(
         "patient",
@@ -137,34 +139,45 @@ def _filter(
     session: Session, tenant: Tenant, context: ApiContext, search: ParsedSearch
 ) -> tuple[AuditFilter | None, tuple[PatientId, ...]]:
     """The filter of ``search`` (``None``: nothing can match, e.g. an unknown patient) and its patients."""
-    for name in ("patient", "agent", "outcome"):
-        if len([key for key, _modifier, _value in search.params if key == name]) > 1:
-            raise InvalidRequestError(f"{name} may be given once", expression=(name,))
     period = _dates(search)
     where = AuditFilter(since=period.start, until=period.end)
-    named: tuple[PatientId, ...] = ()
+    named: list[PatientId] = []
+    patients: list[tuple[str, ...]] = []
+    users: tuple[str, ...] | None = None
+    outcomes: tuple[Outcome, ...] | None = None
     for name, modifier, value in search.params:
         if name == "patient" and modifier == "identifier":
-            where = replace(where, patient=_identifiers(value))
+            patients.append(_identifiers(value))
         elif name == "patient":
             references = alternatives(name, value)
             found = [patient_in_tenant(session, tenant, ref.removeprefix("Patient/")) for ref in references]
-            named = patient_ids(
-                [patient for patient in found if patient is not None], context.assigning_authority
-            )
-            if not named:  # none of them is a patient of the tenant: nothing can match
+            known = [patient for patient in found if patient is not None]
+            these = patient_ids(known, context.assigning_authority)
+            if not these:  # none of them is a patient of the tenant: nothing can match
                 return None, ()
-            where = replace(where, patient=tuple(f"{n.assigning_authority}|{n.value}" for n in named))
+            named.extend(these)
+            patients.append(tuple(f"{n.assigning_authority}|{n.value}" for n in these))
         elif name == "agent":
-            where = replace(where, user=alternatives(name, value))
+            users = _all_of(users, alternatives(name, value))
         elif name == "outcome":
             items = alternatives(name, value)
             try:
-                outcomes = tuple(Outcome(int(item)) for item in items)
+                chosen = tuple(Outcome(int(item)) for item in items)
             except ValueError:
                 raise InvalidRequestError("outcome must be 0, 4, 8 or 12", expression=("outcome",)) from None
-            where = replace(where, outcome=outcomes)
-    return where, named
+            outcomes = _all_of(outcomes, chosen)
+    # A record has one user and one outcome: repeated conditions on them leave the values common to all.
+    if users == () or outcomes == ():
+        return None, ()
+    if patients:
+        where = replace(where, patient=patients[0], also_patients=tuple(patients[1:]))
+    where = replace(where, user=users, outcome=outcomes)
+    return where, tuple(dict.fromkeys(named))
+
+
+def _all_of(before: tuple[_T, ...] | None, these: tuple[_T, ...]) -> tuple[_T, ...]:
+    """The alternatives of a parameter given again: those in both (the first occurrence's as they are)."""
+    return these if before is None else tuple(item for item in before if item in these)
 
 
 def _identifiers(value: str) -> tuple[str, ...]:
@@ -181,12 +194,10 @@ def _identifiers(value: str) -> tuple[str, ...]:
 
 
 def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | None:
-    given = {value for _modifier, value in search.values("entity")}
-    if not given:
+    """Each ``entity`` occurrence: the record names one of its alternatives."""
+    wanted = [frozenset(alternatives("entity", value)) for _modifier, value in search.values("entity")]
+    if not wanted:
         return None
-    if len(given) > 1:
-        raise InvalidRequestError("entity may be given once", expression=("entity",))
-    wanted = frozenset(alternatives("entity", given.pop()))
 
     def matches(record: StoredRecord) -> bool:
         event = record.event
@@ -199,7 +210,7 @@ def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | 
             names |= {event.job_id}
         if isinstance(event, TransactionEvent) and event.job_id:
             names |= {event.job_id}  # the exchanges the job made
-        return not names.isdisjoint(wanted)
+        return all(not names.isdisjoint(group) for group in wanted)
 
     return matches
 

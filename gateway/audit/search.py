@@ -43,6 +43,8 @@ class AuditFilter:
 
     ``patient``, ``user`` and ``outcome`` take one value or a non-empty tuple of alternatives: a record
     matching any of them meets the condition (``patient=("a", "b")``: records naming patient a or b).
+    ``also_patients`` holds more patient conditions, each a non-empty tuple of alternatives, that the record
+    must meet as well (a record names several patient identifiers: FHIR's repeated ``patient``).
 
     ``job`` is a pull job id as recorded (:func:`parse_job_id` reads one a user typed): it matches the job's
     exchanges and its own pull records; records written before exchanges named their job never match.
@@ -58,6 +60,7 @@ class AuditFilter:
     job: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    also_patients: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -70,6 +73,8 @@ class AuditFilter:
         for name in ("patient", "user", "outcome"):
             if getattr(self, name) == ():
                 raise AuditQueryError(f"{name} filter has no alternatives", detail={"field": name})
+        if any(group == () for group in self.also_patients):
+            raise AuditQueryError("patient filter has no alternatives", detail={"field": "patient"})
 
 
 def _alternatives(value: _T | tuple[_T, ...]) -> tuple[_T, ...]:
@@ -160,6 +165,8 @@ def _statement(tenant: Tenant, where: AuditFilter) -> Select[Any]:
         statement = statement.where(_EVENTS.c.recorded_at < where.until)
     if where.patient is not None:
         statement = statement.where(_patient_condition(_alternatives(where.patient)))
+    for group in where.also_patients:
+        statement = statement.where(_patient_condition(group))
     return statement
 
 
