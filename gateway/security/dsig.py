@@ -236,8 +236,8 @@ def _refusal(exc: SignXMLException) -> SecurityRefusedError:
 
 
 class IdReferenceResolver:
-    """Mixin for signxml's signer and verifier: resolves same-document ``#id`` references to the same element
-    signxml does, with a cheaper query.
+    """Mixin for signxml's verifier: resolves same-document ``#id`` references to the same element signxml
+    does, with a cheaper query.
 
     signxml tries each name in ``id_attributes`` in turn with ``//*[@*[local-name() = name] = $uri]``, an
     attribute predicate evaluated for every element (about half the cost of a reference on our messages). The

@@ -20,7 +20,7 @@ holder-of-key), SAML 2.0 core §2.5 (Conditions) and IHE ITI TF-2b 3.40.4.1 (XUA
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -43,7 +43,7 @@ from gateway.security.verified import (
     VerifiedMessage,
     VerifiedTimestamp,
 )
-from gateway.security.wss import SAMLID_VALUE_TYPE, SetAside
+from gateway.security.wss import SAMLID_VALUE_TYPE
 from gateway.security.xua import AssertionFields, check_conditions, parse_assertion, parse_xml_datetime
 from xca import ns
 from xca.errors import (
@@ -157,6 +157,25 @@ def _check_reference_targets(
     return targets
 
 
+class _SetAside:
+    """Detach the children of ``parent`` other than those in ``keep`` for the duration of a ``with`` block,
+    then put them back in their places. No copy is made: they stay in the document, with their namespaces."""
+
+    __slots__ = ("_parent", "_removed")
+
+    def __init__(self, parent: etree._Element, keep: Collection[etree._Element]) -> None:
+        self._parent = parent
+        self._removed = [(i, child) for i, child in enumerate(parent) if not any(child is k for k in keep)]
+
+    def __enter__(self) -> None:
+        for _, child in self._removed:
+            self._parent.remove(child)
+
+    def __exit__(self, *exc: object) -> None:
+        for index, child in self._removed:
+            self._parent.insert(index, child)
+
+
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
     return a.public_key() == b.public_key()
 
@@ -223,8 +242,8 @@ class MessageVerifier:
         # assertion, already verified and read, unless it is itself referenced; unreferenced header blocks)
         # are set aside while signxml copies and scans the document, once per reference.
         with (
-            SetAside(parts.header, keep=[parts.security, *targets]),
-            SetAside(parts.security, keep=[parts.timestamp, parts.signature, *targets]),
+            _SetAside(parts.header, keep=[parts.security, *targets]),
+            _SetAside(parts.security, keep=[parts.timestamp, parts.signature, *targets]),
         ):
             results = run_verifier(
                 root,

@@ -16,7 +16,7 @@ import copy
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from cryptography import x509
@@ -35,7 +35,6 @@ __all__ = [
     "SAMLID_VALUE_TYPE",
     "SAMLV2_TOKEN_TYPE",
     "WSSE11",
-    "SetAside",
     "add_timestamp",
     "ensure_security_header",
     "sign_assertion",
@@ -153,25 +152,6 @@ def _body_with_id(envelope: etree._Element) -> etree._Element:
         etree.cleanup_namespaces(envelope, top_nsmap={"wsu": ns.WSU}, keep_ns_prefixes=["wsu"])
         body.set(_WSU_ID, f"Body-{uuid.uuid4()}")
     return body
-
-
-class SetAside:
-    """Detach the children of ``parent`` other than those in ``keep`` for the duration of a ``with`` block,
-    then put them back in their places. No copy is made: they stay in the document, with their namespaces."""
-
-    __slots__ = ("_parent", "_removed")
-
-    def __init__(self, parent: etree._Element, keep: Collection[etree._Element]) -> None:
-        self._parent = parent
-        self._removed = [(i, child) for i, child in enumerate(parent) if not any(child is k for k in keep)]
-
-    def __enter__(self) -> None:
-        for _, child in self._removed:
-            self._parent.remove(child)
-
-    def __exit__(self, *exc: object) -> None:
-        for index, child in self._removed:
-            self._parent.insert(index, child)
 
 
 def _order(

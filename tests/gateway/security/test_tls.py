@@ -170,25 +170,36 @@ def test_answers_go_out_without_nagle_delay() -> None:
     assert asyncio.run(asyncio.wait_for(run(), 10)) != 0
 
 
+class _Recorder(asyncio.Transport):
+    """A transport that records what it is asked to write, close or abort (it buffers nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.events: list[str] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.events.append("close")
+
+    def abort(self) -> None:
+        self.events.append("abort")
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
 def test_coalescing_transport_sends_one_turns_writes_together() -> None:
-    sent: list[bytes] = []
-    events: list[str] = []
-
-    class _Recorder(asyncio.Transport):
-        def write(self, data: bytes | bytearray | memoryview) -> None:
-            sent.append(bytes(data))
-
-        def is_closing(self) -> bool:
-            return False
-
-        def close(self) -> None:
-            events.append("close")
-
-        def abort(self) -> None:
-            events.append("abort")
+    recorder = _Recorder()
+    sent, events = recorder.sent, recorder.events
 
     async def run() -> None:
-        wrapper = CoalescingTransport(_Recorder(), asyncio.get_running_loop())
+        wrapper = CoalescingTransport(recorder, asyncio.get_running_loop())
         wrapper.write(b"head ")
         wrapper.writelines([b"body", b""])
         assert sent == []
@@ -209,25 +220,15 @@ def test_coalescing_transport_sends_one_turns_writes_together() -> None:
 def test_coalescing_transport_does_not_hold_a_large_answer() -> None:
     """An answer streamed in large pieces without yielding leaves as soon as a buffer's worth is pending, so
     the wrapped transport's write limits (uvicorn's back-pressure) still apply and memory stays bounded."""
-    sent: list[int] = []
-
-    class _Recorder(asyncio.Transport):
-        def write(self, data: bytes | bytearray | memoryview) -> None:
-            sent.append(len(data))
-
-        def is_closing(self) -> bool:
-            return False
-
-        def get_write_buffer_size(self) -> int:
-            return 0
-
+    recorder = _Recorder()
     piece = CoalescingTransport.FLUSH_AT // 2
 
     async def run() -> None:
-        wrapper = CoalescingTransport(_Recorder(), asyncio.get_running_loop())
+        wrapper = CoalescingTransport(recorder, asyncio.get_running_loop())
         for _ in range(64):
             wrapper.write(b"x" * piece)
             assert wrapper.get_write_buffer_size() < CoalescingTransport.FLUSH_AT
+        sent = [len(data) for data in recorder.sent]
         assert sum(sent) == 64 * piece  # all of it handed on within the same turn
         assert max(sent) <= CoalescingTransport.FLUSH_AT
 
