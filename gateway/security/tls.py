@@ -21,6 +21,7 @@ __all__ = [
     "CIPHERS",
     "async_client",
     "client_ssl_context",
+    "require_verification",
     "server_ssl_context",
     "service_ssl_context",
     "sync_client",
@@ -134,11 +135,16 @@ def server_ssl_context(
     return context
 
 
-def _check(context: ssl.SSLContext, kwargs: dict[str, Any]) -> None:
+def require_verification(context: ssl.SSLContext) -> None:
+    """Refuse a client context that would not verify the server's certificate and host name."""
     if not isinstance(context, ssl.SSLContext):
         raise TypeError("ssl_context must be an ssl.SSLContext from client_ssl_context()")
     if context.verify_mode != ssl.CERT_REQUIRED or not context.check_hostname:
         raise ValueError("the SSL context must verify certificates and hostnames")
+
+
+def _check(context: ssl.SSLContext, kwargs: dict[str, Any]) -> None:
+    require_verification(context)
     for forbidden in ("verify", "cert", "trust_env"):
         if forbidden in kwargs:
             raise TypeError(f"{forbidden}= is fixed by the SSL context and cannot be passed")

@@ -1,0 +1,344 @@
+"""The initiating side's HTTP/1.1 transport against a scripted mutual-TLS server: answers read whole however
+they are framed, connections reused only when HTTP/1.1 allows it, and every way a gateway can fail reported as
+the httpx error a caller expects, with the pool left usable."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from certs import CertificatePurpose, create_ca, issue_certified_key, write_certificates, write_private_key
+from gateway.initiating.http11 import H11Transport
+from gateway.security import client_ssl_context, server_ssl_context
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str, bytes], Awaitable[bool]]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("http11")
+    ca = create_ca(common_name="Test CA")
+    for name, purpose in (
+        ("server", CertificatePurpose.TLS_SERVER),
+        ("client", CertificatePurpose.TLS_CLIENT),
+    ):
+        key = issue_certified_key(ca, purpose, common_name=name, hostnames=("127.0.0.1",))
+        write_certificates(folder / f"{name}.pem", [key.certificate])
+        write_private_key(folder / f"{name}-key.pem", key.private_key)
+    write_certificates(folder / "trust.pem", [ca.certificate])
+    return folder
+
+
+def client_context(pki: Path) -> ssl.SSLContext:
+    return client_ssl_context(
+        certificate=pki / "client.pem", private_key=pki / "client-key.pem", trust_bundle=pki / "trust.pem"
+    )
+
+
+def answer(body: bytes, *, status: str = "200 OK", extra: str = "") -> bytes:
+    return f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+class Server:
+    """A TLS server answering each request by its path (see :meth:`respond`); records the connections it
+    accepted (by the client's port) and the requests it read."""
+
+    def __init__(self, pki: Path) -> None:
+        self.context = server_ssl_context(
+            certificate=pki / "server.pem", private_key=pki / "server-key.pem", trust_bundle=pki / "trust.pem"
+        )
+        self.connections: list[int] = []
+        self.requests: list[tuple[str, bytes, bytes]] = []  # path, head, body
+        self.closed: list[int] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")[1]
+        self.connections.append(peer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                    return
+                path = head.split(b" ")[1].decode()
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                body = await reader.readexactly(length)
+                self.requests.append((path, head, body))
+                if not await self.respond(reader, writer, path, body):
+                    return
+        finally:
+            self.closed.append(peer)
+            writer.close()
+
+    async def respond(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+    ) -> bool:
+        """Answer one request; ``False`` ends the connection."""
+        if path == "/echo":
+            writer.write(answer(body, extra="content-type: text/plain\r\n"))
+        elif path == "/chunked":
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            for part in (b"<Envelope>", b"x" * 5000, b"</Envelope>"):
+                writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+        elif path == "/big":
+            body = bytes(range(256)) * 8192  # 2 MiB, many TLS records
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
+            for at in range(0, len(body), 65536):
+                writer.write(body[at : at + 65536])
+                await writer.drain()
+        elif path == "/close":
+            writer.write(answer(b"bye", extra="connection: close\r\n"))
+            await writer.drain()
+            return False
+        elif path == "/then-close":  # answers as if keeping the connection, then closes it while idle
+            writer.write(answer(b"ok"))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            return False
+        elif path == "/error":
+            writer.write(answer(b"<Fault/>", status="500 Internal Server Error"))
+        elif path == "/continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            writer.write(answer(b"after"))
+        elif path == "/later":
+            await asyncio.sleep(0.15)
+            writer.write(answer(b"later"))
+        elif path == "/hang":
+            await asyncio.sleep(30)
+        elif path == "/drop":
+            return False
+        elif path == "/half":
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part of it")
+            await writer.drain()
+            return False
+        elif path == "/garbage":
+            writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+            await writer.drain()
+            return False
+        else:
+            writer.write(answer(b"", status="404 Not Found"))
+        await writer.drain()
+        return True
+
+
+def run(pki: Path, scenario: Callable[[Server], Awaitable[None]]) -> Server:
+    async def main() -> Server:
+        async with Server(pki) as server:
+            await scenario(server)
+            await asyncio.sleep(0.05)  # the server's side of closed connections
+        return server
+
+    return asyncio.run(main())
+
+
+def transport(pki: Path, **timeouts: float) -> H11Transport:
+    limits = httpx.Limits(max_connections=int(timeouts.pop("max_connections", 4)), keepalive_expiry=30)
+    timeout = httpx.Timeout(connect=5, read=timeouts.pop("read", 5), write=5, pool=timeouts.pop("pool", 5))
+    if "expiry" in timeouts:
+        limits = httpx.Limits(max_connections=4, keepalive_expiry=timeouts.pop("expiry"))
+    assert not timeouts
+    return H11Transport(client_context(pki), limits=limits, timeout=timeout)
+
+
+async def post(client: H11Transport, url: str, body: bytes = b"<Envelope/>") -> httpx.Response:
+    headers = {"content-type": "application/soap+xml"}
+    return await client.handle_async_request(httpx.Request("POST", url, headers=headers, content=body))
+
+
+def test_requests_share_one_kept_alive_connection_and_answers_come_whole(pki: Path) -> None:
+    got: list[httpx.Response] = []
+
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            got.append(await post(client, server.url("/echo"), b"<Envelope>first</Envelope>"))
+            got.append(await post(client, server.url("/chunked")))
+            got.append(await post(client, server.url("/big")))
+            got.append(await post(client, server.url("/error")))
+            got.append(await post(client, server.url("/continue")))
+            got.append(await post(client, server.url("/echo"), b"x" * 300_000))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert [r.status_code for r in got] == [200, 200, 200, 500, 200, 200]
+    assert got[0].content == b"<Envelope>first</Envelope>"
+    assert got[0].headers["content-type"] == "text/plain"
+    assert got[1].content == b"<Envelope>" + b"x" * 5000 + b"</Envelope>"
+    assert got[2].content == bytes(range(256)) * 8192
+    assert got[3].content == b"<Fault/>"
+    assert got[4].content == b"after"
+    assert got[5].content == b"x" * 300_000
+    assert len(server.connections) == 1  # a 500 with a complete answer leaves the connection usable
+    path, head, body = server.requests[0]
+    assert (path, body) == ("/echo", b"<Envelope>first</Envelope>")
+    assert f"host: 127.0.0.1:{server.port}".encode() in head.lower()
+    assert b"content-type: application/soap+xml" in head.lower()
+    assert server.closed == server.connections  # aclose closed it
+
+
+@pytest.mark.parametrize("path", ["/close", "/then-close"])
+def test_a_connection_the_gateway_closes_is_not_reused(pki: Path, path: str) -> None:
+    got: list[httpx.Response] = []
+
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            got.append(await post(client, server.url(path)))
+            await asyncio.sleep(0.1)  # the gateway's close arrives while the connection is idle
+            got.append(await post(client, server.url("/echo"), b"again"))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert [r.status_code for r in got] == [200, 200]
+    assert got[1].content == b"again"
+    assert len(server.connections) == 2
+
+
+def test_an_idle_connection_past_its_keepalive_expiry_is_replaced(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, expiry=0.05)
+        try:
+            await post(client, server.url("/echo"))
+            await post(client, server.url("/echo"))
+            await asyncio.sleep(0.1)
+            await post(client, server.url("/echo"))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 2
+    assert sorted(server.closed) == sorted(server.connections)
+
+
+def test_a_quiet_gateway_times_out_and_its_connection_is_dropped(pki: Path) -> None:
+    errors: list[BaseException] = []
+
+    async def scenario(server: Server) -> None:
+        client = transport(pki, read=0.2)
+        try:
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                await post(client, server.url("/hang"))
+            errors.append(caught.value)
+            assert (await post(client, server.url("/echo"), b"next")).content == b"next"
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert errors[0].request.url.path == "/hang"
+    assert len(server.connections) == 2  # the one waiting on /hang was not reused
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/drop", "Server disconnected without sending a response."),
+        ("/half", "the answer breaks HTTP/1.1"),
+        ("/garbage", "the answer breaks HTTP/1.1"),
+    ],
+)
+def test_a_broken_answer_is_a_protocol_error_and_the_pool_goes_on(pki: Path, path: str, words: str) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_connections=1)
+        try:
+            with pytest.raises(httpx.RemoteProtocolError, match=words):
+                await post(client, server.url(path))
+            assert (await post(client, server.url("/echo"), b"next")).content == b"next"
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 2
+
+
+def test_requests_beyond_max_connections_wait_for_one_to_come_free(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_connections=1)
+        try:
+            answers = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
+            assert [a.content for a in answers] == [b"later"] * 3
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 1
+
+
+def test_no_connection_free_within_the_pool_timeout_is_a_pool_timeout(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_connections=1, pool=0.1, read=2)
+        try:
+            hanging = asyncio.create_task(post(client, server.url("/hang")))
+            await asyncio.sleep(0.05)
+            with pytest.raises(httpx.PoolTimeout):
+                await post(client, server.url("/echo"))
+            hanging.cancel()  # a cancelled exchange frees its connection's place
+            with pytest.raises(asyncio.CancelledError):
+                await hanging
+            assert (await post(client, server.url("/echo"), b"free")).content == b"free"
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 2
+
+
+def test_nobody_listening_is_a_connect_error_from_the_os_error(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await post(client, "https://127.0.0.1:9/")  # the discard port: nothing listens on it here
+            assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_only_verified_https_is_spoken(pki: Path) -> None:
+    lax = client_context(pki)
+    lax.check_hostname = False
+    with pytest.raises(ValueError, match="must verify certificates and hostnames"):
+        H11Transport(lax)
+
+    async def plain() -> None:
+        client = H11Transport(client_context(pki))
+        with pytest.raises(httpx.UnsupportedProtocol, match="only https://"):
+            await post(client, "http://127.0.0.1:9/")
+        await client.aclose()
+
+    asyncio.run(plain())
