@@ -1,14 +1,17 @@
-"""An httpx transport for the initiating side's exchanges: HTTP/1.1 by h11 over asyncio's own TLS connections.
+"""An httpx transport for the initiating side's exchanges: HTTP/1.1 by h11 over TLS by :mod:`ssl` on asyncio.
 
 Why not httpx's default transport (httpcore): measured by ``bench/bench_floor.py``, one request on an open
 connection costs ~2,400 Python function calls through httpx's client, httpcore's pool, anyio's TLS stream and
 h11 (1.7-1.8 ms of CPU on a slow 2-core VM, ~0.75 ms on a fast one), against ~0.14 ms written by hand on
-asyncio streams, and the exchanges' CPU is the pull's budget (issue #8). This transport keeps the parts that
-are libraries' jobs with those libraries, h11 for HTTP/1.1 (framing, chunked answers, keep-alive and
-``Connection: close`` rules) and asyncio with :mod:`ssl` for TLS (the caller's ``SSLContext``: verification
-and hostname checks are the context's, and a context that would not check is refused), and replaces only the
-per-request machinery: one :class:`asyncio.Protocol` per connection feeding received bytes to its
-``h11.Connection``, and a small pool. Only ``https://`` URLs: partners are never called in the clear.
+asyncio streams, and the exchanges' CPU is the pull's budget (issue #8). This transport leaves the protocols
+to the libraries made for them, h11 for HTTP/1.1 (framing, chunked answers, keep-alive and
+``Connection: close`` rules) and the standard library's :class:`ssl.SSLObject` on memory BIOs for TLS (the
+caller's ``SSLContext`` verifies the certificate and host name; a context that would not is refused), and
+replaces only the per-request machinery: one :class:`asyncio.Protocol` per TCP connection, whose bytes the
+exchange's own coroutine decrypts and hands to its ``h11.Connection``, and a small pool. TLS runs in the
+exchange's steps rather than in asyncio's SSL protocol callbacks, so the handshake and the records count in
+the CPU metered per exchange (:mod:`gateway.initiating.cpu`). Only ``https://`` URLs: partners are never
+called in the clear.
 
 It is an :class:`httpx.AsyncBaseTransport`: requests are ``httpx.Request``, answers ``httpx.Response`` with
 the whole body read, failures the exceptions httpx's own transport raises (``ConnectError``/``ConnectTimeout``
@@ -17,15 +20,16 @@ read timeout, ``ReadError``/``WriteError`` for a connection lost mid-exchange, `
 peer that closed without answering or broke HTTP/1.1, ``PoolTimeout`` when no connection came free in time),
 each raised *from* the OS, TLS or h11 error that caused it, so callers can say why.
 
-The pool, per origin (host, port): at most ``max_connections`` connections, idle ones reused most
-recent first and dropped once idle longer than ``keepalive_expiry``, or as soon as the peer closed them or
-sent anything unasked; a connection whose exchange did not end cleanly (timeout, cancellation, an answer
-that leaves HTTP/1.1 unable to go on) is closed, never reused.
+The pool, per origin (host, port): at most ``max_connections`` connections, idle ones reused most recent
+first and dropped once idle longer than ``keepalive_expiry``, or as soon as the peer closed them or sent
+anything unasked but TLS's own messages; a connection whose exchange did not end cleanly (timeout,
+cancellation, an answer that leaves HTTP/1.1 unable to go on) is closed, never reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import deque
@@ -41,17 +45,23 @@ __all__ = ["H11Transport"]
 # The peer's side of an exchange that ended (or never began): the connection can be closed politely. In any
 # other state the exchange was cut short (a timeout, a cancellation) and the connection is dropped at once.
 _PEER_AT_REST = (h11.IDLE, h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
-# How long closing the transport waits for its connections' polite TLS goodbyes before dropping them.
+# How long closing the transport waits for asyncio to let its connections go before dropping them.
 _CLOSE_WAIT_SECONDS = 1.0
-# Pause sending once this much is waiting in the transport's buffer (asyncio's flow control), resume below.
-_WRITE_HIGH_WATER = 256 * 1024
+# Decrypted bytes read at a time; bytes an idle connection may be sent (TLS tickets) before it is dropped.
+_READ_SIZE = 65536
+_IDLE_INCOMING_LIMIT = 65536
 
 
 class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: asyncio delivers the peer's bytes, h11 frames them."""
+    """One HTTPS connection: asyncio carries its TCP bytes, :class:`ssl.SSLObject` on memory BIOs does TLS in
+    the exchange's own steps (so the handshake and the records are charged to the exchange that needs them),
+    h11 frames HTTP/1.1."""
 
     __slots__ = (
         "_drain",
+        "_ended",
+        "_incoming",
+        "_outgoing",
         "_waiter",
         "busy",
         "closed",
@@ -60,46 +70,47 @@ class _Connection(asyncio.Protocol):
         "h11",
         "idle_since",
         "received",
+        "tls",
         "transport",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, context: ssl.SSLContext, host: str) -> None:
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        # The context's verification and host name check apply in do_handshake().
+        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once lost
         self.busy = True  # an exchange is using it (set while it is being opened, too)
-        self.closed = False  # the peer closed it, it was lost, or it was sent something unasked
+        self.closed = False  # no more bytes will come: the peer ended or lost it, or it was closed here
         self.error: BaseException | None = None  # why it was lost, when it was not a clean close
         self.idle_since = 0.0
-        self.received = 0  # bytes of the current exchange's answer so far
+        self.received = 0  # decrypted bytes of the current exchange's answer so far
+        self._ended = False  # h11 was told the stream ended
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
 
-    # asyncio.Protocol
+    # asyncio.Protocol: TCP bytes in and out
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy:  # an idle connection is sent nothing: whatever this is, the connection is done
-            self.closed = True
-            self.close()
-            return
-        self.received += len(data)
-        self.h11.receive_data(data)
+        self._incoming.write(data)
+        if not self.busy and self._incoming.pending > _IDLE_INCOMING_LIMIT:
+            self.abort()  # a peer streaming at an idle connection: it will not be used again
         self._wake()
 
     def eof_received(self) -> bool:
+        self._incoming.write_eof()
         self.closed = True
-        if self.busy:
-            self.h11.receive_data(b"")
         self._wake()
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed and self.busy and exc is None:
-            self.h11.receive_data(b"")  # a close without EOF first: the same for HTTP/1.1
+        if not self.closed:
+            self._incoming.write_eof()
         self.closed = True
         self.error = exc
         if not self.gone.done():
@@ -118,14 +129,65 @@ class _Connection(asyncio.Protocol):
         if drain is not None and not drain.done():
             drain.set_result(None)
 
-    # the exchange
-
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _flush(self) -> None:
+        """Send what TLS has written (records, alerts)."""
+        data = self._outgoing.read()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def _more(self, timeout: float | None = None) -> None:
+        """Wait for the peer's next bytes (or its end), at most ``timeout`` seconds."""
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("no answer within the read timeout") from exc
+        finally:
+            self._waiter = None
+
+    # the connection's life
+
+    async def handshake(self) -> None:
+        """The TLS handshake; raises the :class:`ssl.SSLError` (or the OS error) that ended it."""
+        while True:
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                if self.closed and self.error is not None:
+                    raise self.error from None
+                await self._more()  # without a timeout of its own: the connect timeout bounds the whole
+                continue
+            self._flush()
+            return
+
+    def reusable(self) -> bool:
+        """Still open, and sent nothing while idle but TLS's own messages (session tickets and the like)."""
+        if self.closed:
+            return False
+        if self._incoming.pending:
+            try:
+                self.tls.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                return True  # TLS-level only
+            except ssl.SSLError:
+                return False
+            return False  # an answer nobody asked for, or the peer's close_notify
+        return True
+
     def close(self) -> None:
+        """Close politely: TLS close_notify (without waiting for the peer's), then TCP."""
+        if self.transport is not None and not self.closed:
+            # SSLWantReadError: the peer's close_notify, which is not waited for
+            with contextlib.suppress(ssl.SSLError):
+                self.tls.unwrap()
+            self._flush()
         self.closed = True
         if self.transport is not None:
             self.transport.close()
@@ -135,12 +197,19 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    # one exchange
+
     async def send(self, data: bytes, timeout: float | None) -> None:
-        assert self.transport is not None
         if self.closed:
             raise self._lost(httpx.WriteError, "the connection closed before the request was sent")
         self.received = 0
-        self.transport.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[self.tls.write(view) :]
+        except ssl.SSLError as exc:
+            raise httpx.WriteError(f"TLS refused to send: {exc}") from exc
+        self._flush()
         if self._drain is not None:
             try:
                 async with asyncio.timeout(timeout):
@@ -158,18 +227,13 @@ class _Connection(asyncio.Protocol):
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                if self.received == 0 and self.closed:
-                    # h11 words a close before any answer as a protocol error: it is the gateway hanging up
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response."
-                    ) from exc
+                if self.received == 0 and self._ended:
+                    # h11 words a close before any answer as a protocol error: the gateway hung up
+                    hung_up = "Server disconnected without sending a response."
+                    raise httpx.RemoteProtocolError(hung_up) from exc
                 raise httpx.RemoteProtocolError(f"the answer breaks HTTP/1.1: {exc}") from exc
             if event is h11.NEED_DATA:
-                if self.closed:
-                    if self.error is not None:
-                        raise self._lost(httpx.ReadError, "the connection was lost")
-                    raise httpx.RemoteProtocolError("the server closed the connection")  # h11 had EOF
-                await self._readable(timeout)
+                await self._fill(timeout)
             elif isinstance(event, h11.Data):
                 body.append(bytes(event.data))
             elif isinstance(event, h11.Response):
@@ -178,20 +242,31 @@ class _Connection(asyncio.Protocol):
                 assert response is not None
                 return response, b"".join(body)
             elif isinstance(event, h11.ConnectionClosed):
-                if self.error is not None:
-                    raise self._lost(httpx.ReadError, "the connection was lost")
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             # h11.InformationalResponse (100 Continue and the like): wait for the final answer
 
-    async def _readable(self, timeout: float | None) -> None:
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout):
-                await waiter
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("no answer within the read timeout") from exc
-        finally:
-            self._waiter = None
+    async def _fill(self, timeout: float | None) -> None:
+        """Give h11 the next decrypted bytes, or the end of the stream."""
+        while True:
+            try:
+                data = self.tls.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self.closed:
+                    await self._more(timeout)
+                    continue
+                if self.error is not None:
+                    raise self._lost(httpx.ReadError, "the connection was lost") from None
+                data = b""  # the TCP stream ended without TLS's close_notify: an end all the same
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                data = b""  # close_notify, or EOF without it
+            except ssl.SSLError as exc:  # a TLS alert: the gateway refusing our certificate, among others
+                raise httpx.ReadError(f"TLS: {exc}") from exc
+            if not data:
+                self._ended = True
+            self.received += len(data)
+            self.h11.receive_data(data)
+            return
 
     def _lost(self, kind: type[httpx.TransportError], what: str) -> httpx.TransportError:
         error = kind(f"{what}: {self.error}" if self.error is not None else what)
@@ -288,7 +363,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             now = time.monotonic()
             while pool.idle:
                 connection = pool.idle.pop()
-                if connection.closed or (expiry is not None and now - connection.idle_since > expiry):
+                if not connection.reusable() or (expiry is not None and now - connection.idle_since > expiry):
                     self._forget(pool, connection)
                     continue
                 connection.busy = True
@@ -310,17 +385,12 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     async def _open(self, pool: _Pool, origin: tuple[str, int], request: httpx.Request) -> _Connection:
         host, port = origin
-        connection = _Connection()
+        connection = _Connection(self._ssl_context, host)
         pool.all.add(connection)  # the slot is taken while the connection opens
         try:
             async with asyncio.timeout(self._connect_timeout):
-                await asyncio.get_running_loop().create_connection(
-                    lambda: connection,
-                    host,
-                    port,
-                    ssl=self._ssl_context,
-                    server_hostname=host,
-                )
+                await asyncio.get_running_loop().create_connection(lambda: connection, host, port)
+                await connection.handshake()
         except TimeoutError as exc:
             self._forget(pool, connection)
             raise httpx.ConnectTimeout("the connection was not made in time", request=request) from exc
