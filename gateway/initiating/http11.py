@@ -17,7 +17,8 @@ It is an :class:`httpx.AsyncBaseTransport`: requests are ``httpx.Request``, answ
 the whole body read, failures the exceptions httpx's own transport raises (``ConnectError``/``ConnectTimeout``
 for a connection or TLS handshake that failed, ``ReadTimeout`` when the gateway goes quiet for longer than the
 read timeout, ``ReadError``/``WriteError`` for a connection lost mid-exchange, ``RemoteProtocolError`` for a
-peer that closed without answering or broke HTTP/1.1, ``PoolTimeout`` when no connection came free in time),
+peer that closed without answering or broke HTTP/1.1, :class:`AnswerTooLargeError` (one of those) for an
+answer past ``max_answer_bytes``, ``PoolTimeout`` when no connection came free in time),
 each raised *from* the OS, TLS or h11 error that caused it, so callers can say why.
 
 The pool, per origin (host, port): at most ``max_connections`` connections, idle ones reused most recent
@@ -40,7 +41,7 @@ import httpx
 
 from gateway.security.tls import require_verification
 
-__all__ = ["H11Transport"]
+__all__ = ["AnswerTooLargeError", "H11Transport"]
 
 # The peer's side of an exchange that ended (or never began): the connection can be closed politely. In any
 # other state the exchange was cut short (a timeout, a cancellation) and the connection is dropped at once.
@@ -50,6 +51,11 @@ _CLOSE_WAIT_SECONDS = 1.0
 # Decrypted bytes read at a time; bytes an idle connection may be sent (TLS tickets) before it is dropped.
 _READ_SIZE = 65536
 _IDLE_INCOMING_LIMIT = 65536
+
+
+class AnswerTooLargeError(httpx.RemoteProtocolError):
+    """The answer grew past the transport's ``max_answer_bytes``: a gateway sending more than anything it
+    could mean (or without end) is cut off before it exhausts memory."""
 
 
 class _Connection(asyncio.Protocol):
@@ -69,12 +75,13 @@ class _Connection(asyncio.Protocol):
         "gone",
         "h11",
         "idle_since",
+        "limit",
         "received",
         "tls",
         "transport",
     )
 
-    def __init__(self, context: ssl.SSLContext, host: str) -> None:
+    def __init__(self, context: ssl.SSLContext, host: str, limit: int) -> None:
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         # The context's verification and host name check apply in do_handshake().
         self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
@@ -86,6 +93,7 @@ class _Connection(asyncio.Protocol):
         self.error: BaseException | None = None  # why it was lost, when it was not a clean close
         self.idle_since = 0.0
         self.received = 0  # decrypted bytes of the current exchange's answer so far
+        self.limit = limit  # the most an answer may hold (status line, headers and body)
         self._ended = False  # h11 was told the stream ended
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -112,7 +120,7 @@ class _Connection(asyncio.Protocol):
         if not self.closed:
             self._incoming.write_eof()
         self.closed = True
-        self.error = exc
+        self.error = self.error or exc
         if not self.gone.done():
             self.gone.set_result(None)
         self._wake()
@@ -160,8 +168,10 @@ class _Connection(asyncio.Protocol):
                 self.tls.do_handshake()
             except ssl.SSLWantReadError:
                 self._flush()
-                if self.closed and self.error is not None:
-                    raise self.error from None
+                if self.closed:
+                    raise (
+                        self.error or ssl.SSLEOFError("the connection closed in the TLS handshake")
+                    ) from None
                 await self._more()  # without a timeout of its own: the connect timeout bounds the whole
                 continue
             self._flush()
@@ -188,12 +198,18 @@ class _Connection(asyncio.Protocol):
             with contextlib.suppress(ssl.SSLError):
                 self.tls.unwrap()
             self._flush()
-        self.closed = True
+        self._closed_here()
         if self.transport is not None:
             self.transport.close()
 
+    def _closed_here(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.error = self.error or ConnectionAbortedError("the connection was closed by this side")
+            self._wake()
+
     def abort(self) -> None:
-        self.closed = True
+        self._closed_here()
         if self.transport is not None:
             self.transport.abort()
 
@@ -256,15 +272,21 @@ class _Connection(asyncio.Protocol):
                     await self._more(timeout)
                     continue
                 if self.error is not None:
-                    raise self._lost(httpx.ReadError, "the connection was lost") from None
+                    raise self._lost(httpx.ReadError, "the connection was lost") from self.error
                 data = b""  # the TCP stream ended without TLS's close_notify: an end all the same
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                data = b""  # close_notify, or EOF without it
+            except ssl.SSLZeroReturnError:
+                data = b""  # close_notify
+            except ssl.SSLEOFError:
+                if self.error is not None:  # a reset or a close here, not the peer's end
+                    raise self._lost(httpx.ReadError, "the connection was lost") from self.error
+                data = b""  # EOF without close_notify
             except ssl.SSLError as exc:  # a TLS alert: the gateway refusing our certificate, among others
                 raise httpx.ReadError(f"TLS: {exc}") from exc
             if not data:
                 self._ended = True
             self.received += len(data)
+            if self.received > self.limit:
+                raise AnswerTooLargeError(f"the answer exceeds {self.limit} bytes")
             self.h11.receive_data(data)
             return
 
@@ -280,14 +302,18 @@ class _Pool:
 
     all: set[_Connection] = field(default_factory=set)
     idle: list[_Connection] = field(default_factory=list)  # most recently used last
-    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    # Requests waiting for a connection, first come first served: each is handed a connection that came free
+    # (its result) or told that a place for a new one did (``None``).
+    waiting: deque[asyncio.Future[_Connection | None]] = field(default_factory=deque)
 
-    def wake_one(self) -> None:
+    def hand_over(self, connection: _Connection | None) -> bool:
+        """Give ``connection`` (or a free place) to the first request still waiting; ``False`` if none is."""
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(connection)
+                return True
+        return False
 
 
 class H11Transport(httpx.AsyncBaseTransport):
@@ -299,8 +325,10 @@ class H11Transport(httpx.AsyncBaseTransport):
         *,
         limits: httpx.Limits | None = None,
         timeout: httpx.Timeout | None = None,
+        max_answer_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         require_verification(ssl_context)
+        self._max_answer_bytes = max_answer_bytes
         limits = limits or httpx.Limits()
         timeout = timeout or httpx.Timeout(5.0)
         self._ssl_context = ssl_context
@@ -339,7 +367,13 @@ class H11Transport(httpx.AsyncBaseTransport):
             )
             await connection.send(data, self._write_timeout)
             answer, body = await connection.receive(self._read_timeout)
-            done = h.our_state is h11.DONE and h.their_state is h11.DONE and not connection.closed
+            done = (
+                h.our_state is h11.DONE
+                and h.their_state is h11.DONE
+                and not connection.closed
+                and not h.trailing_data[0]
+                and not connection.tls.pending()
+            )
         except httpx.TransportError as exc:
             exc.request = request
             raise
@@ -359,33 +393,65 @@ class H11Transport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         deadline = None if self._pool_timeout is None else loop.time() + self._pool_timeout
         expiry = self._keepalive_expiry
-        while True:
+        if expiry is not None:  # the oldest idle connections first, which the newest-first reuse leaves last
             now = time.monotonic()
+            while pool.idle and now - pool.idle[0].idle_since > expiry:
+                self._forget(pool, pool.idle.pop(0))
+        first_turn = True
+        while True:
+            # Arriving while others wait: queue behind them. Handed a free place: back here, at the front.
+            if first_turn and pool.waiting:
+                handed = await self._wait(pool, loop, deadline, request, front=False)
+                if handed is not None:
+                    return handed
+            first_turn = False
             while pool.idle:
                 connection = pool.idle.pop()
-                if not connection.reusable() or (expiry is not None and now - connection.idle_since > expiry):
+                if not connection.reusable():
                     self._forget(pool, connection)
                     continue
                 connection.busy = True
                 return connection
             if self._max_connections is None or len(pool.all) < self._max_connections:
                 return await self._open(pool, origin, request)
-            waiter = loop.create_future()
+            handed = await self._wait(pool, loop, deadline, request, front=True)
+            if handed is not None:
+                return handed
+
+    async def _wait(
+        self,
+        pool: _Pool,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None,
+        request: httpx.Request,
+        *,
+        front: bool,
+    ) -> _Connection | None:
+        """Wait for a connection (returned, busy) or a free place (``None``); ``front`` to keep one's turn."""
+        waiter: asyncio.Future[_Connection | None] = loop.create_future()
+        if front:
+            pool.waiting.appendleft(waiter)
+        else:
             pool.waiting.append(waiter)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await waiter
-            except BaseException as exc:
-                if waiter.done() and not waiter.cancelled():
-                    pool.wake_one()  # woken as the wait ended: the turn passes to the next in line
-                waiter.cancel()
-                if isinstance(exc, TimeoutError):
-                    raise httpx.PoolTimeout("no connection came free in time", request=request) from exc
-                raise
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                # Handed something as the wait ended: it passes to the next in line.
+                handed = waiter.result()
+                if handed is not None:
+                    self._release(pool, handed, reuse=True)
+                else:
+                    pool.hand_over(None)
+            waiter.cancel()
+            if isinstance(exc, TimeoutError):
+                raise httpx.PoolTimeout("no connection came free in time", request=request) from exc
+            raise
 
     async def _open(self, pool: _Pool, origin: tuple[str, int], request: httpx.Request) -> _Connection:
         host, port = origin
-        connection = _Connection(self._ssl_context, host)
+        connection = _Connection(self._ssl_context, host, self._max_answer_bytes)
         pool.all.add(connection)  # the slot is taken while the connection opens
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -403,13 +469,15 @@ class H11Transport(httpx.AsyncBaseTransport):
         return connection
 
     def _release(self, pool: _Pool, connection: _Connection, *, reuse: bool) -> None:
-        connection.busy = False
         if reuse and not self._closed:
-            connection.h11.start_next_cycle()
-            connection.idle_since = time.monotonic()
-            pool.idle.append(connection)
-            pool.wake_one()
+            if connection.h11.our_state is h11.DONE:
+                connection.h11.start_next_cycle()
+            if not pool.hand_over(connection):  # straight to the first request waiting, busy as it was
+                connection.busy = False
+                connection.idle_since = time.monotonic()
+                pool.idle.append(connection)
         else:
+            connection.busy = False
             self._forget(pool, connection)
 
     def _forget(self, pool: _Pool, connection: _Connection) -> None:
@@ -421,11 +489,11 @@ class H11Transport(httpx.AsyncBaseTransport):
             else:
                 connection.abort()
             self._track(connection)
-            pool.wake_one()
+            pool.hand_over(None)
 
     def _track(self, connection: _Connection) -> None:
         """Keep a closed connection in sight until asyncio has let it go, for :meth:`aclose` to wait on."""
-        if not connection.gone.done():
+        if connection.transport is not None and not connection.gone.done():
             self._closing.add(connection)
             connection.gone.add_done_callback(lambda _: self._closing.discard(connection))
 
@@ -443,7 +511,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             while pool.waiting:
                 waiter = pool.waiting.popleft()
                 if not waiter.done():
-                    waiter.cancel()
+                    waiter.set_exception(RuntimeError("the transport was closed"))
         closing = [c.gone for c in self._closing]
         if closing:
             _, late = await asyncio.wait(closing, timeout=_CLOSE_WAIT_SECONDS)

@@ -35,9 +35,16 @@ import httpx
 
 from gateway.directory import PartnerSettings
 from gateway.initiating.breaker import CircuitBreakers
-from gateway.initiating.http11 import H11Transport
+from gateway.initiating.http11 import AnswerTooLargeError, H11Transport
 from gateway.security import SecuredMessage
-from xca.errors import CircuitOpenError, GatewayConnectError, GatewayTimeoutError, GatewayTlsError
+from xca.errors import (
+    CircuitOpenError,
+    GatewayConnectError,
+    GatewayResponseError,
+    GatewayTimeoutError,
+    GatewayTlsError,
+)
+from xca.iti39 import MAX_RESPONSE_BYTES
 
 __all__ = ["GatewayTransport", "HttpAnswer", "RetryPolicy"]
 
@@ -112,7 +119,10 @@ class GatewayTransport:
                 write=settings.read_timeout,
                 pool=settings.total_timeout,
             )
-            client = H11Transport(self._ssl_context, limits=limits, timeout=timeout)
+            # No answer larger than the largest any transaction reads (ITI-39's) is read to its end.
+            client = H11Transport(
+                self._ssl_context, limits=limits, timeout=timeout, max_answer_bytes=MAX_RESPONSE_BYTES
+            )
             self._clients[key] = client
         return client
 
@@ -161,6 +171,12 @@ class GatewayTransport:
                             )
                     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                         failure, resend_same = exc, True
+                    except AnswerTooLargeError as exc:  # the same request would bring the same answer
+                        breaker.failure()
+                        raise GatewayResponseError(
+                            f"the answer was cut off: {exc}",
+                            detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
+                        ) from exc
                     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                         # TLS 1.3 ends the client's handshake before the server checks its certificate: a
                         # gateway refusing ours answers the first read with an alert.
@@ -253,6 +269,8 @@ def _os_reason(error: BaseException) -> str:
             why = cause.strerror or str(cause)
             found = "not found" if cause.errno in _NAME_NOT_FOUND else "lookup failed"
             return f": host name {found} ({why})"
+        if isinstance(cause, ssl.SSLError):  # its errno is OpenSSL's SSL_ERROR_* number, not the OS's
+            return f": TLS failed ({cause.reason or cause})"
         if isinstance(cause, OSError) and (cause.errno or cause.strerror):
             # The errno's own text: asyncio words a refused connect as "Connect call failed (host, port)".
             why = os.strerror(cause.errno) if cause.errno else str(cause.strerror)

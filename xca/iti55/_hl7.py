@@ -27,16 +27,21 @@ _ISO: Final = re.compile(
 XSI_TYPE: Final = q(ns.XSI, "type")
 
 
+_TAGS: dict[str, str] = {}  # local name -> Clark name, filled as used (a few dozen HL7 v3 names)
+
+
 def hl7(local: str) -> str:
-    return q(ns.HL7V3, local)
+    tag = _TAGS.get(local)
+    if tag is None:
+        tag = _TAGS[local] = q(ns.HL7V3, local)
+    return tag
 
 
 def sub(parent: etree._Element, local: str, attrs: dict[str, str] | None = None) -> etree._Element:
     """Append an HL7 v3 element with ``attrs`` (keys in document order) to ``parent``."""
-    element = etree.SubElement(parent, hl7(local))
-    for key, value in (attrs or {}).items():
-        element.set(key, value)
-    return element
+    if attrs:
+        return etree.SubElement(parent, hl7(local), attrs)
+    return etree.SubElement(parent, hl7(local))
 
 
 def sub_text(parent: etree._Element, local: str, text: str) -> etree._Element:

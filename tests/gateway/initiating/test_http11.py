@@ -5,7 +5,10 @@ the httpx error a caller expects, with the pool left usable."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import httpx
 import pytest
 
 from certs import CertificatePurpose, create_ca, issue_certified_key, write_certificates, write_private_key
-from gateway.initiating.http11 import H11Transport
+from gateway.initiating.http11 import AnswerTooLargeError, H11Transport
 from gateway.security import client_ssl_context, server_ssl_context
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str, bytes], Awaitable[bool]]
@@ -128,6 +131,19 @@ class Server:
         elif path == "/later":
             await asyncio.sleep(0.15)
             writer.write(answer(b"later"))
+        elif path == "/soon":
+            await asyncio.sleep(0.01)
+            writer.write(answer(b"soon"))
+        elif path == "/extra":  # a second, unasked answer in the same write (one TLS record)
+            writer.write(answer(b"asked") + answer(b"STALE"))
+        elif path == "/reset":  # an answer read until the connection closes, cut by a reset
+            writer.write(b"HTTP/1.0 200 OK\r\n\r\n" + b"y" * 5000)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            raw = writer.get_extra_info("socket")
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
         elif path == "/hang":
             await asyncio.sleep(30)
         elif path == "/drop":
@@ -156,13 +172,15 @@ def run(pki: Path, scenario: Callable[[Server], Awaitable[None]]) -> Server:
     return asyncio.run(main())
 
 
-def transport(pki: Path, **timeouts: float) -> H11Transport:
+def transport(pki: Path, max_answer_bytes: int = 256 * 1024 * 1024, **timeouts: float) -> H11Transport:
     limits = httpx.Limits(max_connections=int(timeouts.pop("max_connections", 4)), keepalive_expiry=30)
     timeout = httpx.Timeout(connect=5, read=timeouts.pop("read", 5), write=5, pool=timeouts.pop("pool", 5))
     if "expiry" in timeouts:
         limits = httpx.Limits(max_connections=4, keepalive_expiry=timeouts.pop("expiry"))
     assert not timeouts
-    return H11Transport(client_context(pki), limits=limits, timeout=timeout)
+    return H11Transport(
+        client_context(pki), limits=limits, timeout=timeout, max_answer_bytes=max_answer_bytes
+    )
 
 
 async def post(client: H11Transport, url: str, body: bytes = b"<Envelope/>") -> httpx.Response:
@@ -241,7 +259,7 @@ def test_an_idle_connection_past_its_keepalive_expiry_is_replaced(pki: Path) -> 
 
 
 def test_a_quiet_gateway_times_out_and_its_connection_is_dropped(pki: Path) -> None:
-    errors: list[BaseException] = []
+    errors: list[httpx.ReadTimeout] = []
 
     async def scenario(server: Server) -> None:
         client = transport(pki, read=0.2)
@@ -342,3 +360,90 @@ def test_only_verified_https_is_spoken(pki: Path) -> None:
         await client.aclose()
 
     asyncio.run(plain())
+
+
+def test_bytes_left_after_an_answer_are_never_read_as_the_next_answer(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            assert (await post(client, server.url("/extra"))).content == b"asked"
+            assert (await post(client, server.url("/echo"), b"mine")).content == b"mine"
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 2  # the connection holding the stale answer was not reused
+
+
+def test_a_reset_in_the_middle_of_an_answer_is_a_read_error_not_a_short_answer(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            with pytest.raises(httpx.ReadError) as caught:
+                await post(client, server.url("/reset"))
+            assert isinstance(caught.value.__cause__, ConnectionResetError)
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_an_answer_past_the_limit_is_cut_off(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_answer_bytes=100_000)
+        try:
+            with pytest.raises(AnswerTooLargeError, match="exceeds 100000 bytes"):
+                await post(client, server.url("/big"))
+            assert (await post(client, server.url("/echo"), b"small")).content == b"small"
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_a_request_waiting_for_the_only_connection_gets_its_turn(pki: Path) -> None:
+    # One connection, one task sending back to back: a request arriving meanwhile is served in turn, not
+    # starved until its pool timeout by the task that keeps taking the connection back.
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_connections=1, pool=1.0)
+        stop = asyncio.Event()
+
+        async def busy() -> int:
+            sent = 0
+            while not stop.is_set():
+                await post(client, server.url("/soon"))
+                sent += 1
+            return sent
+
+        hog = asyncio.create_task(busy())
+        try:
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            assert (await post(client, server.url("/echo"), b"mine")).content == b"mine"
+            assert time.monotonic() - started < 0.5
+        finally:
+            stop.set()
+            assert await hog > 0
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_closing_the_transport_ends_exchanges_in_flight_and_does_not_wait_on_failed_connects(
+    pki: Path,
+) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, read=10)
+        for _ in range(5):
+            with pytest.raises(httpx.ConnectError):
+                await post(client, "https://127.0.0.1:9/")
+        hanging = asyncio.create_task(post(client, server.url("/hang")))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await client.aclose()
+        with pytest.raises(httpx.ReadError):
+            await hanging
+        assert time.monotonic() - started < 0.9  # not the read timeout, nor a wait on connections never made
+
+    run(pki, scenario)

@@ -186,3 +186,36 @@ def test_nobody_listening_is_still_retried(pki: Path) -> None:
     assert not isinstance(caught.value, GatewayTlsError)
     assert caught.value.message == "connection failed: connection refused (ConnectError)"
     assert caught.value.detail["attempts"] == 3
+
+
+def test_a_gateway_port_without_tls_is_named_as_a_tls_failure(pki: Path) -> None:
+    # A plain HTTP server where TLS was expected answers the ClientHello with HTTP: OpenSSL's reason, not the
+    # OS error its SSL_ERROR_* number would name ("operation not permitted").
+    stop = threading.Event()
+
+    def plain(listener: socket.socket) -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                try:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                except OSError:
+                    continue
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = threading.Thread(target=plain, args=(listener,), daemon=True)
+        server.start()
+        try:
+            with pytest.raises(GatewayConnectError) as caught:
+                asyncio.run(_exchange(pki, listener.getsockname()[1]))
+        finally:
+            stop.set()
+            server.join(timeout=5)
+
+    assert caught.value.message == "connection failed: TLS failed (WRONG_VERSION_NUMBER) (ConnectError)"
