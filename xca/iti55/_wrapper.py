@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Final
@@ -28,7 +30,7 @@ from xca.iti55._hl7 import (
     sub_ii,
     sub_text,
 )
-from xca.iti55.models import Device, Ii, Iti55Query, ProcessingCode, ResponsePriority
+from xca.iti55.models import Demographics, Device, Ii, Iti55Query, ProcessingCode, ResponsePriority
 from xca.safexml import parse_xml
 
 INTERACTION_ROOT: Final = "2.16.840.1.113883.1.6"
@@ -97,13 +99,42 @@ def build_device(
 
 def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> None:
     """``queryByParameter``; ``strict`` is off for the response's echo of a peer's query, which copies
-    the received element (``query.raw``) verbatim when there is one."""
+    the received element (``query.raw``) verbatim when there is one.
+
+    A request's query (``strict``) is copied from one built for the same demographics, priority and degree
+    of match before, only its queryId set anew: a pull sends the same query to every gateway."""
     if strict:
-        check_demographics(query.demographics, query=True)
         require_ii(query.query_id, "query id", uuid_ok=True)
+        try:
+            template = _request_query(query.demographics, query.priority, query.minimum_degree_match)
+        except TypeError:  # unhashable demographics (a list where a tuple belongs): built afresh
+            check_demographics(query.demographics, query=True)
+        else:
+            element = copy.deepcopy(template)
+            query_id = element[0]
+            query_id.set("root", query.query_id.root)
+            if query.query_id.extension is not None:
+                query_id.set("extension", query.query_id.extension)
+            parent.append(element)
+            return
     elif query.raw is not None:
         parent.append(_echo(query.raw))
         return
+    _write_query(parent, query)
+
+
+@functools.lru_cache(maxsize=64)
+def _request_query(
+    demographics: Demographics, priority: ResponsePriority, minimum_degree_match: int | None
+) -> etree._Element:
+    """A request's ``queryByParameter`` with an empty queryId root, built under a request's root so that its
+    namespace declarations are the ones it is copied into (lxml then drops them as redundant)."""
+    check_demographics(demographics, query=True)
+    holder = new_root("PRPA_IN201305UV02")
+    return _write_query(holder, Iti55Query(Ii(""), demographics, priority, minimum_degree_match))
+
+
+def _write_query(parent: etree._Element, query: Iti55Query) -> etree._Element:
     element = sub(parent, "queryByParameter")
     sub_ii(element, "queryId", query.query_id)
     sub(element, "statusCode", {"code": "new"})
@@ -117,6 +148,7 @@ def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> N
         sub(minimum, "value", {XSI_TYPE: "INT", "value": str(query.minimum_degree_match)})
         sub_text(minimum, "semanticsText", "Degree of match requested")
     build_parameter_list(element, query.demographics)
+    return element
 
 
 def _echo(raw: bytes) -> etree._Element:

@@ -125,6 +125,32 @@ def test_request_carries_the_profile_fixed_values() -> None:
     assert _x(body, "h:creationTime/@value") == ["20240501123015+0000"]
 
 
+def test_requests_for_the_same_patient_each_carry_their_own_query_id() -> None:
+    # A pull sends one query to every gateway: each request's queryByParameter is copied from one built
+    # before, with its own queryId; the copies never carry another request's id or share its elements.
+    def with_query_id(query_id: Ii) -> etree._Element:
+        request = f.request()
+        return build_iti55_request(replace(request, query=replace(request.query, query_id=query_id)))
+
+    first = with_query_id(Ii("1.2.3.9", "first"))
+    second = with_query_id(Ii("1.2.3.9"))
+    third = with_query_id(Ii("1.2.3.8", "third"))
+    query_id = "h:controlActProcess/h:queryByParameter/h:queryId"
+    assert [_x(b, query_id + "/@root") + _x(b, query_id + "/@extension") for b in (first, second, third)] == [
+        ["1.2.3.9", "first"],
+        ["1.2.3.9"],
+        ["1.2.3.8", "third"],
+    ]
+    first_query = first.find(f"{{{ns.HL7V3}}}controlActProcess/{{{ns.HL7V3}}}queryByParameter")
+    assert first_query is not None
+    first_query.find(f"{{{ns.HL7V3}}}queryId").set("extension", "changed")  # type: ignore[union-attr]
+    fourth = with_query_id(Ii("1.2.3.9", "fourth"))
+    assert _x(fourth, query_id + "/@extension") == ["fourth"]
+    for body in (first, second, third, fourth):
+        assert_valid(body, "PRPA_IN201305UV02")
+        assert etree.tostring(body).count(b"xmlns") == 2  # declared once, on the root
+
+
 def test_error_and_more_attributes_responses_carry_their_codes() -> None:
     error = build_iti55_response(f.response(error=ErrorCode.INTERNAL_ERROR))
     assert _x(error, "h:acknowledgement/h:typeCode/@code") == ["AE"]
