@@ -92,10 +92,11 @@ async def _exchange(pki: Path, port: int) -> object:
 
 
 def _serve(
-    listener: socket.socket, context: ssl.SSLContext, accepted: list[int], stop: threading.Event
+    listener: socket.socket, context: ssl.SSLContext | None, accepted: list[int], stop: threading.Event
 ) -> None:
     """A blocking TLS server (OpenSSL does the handshake on the socket, sending its alerts as a partner's
-    server would): counts TCP connections and answers a completed handshake with an empty 200."""
+    server would): counts TCP connections and answers a completed handshake with an empty 200. Without a
+    context, a plain HTTP server answering whatever it reads with a 400."""
     listener.settimeout(0.05)
     while not stop.is_set():
         try:
@@ -106,6 +107,10 @@ def _serve(
         with connection:
             connection.settimeout(5)
             try:
+                if context is None:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    continue
                 with context.wrap_socket(connection, server_side=True) as tls:
                     tls.recv(65536)
                     tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
@@ -118,7 +123,7 @@ def _against(
     certificate: str,
     trust: str = "trust.pem",
     tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
-) -> tuple[BaseException, int]:
+) -> tuple[GatewayConnectError, int]:
     """Run one exchange against a server presenting ``certificate``, trusting ``trust`` and speaking TLS up
     to ``tls``: the error and how many TCP connections the server accepted."""
     context = server_ssl_context(
@@ -127,6 +132,10 @@ def _against(
         trust_bundle=pki / trust,
     )
     context.maximum_version = tls
+    return _run_against(pki, context)
+
+
+def _run_against(pki: Path, context: ssl.SSLContext | None) -> tuple[GatewayConnectError, int]:
     accepted: list[int] = []
     stop = threading.Event()
     with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -191,31 +200,6 @@ def test_nobody_listening_is_still_retried(pki: Path) -> None:
 def test_a_gateway_port_without_tls_is_named_as_a_tls_failure(pki: Path) -> None:
     # A plain HTTP server where TLS was expected answers the ClientHello with HTTP: OpenSSL's reason, not the
     # OS error its SSL_ERROR_* number would name ("operation not permitted").
-    stop = threading.Event()
+    error, _ = _run_against(pki, None)
 
-    def plain(listener: socket.socket) -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(5)
-                try:
-                    connection.recv(65536)
-                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-                except OSError:
-                    continue
-
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        server = threading.Thread(target=plain, args=(listener,), daemon=True)
-        server.start()
-        try:
-            with pytest.raises(GatewayConnectError) as caught:
-                asyncio.run(_exchange(pki, listener.getsockname()[1]))
-        finally:
-            stop.set()
-            server.join(timeout=5)
-
-    assert caught.value.message == "connection failed: TLS failed (WRONG_VERSION_NUMBER) (ConnectError)"
+    assert error.message == "connection failed: TLS failed (WRONG_VERSION_NUMBER) (ConnectError)"
