@@ -39,10 +39,13 @@ Prints, per size, beside its target:
   "in rec" is how many of them the record already held when it was published;
 * the sandbox's start-up time (process start to ``directory.json`` + ``patients.json`` written).
 
-Each size is pulled once per connection mode (``--connections cold,warm``), each into its own database so
-both retrieve every document: ``cold``, a fresh service that opens one TLS connection per gateway (as a
-one-shot ``hiegate pull``); ``warm``, a service that pulled another patient just before inside
-``PullService.connections()`` and sends over the connections that pull left open (as the FHIR API's worker).
+Each size is pulled once per connection mode (``--connections cold,resumed,warm``), each into its own
+database so each retrieves every document: ``cold``, a service that opens one TLS connection per gateway with
+a full handshake (as a one-shot ``hiegate pull``: the TLS sessions of the unmeasured pull before are
+forgotten); ``resumed``, new connections that resume the TLS sessions the service kept from the pull before
+(an abbreviated handshake: no certificates, no signature; as the FHIR API's worker once its idle connections
+expired); ``warm``, a service that pulled another patient just before inside ``PullService.connections()`` and
+sends over the connections that pull left open (as the FHIR API's worker between close pulls).
 
 Before each measured pull, the same service pulls another patient on the same database, unmeasured, as a
 running gateway has done before (``--no-warmup`` skips it for ``cold``, which then measures a one-shot
@@ -61,7 +64,7 @@ gateways 32 threads made healthy gateways miss the partner timeout). ``--sandbox
 number.
 
 Usage: ``python bench/bench_pull.py [--sizes 10,50,200] [--faults 20] [--latency SPEC] [--timeout 5]
-[--in-process] [--sandbox-threads 4] [--no-gc-freeze] [--no-warmup] [--connections cold,warm]``.
+[--in-process] [--sandbox-threads 4] [--no-gc-freeze] [--no-warmup] [--connections cold,resumed,warm]``.
 """
 
 from __future__ import annotations
@@ -130,10 +133,8 @@ def _open_database(url: str, directory: bytes) -> Database:
 
 
 def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
-    """One sandbox of ``size`` gateways; the same patient pulled once per connection mode (``cold``: a
-    fresh service, so a TLS handshake per gateway; ``warm``: a service that pulled another patient just
-    before inside ``PullService.connections()``, as the FHIR API's worker does), each into its own
-    database so both retrieve every document."""
+    """One sandbox of ``size`` gateways; the same patient pulled once per connection mode (see the module's
+    description), each into its own database so each retrieves every document."""
     folder = work / f"n{size}"
     settings = load_settings(None, database_url=f"sqlite:///{folder / 'pull.db'}", certs_dir=work / "certs")
     config = SandboxConfig(
@@ -183,11 +184,14 @@ def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]
                 # a running gateway has made before: the process's one-time costs (lazy imports, the
                 # converter's tables) and the database engine's (each statement compiled on its first use)
                 # are paid once, not charged to the measured pull's exchanges. ``warm`` keeps that pull's
-                # connections open for the measured one; ``cold`` opens new ones (a transport per run).
+                # connections open for the measured one; ``resumed`` and ``cold`` open new ones (a transport
+                # per run), ``resumed`` with that pull's TLS sessions, ``cold`` without.
                 kept = service.connections() if mode == "warm" else contextlib.nullcontext()
                 async with kept:
-                    if mode == "warm" or args.warmup:
+                    if mode != "cold" or args.warmup:
                         await service.pull(request(other))
+                    if mode == "cold":
+                        service.tls_sessions.clear()
                     return await _measure(service, request(person), sandbox, args)
 
             result = asyncio.run(after_another())
@@ -208,8 +212,9 @@ async def _measure(
     cpu_before = time.process_time()
     loop_before = time.thread_time()
     service.cpu.reset()
-    # Client handshakes completed on the pull's one SSL context (each signs a CertificateVerify: mutual TLS).
-    handshakes_before = service.ssl_context.session_stats()["connect_good"]
+    # Client handshakes completed on the pull's one SSL context: full ones sign a CertificateVerify (mutual
+    # TLS), resumed ones ("hits") do not.
+    stats_before = service.ssl_context.session_stats()
     began = time.perf_counter()
     at_record: list[tuple[float, int]] = []
 
@@ -240,7 +245,7 @@ async def _measure(
         "threads_s": threads,
         "exchanges": service.cpu.exchanges,
         "messages": service.cpu.messages,
-        "handshakes": service.ssl_context.session_stats()["connect_good"] - handshakes_before,
+        "handshakes": _handshakes(service.ssl_context.session_stats(), stats_before),
         "meter_ms": service.cpu.ms_per_exchange,
         "exchange_ms": service.cpu.exchange_ms,
         "rss_peak": rss_peak,
@@ -248,6 +253,12 @@ async def _measure(
         "sandbox_cpu_s": sandbox_cpu_s,
         "sandbox_peak_mb": sandbox_peak_mb,
     }
+
+
+def _handshakes(after: dict[str, int], before: dict[str, int]) -> tuple[int, int]:
+    """Full and resumed client handshakes between two ``session_stats()``."""
+    resumed = after["hits"] - before["hits"]
+    return after["connect_good"] - before["connect_good"] - resumed, resumed
 
 
 def _row(
@@ -263,9 +274,10 @@ def _row(
     wall, at_record, cpu = result["wall_s"], result["at_record"], result["cpu_s"]
     exchanges = result["exchanges"]
     # The RSA-2048 private-key operations the pull cannot avoid: two signatures per signed request (the
-    # assertion's and the holder-of-key one over the Timestamp) and one per mutual-TLS handshake, at this
-    # machine's measured cost per signature.
-    private_key_ops = 2 * result["messages"] + result["handshakes"]
+    # assertion's and the holder-of-key one over the Timestamp) and one per full mutual-TLS handshake, at
+    # this machine's measured cost per signature.
+    full_handshakes, resumed_handshakes = result["handshakes"]
+    private_key_ops = 2 * result["messages"] + full_handshakes
     rsa_ms = private_key_ops * args.rsa_sign_ms / exchanges if exchanges else 0.0
     answering = (GatewayOutcome.OK, GatewayOutcome.NO_MATCH, GatewayOutcome.REJECTED, GatewayOutcome.PARTIAL)
     healthy = [g for g in summary.gateways if g.outcome in answering]
@@ -300,7 +312,8 @@ def _row(
         "convert_ms": result["threads_s"].get("convert", 0.0) * 1000 / exchanges if exchanges else 0.0,
         "cpu_s": cpu,
         "rsa_ms": rsa_ms,
-        "handshakes": result["handshakes"],
+        "handshakes": full_handshakes,
+        "resumed": resumed_handshakes,
         "messages": result["messages"],
         "meter_ms": result["meter_ms"],
         "exchange_ms": result["exchange_ms"],
@@ -326,8 +339,9 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print("gw ms/ex: the CPU of the exchanges themselves (each charged its own coroutine's steps: building,")
     print("  signing, TLS, HTTP, checking, parsing) per exchange; target <= 3 ms (issue #8)")
     print(f"rsa ms: this machine's RSA-2048 signature ({args.rsa_sign_ms:.3f} ms, measured at start) x the")
-    print("  private-key operations per exchange: 2 per signed request sent (retries included) + 1 per")
-    print("  mutual-TLS handshake ('msgs', 'hs'): the part no implementation of the protocol avoids here")
+    print("  private-key operations per exchange: 2 per signed request sent (retries included) + 1 per full")
+    print("  mutual-TLS handshake ('msgs', 'hs'; 'res': resumed handshakes, without one): the part no")
+    print("  implementation of the protocol avoids here")
     print("xml ms: building, signing, checking and parsing (within gw ms/ex)")
     if args.in_process:
         print("pull ms/ex: process_time of this process / exchanges, INCLUDING the sandbox's CPU")
@@ -339,8 +353,10 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print("  of which, per exchange: loop = the event loop's other work (the job's orchestration, events);")
     print("  writer = the pull's storage thread (steps, audit records, commits); conv = its conversion")
     print("  thread (C-CDA to FHIR, consolidation)")
-    print("conn: cold = a fresh service (one TLS handshake per gateway); warm = a service that pulled")
-    print("  another patient just before and kept its connections (PullService.connections, as the API does)")
+    print("conn: cold = new connections, full TLS handshakes (a one-shot pull); resumed = new connections")
+    print("  resuming the TLS sessions of the service's pull before (the API's worker after its idle")
+    print("  connections expired); warm = the connections the pull before left open")
+    print("  (PullService.connections)")
     print("record s: the record published (early: only overdue requests left; else at the end of the job)")
     print("record ok: record <= target = 1.1 x slowest answering gateway + 0.3 s (issue #8)")
     print("complete s: the first published record holding every document the job ends with (late")
@@ -356,12 +372,12 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     )
     print(f"gc: start-up heap {frozen}; process: {warm}\n")
     header = (
-        f"{'gateways':>8} {'conn':>4} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'record s':>8} "
+        f"{'gateways':>8} {'conn':>7} {'sbx up s':>8} {'faulty':>6} {'reported':>8} {'record s':>8} "
         f"{'slowest s':>9} "
         f"{'target s':>8} {'record ok':>9} {'late':>4} {'complete s':>10} {'complete ok':>11} "
         f"{'wall s':>7} {'net s':>6} {'overhead ok':>11} "
         f"{'gw ms/ex':>8} {'(<=3)':>5} {'rsa ms':>6} {'xml ms':>6} {'pull ms/ex':>10} {'loop':>5} "
-        f"{'writer':>6} {'conv':>5} {'exch':>5} {'msgs':>5} {'hs':>4} {'peak MB':>8} "
+        f"{'writer':>6} {'conv':>5} {'exch':>5} {'msgs':>5} {'hs':>4} {'res':>4} {'peak MB':>8} "
         f"{'sbx cpu s':>9} "
         f"{'sbx MB':>7} {'in rec':>6} {'docs':>9} {'all':>4}"
     )
@@ -370,7 +386,7 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         sbx_cpu = "-" if r["sandbox_cpu_s"] is None else f"{r['sandbox_cpu_s']:.2f}"
         sbx_mb = "-" if r["sandbox_peak_mb"] is None else f"{r['sandbox_peak_mb']:.0f}"
         print(
-            f"{r['size']:>8} {r['mode']:>4} {r['startup_s']:>8.1f} {r['faulty']:>6} "
+            f"{r['size']:>8} {r['mode']:>7} {r['startup_s']:>8.1f} {r['faulty']:>6} "
             f"{r['failed_reported']:>8} "
             f"{r['record_s']:>8.2f} {r['slowest_s']:>9.2f} {r['target_s']:>8.2f} "
             f"{'yes' if r['record_s'] <= r['target_s'] else 'NO':>9} {r['late']:>4} "
@@ -380,7 +396,7 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{'yes' if r['exchange_ms'] <= 3 else 'NO':>5} {r['rsa_ms']:>6.2f} {r['meter_ms']:>6.2f} "
             f"{r['cpu_ms']:>10.2f} {r['loop_ms'] - r['exchange_ms']:>5.2f} "
             f"{r['writer_ms']:>6.2f} {r['convert_ms']:>5.2f} {r['exchanges']:>5} {r['messages']:>5} "
-            f"{r['handshakes']:>4} "
+            f"{r['handshakes']:>4} {r['resumed']:>4} "
             f"{r['rss_mb']:>8.0f} {sbx_cpu:>9} {sbx_mb:>7} {r['in_record']:>6} "
             f"{r['held']:>4}/{r['available']:<4} {'yes' if r['held'] >= r['available'] else 'NO':>4}"
         )
@@ -426,13 +442,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--connections",
-        default="cold,warm",
-        help="connection modes to measure, comma-separated: cold, warm (both)",
+        default="cold,resumed,warm",
+        help="connection modes to measure, comma-separated: cold, resumed, warm (all three)",
     )
     args = parser.parse_args()
     args.connections = [m.strip() for m in args.connections.split(",") if m.strip()]
-    if not args.connections or set(args.connections) - {"cold", "warm"}:
-        parser.error("--connections takes cold, warm or both")
+    if not args.connections or set(args.connections) - {"cold", "resumed", "warm"}:
+        parser.error("--connections takes cold, resumed, warm or several of them")
     args.rsa_sign_ms = _rsa_sign_ms()
     print(f"this machine: one RSA-2048 PKCS#1 v1.5 SHA-256 signature takes {args.rsa_sign_ms:.3f} ms CPU")
     work = Path(tempfile.mkdtemp(prefix="bench-pull-"))

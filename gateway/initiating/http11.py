@@ -25,6 +25,14 @@ The pool, per origin (host, port): at most ``max_connections`` connections, idle
 first and dropped once idle longer than ``keepalive_expiry``, or as soon as the peer closed them or sent
 anything unasked but TLS's own messages; a connection whose exchange did not end cleanly (timeout,
 cancellation, an answer that leaves HTTP/1.1 unable to go on) is closed, never reused.
+
+TLS sessions, per origin (:class:`TlsSessions`, which a caller may share among transports and keep across
+them): a new connection resumes the session its origin's last connection left (RFC 8446 section 2.2; the
+session ticket of TLS 1.3 or the session of TLS 1.2), which spares both sides the certificates, their
+verification and the private-key signatures of a full handshake. Each session is offered once (RFC 8446
+appendix C.4: a ticket is not reused for several connections) and replaced by the one the new connection
+brings; none is kept past its lifetime, none is written anywhere, and a peer that declines gets a full
+handshake with the same verification.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 import h11
@@ -41,7 +49,7 @@ import httpx
 
 from gateway.security.tls import require_verification
 
-__all__ = ["AnswerTooLargeError", "H11Transport"]
+__all__ = ["AnswerTooLargeError", "H11Transport", "TlsSessions"]
 
 # The peer's side of an exchange that ended (or never began): the connection can be closed politely. In any
 # other state the exchange was cut short (a timeout, a cancellation) and the connection is dropped at once.
@@ -51,6 +59,36 @@ _CLOSE_WAIT_SECONDS = 1.0
 # Decrypted bytes read at a time; bytes an idle connection may be sent (TLS tickets) before it is dropped.
 _READ_SIZE = 65536
 _IDLE_INCOMING_LIMIT = 65536
+
+Origin = tuple[str, int]
+
+
+class TlsSessions:
+    """TLS sessions to resume, at most one per origin (host, port) and ``max_origins`` in all (the least
+    recently stored dropped first). In memory only: session secrets are never written to disk."""
+
+    def __init__(self, max_origins: int = 4096) -> None:
+        self._max_origins = max_origins
+        self._sessions: OrderedDict[Origin, ssl.SSLSession] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def take(self, origin: Origin) -> ssl.SSLSession | None:
+        """The origin's session, removed (offered once), unless it has outlived its lifetime."""
+        session = self._sessions.pop(origin, None)
+        if session is None or time.time() >= session.time + session.timeout:
+            return None
+        return session
+
+    def keep(self, origin: Origin, session: ssl.SSLSession) -> None:
+        self._sessions[origin] = session
+        self._sessions.move_to_end(origin)
+        while len(self._sessions) > self._max_origins:
+            self._sessions.popitem(last=False)
+
+    def clear(self) -> None:
+        self._sessions.clear()
 
 
 class AnswerTooLargeError(httpx.RemoteProtocolError):
@@ -76,15 +114,25 @@ class _Connection(asyncio.Protocol):
         "h11",
         "idle_since",
         "limit",
+        "offered",
         "received",
+        "session_kept",
         "tls",
         "transport",
     )
 
-    def __init__(self, context: ssl.SSLContext, host: str, limit: int) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, host: str, limit: int, session: ssl.SSLSession | None = None
+    ) -> None:
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        # The context's verification and host name check apply in do_handshake().
-        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
+        # The context's verification and host name check apply in do_handshake() (to a full handshake: a
+        # resumed session was verified when it was made).
+        try:
+            self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host, session=session)
+        except ValueError:  # a session made with another context: not offered
+            self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
+        self.offered = session  # the session this connection offered to resume
+        self.session_kept = False  # its session was handed to the transport's TlsSessions
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once lost
@@ -326,8 +374,10 @@ class H11Transport(httpx.AsyncBaseTransport):
         limits: httpx.Limits | None = None,
         timeout: httpx.Timeout | None = None,
         max_answer_bytes: int = 256 * 1024 * 1024,
+        sessions: TlsSessions | None = None,
     ) -> None:
         require_verification(ssl_context)
+        self.sessions = TlsSessions() if sessions is None else sessions
         self._max_answer_bytes = max_answer_bytes
         limits = limits or httpx.Limits()
         timeout = timeout or httpx.Timeout(5.0)
@@ -338,7 +388,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         self._read_timeout = timeout.read
         self._write_timeout = timeout.write
         self._pool_timeout = timeout.pool
-        self._pools: dict[tuple[str, int], _Pool] = {}
+        self._pools: dict[Origin, _Pool] = {}
         self._closing: set[_Connection] = set()  # closed, their TLS goodbye not yet done
         self._closed = False
 
@@ -367,6 +417,8 @@ class H11Transport(httpx.AsyncBaseTransport):
             )
             await connection.send(data, self._write_timeout)
             answer, body = await connection.receive(self._read_timeout)
+            if not connection.session_kept:
+                self._keep_session(origin, connection)
             done = (
                 h.our_state is h11.DONE
                 and h.their_state is h11.DONE
@@ -389,7 +441,18 @@ class H11Transport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": bytes(answer.reason)},
         )
 
-    async def _acquire(self, pool: _Pool, origin: tuple[str, int], request: httpx.Request) -> _Connection:
+    def _keep_session(self, origin: Origin, connection: _Connection) -> None:
+        """Keep the session of a connection that carried a whole answer, for the origin's next one. Only once
+        an answer is read: a TLS 1.3 server's session ticket comes after the handshake."""
+        connection.session_kept = True
+        tls = connection.tls
+        session = tls.session
+        if session is None or (tls.session_reused and session == connection.offered):
+            return  # nothing to resume, or only the session it was offered, which is not offered twice
+        if session.has_ticket or (session.id and tls.version() != "TLSv1.3"):
+            self.sessions.keep(origin, session)
+
+    async def _acquire(self, pool: _Pool, origin: Origin, request: httpx.Request) -> _Connection:
         loop = asyncio.get_running_loop()
         deadline = None if self._pool_timeout is None else loop.time() + self._pool_timeout
         expiry = self._keepalive_expiry
@@ -449,9 +512,10 @@ class H11Transport(httpx.AsyncBaseTransport):
                 raise httpx.PoolTimeout("no connection came free in time", request=request) from exc
             raise
 
-    async def _open(self, pool: _Pool, origin: tuple[str, int], request: httpx.Request) -> _Connection:
+    async def _open(self, pool: _Pool, origin: Origin, request: httpx.Request) -> _Connection:
         host, port = origin
-        connection = _Connection(self._ssl_context, host, self._max_answer_bytes)
+        session = self.sessions.take(origin)
+        connection = _Connection(self._ssl_context, host, self._max_answer_bytes, session)
         pool.all.add(connection)  # the slot is taken while the connection opens
         try:
             async with asyncio.timeout(self._connect_timeout):

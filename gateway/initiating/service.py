@@ -6,12 +6,14 @@ demo, the benchmark and tests.
     service = PullService.from_settings(settings, database)
     summary = asyncio.run(service.pull(request, listeners=[display.on_event]))
 
-A service owns the circuit breakers (shared by its pulls, in memory), the job store and the audit log. Each
-:meth:`run` builds a worker, and a fresh transport (httpx clients belong to one event loop) that it closes at
-the end, unless the run is inside :meth:`PullService.connections` on the same event loop: then the runs share
-one transport, so a pull to gateways a recent pull talked to reuses the open connections (HTTP keep-alive)
-instead of paying a TLS handshake per gateway again. A long-running process (the FHIR API's worker) keeps its
-connections this way; a one-shot CLI pull has nothing to reuse.
+A service owns the circuit breakers and the TLS sessions (shared by its pulls, in memory), the job store and
+the audit log. Each :meth:`run` builds a worker, and a fresh transport (its connections belong to one event
+loop) that it closes at the end, unless the run is inside :meth:`PullService.connections` on the same event
+loop: then the runs share one transport, so a pull to gateways a recent pull talked to reuses the open
+connections (HTTP keep-alive) instead of paying a TLS handshake per gateway again. A long-running process (the
+FHIR API's worker) keeps its connections this way; a one-shot CLI pull has nothing to reuse. A new connection
+to a gateway an earlier pull of the service talked to (its idle connection expired, or another event loop)
+resumes that pull's TLS session: an abbreviated handshake without certificates or signatures.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from gateway.initiating.codec import parse_purpose
 from gateway.initiating.cpu import CpuMeter
 from gateway.initiating.events import EventBus, Listener
 from gateway.initiating.exchange import Caller, Exchanger
+from gateway.initiating.http11 import TlsSessions
 from gateway.initiating.jobs import JobStore
 from gateway.initiating.models import PullRequest, PullSummary, record_bundle
 from gateway.initiating.settle import SettlePolicy
@@ -104,6 +107,8 @@ class PullService:
         self.partners = partners or PartnersConfig()
         self.options = options or ServiceOptions()
         self.breakers = CircuitBreakers(self.options.breaker)
+        # Outlive each pull's transport, as the breakers do: a later pull's new connections resume them.
+        self.tls_sessions = TlsSessions()
         self.cpu = CpuMeter()
         self._kept: tuple[asyncio.AbstractEventLoop, GatewayTransport] | None = None
         audit = audit or AuditLog(
@@ -228,6 +233,7 @@ class PullService:
             breakers=self.breakers,
             max_concurrency=self.options.max_concurrency,
             retry=self.options.retry,
+            tls_sessions=self.tls_sessions,
         )
 
     @asynccontextmanager

@@ -35,7 +35,7 @@ import httpx
 
 from gateway.directory import PartnerSettings
 from gateway.initiating.breaker import CircuitBreakers
-from gateway.initiating.http11 import AnswerTooLargeError, H11Transport
+from gateway.initiating.http11 import AnswerTooLargeError, H11Transport, TlsSessions
 from gateway.security import SecuredMessage
 from xca.errors import (
     CircuitOpenError,
@@ -84,8 +84,12 @@ class GatewayTransport:
         max_concurrency: int = 256,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        tls_sessions: TlsSessions | None = None,
     ) -> None:
         self._ssl_context = ssl_context
+        # TLS sessions resumed by new connections (see gateway.initiating.http11): shared by every origin's
+        # pool, and by later transports when the caller keeps them (PullService does).
+        self.tls_sessions = TlsSessions() if tls_sessions is None else tls_sessions
         self.breakers = breakers
         self._global = asyncio.Semaphore(max_concurrency)
         self._retry = retry or RetryPolicy()
@@ -121,7 +125,11 @@ class GatewayTransport:
             )
             # No answer larger than the largest any transaction reads (ITI-39's) is read to its end.
             client = H11Transport(
-                self._ssl_context, limits=limits, timeout=timeout, max_answer_bytes=MAX_RESPONSE_BYTES
+                self._ssl_context,
+                limits=limits,
+                timeout=timeout,
+                max_answer_bytes=MAX_RESPONSE_BYTES,
+                sessions=self.tls_sessions,
             )
             self._clients[key] = client
         return client

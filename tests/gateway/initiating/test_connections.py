@@ -1,7 +1,7 @@
 """Connections kept between pulls: inside ``PullService.connections()`` the runs of one event loop share a
 transport, so a pull to gateways a recent pull talked to sends over the connections already open (seen from
 the responding side: the same client ports, no new TLS handshake); without it each run opens and closes its
-own."""
+own, and its new connections resume the TLS sessions of the service's earlier pulls."""
 
 from __future__ import annotations
 
@@ -60,11 +60,15 @@ def test_runs_outside_connections_open_and_close_their_own(network: Network, dat
     service = make_service(network, database, breaker=BreakerPolicy(failure_threshold=10, recovery_seconds=1))
     asyncio.run(service.pull(request_for(network)))
     after_first = seen(network)
+    resumed_before = service.ssl_context.session_stats()["hits"]
     second = asyncio.run(service.pull(request_for(network)))  # another loop: the first run's pools are closed
     assert outcomes(second)[HEALTHY] is GatewayOutcome.OK
     after_second = seen(network)
     for home in (HEALTHY, NOBODY):
         assert after_second[home] - after_first[home], home
+    # The new connections resumed the TLS sessions the service kept from the first pull (an abbreviated
+    # handshake: no certificates, no signatures), one per gateway that answered it over TLS.
+    assert service.ssl_context.session_stats()["hits"] - resumed_before >= 3
 
 
 def test_connections_is_not_reentrant(network: Network, database: Database) -> None:

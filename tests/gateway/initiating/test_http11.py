@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from certs import CertificatePurpose, create_ca, issue_certified_key, write_certificates, write_private_key
-from gateway.initiating.http11 import AnswerTooLargeError, H11Transport
+from gateway.initiating.http11 import AnswerTooLargeError, H11Transport, TlsSessions
 from gateway.security import client_ssl_context, server_ssl_context
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str, bytes], Awaitable[bool]]
@@ -56,6 +56,8 @@ class Server:
             certificate=pki / "server.pem", private_key=pki / "server-key.pem", trust_bundle=pki / "trust.pem"
         )
         self.connections: list[int] = []
+        self.resumed: list[bool] = []  # per connection: a resumed TLS session
+        self.client_names: list[str] = []  # per connection: the client certificate's common name
         self.requests: list[tuple[str, bytes, bytes]] = []  # path, head, body
         self.closed: list[int] = []
         self.port = 0
@@ -77,6 +79,10 @@ class Server:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")[1]
         self.connections.append(peer)
+        tls = writer.get_extra_info("ssl_object")
+        self.resumed.append(tls.session_reused)
+        subject = dict(rdn[0] for rdn in tls.getpeercert()["subject"])
+        self.client_names.append(subject["commonName"])
         try:
             while True:
                 try:
@@ -172,14 +178,24 @@ def run(pki: Path, scenario: Callable[[Server], Awaitable[None]]) -> Server:
     return asyncio.run(main())
 
 
-def transport(pki: Path, max_answer_bytes: int = 256 * 1024 * 1024, **timeouts: float) -> H11Transport:
+def transport(
+    pki: Path,
+    max_answer_bytes: int = 256 * 1024 * 1024,
+    sessions: TlsSessions | None = None,
+    context: ssl.SSLContext | None = None,
+    **timeouts: float,
+) -> H11Transport:
     limits = httpx.Limits(max_connections=int(timeouts.pop("max_connections", 4)), keepalive_expiry=30)
     timeout = httpx.Timeout(connect=5, read=timeouts.pop("read", 5), write=5, pool=timeouts.pop("pool", 5))
     if "expiry" in timeouts:
         limits = httpx.Limits(max_connections=4, keepalive_expiry=timeouts.pop("expiry"))
     assert not timeouts
     return H11Transport(
-        client_context(pki), limits=limits, timeout=timeout, max_answer_bytes=max_answer_bytes
+        context or client_context(pki),
+        limits=limits,
+        timeout=timeout,
+        max_answer_bytes=max_answer_bytes,
+        sessions=sessions,
     )
 
 
@@ -447,3 +463,127 @@ def test_closing_the_transport_ends_exchanges_in_flight_and_does_not_wait_on_fai
         assert time.monotonic() - started < 0.9  # not the read timeout, nor a wait on connections never made
 
     run(pki, scenario)
+
+
+def test_a_new_connection_resumes_the_tls_session_of_the_last_one(pki: Path) -> None:
+    sessions = TlsSessions()
+    context = client_context(pki)
+
+    async def scenario(server: Server) -> None:
+        client = transport(pki, sessions=sessions, context=context)
+        try:
+            await post(client, server.url("/close"))  # the gateway closes; its session is kept
+            assert len(sessions) == 1
+            assert (await post(client, server.url("/echo"), b"resumed")).content == b"resumed"
+        finally:
+            await client.aclose()
+        # A later transport sharing the sessions (the next pull of a service) resumes too.
+        later = transport(pki, sessions=sessions, context=context)
+        try:
+            assert (await post(later, server.url("/echo"), b"later")).content == b"later"
+        finally:
+            await later.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, True, True]
+    # Resumed, the gateway still knows the client by the certificate of the first, full handshake.
+    assert server.client_names == ["client"] * 3
+
+
+def test_a_session_is_offered_to_one_new_connection_only(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            await post(client, server.url("/close"))
+            answers = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
+            assert [a.content for a in answers] == [b"later"] * 3
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed[0] is False
+    assert sorted(server.resumed[1:]) == [False, False, True]
+
+
+def test_a_session_from_another_context_or_past_its_lifetime_is_not_offered(
+    pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = TlsSessions()
+    origins: list[tuple[str, int]] = []
+
+    async def scenario(server: Server) -> None:
+        origins.append(("127.0.0.1", server.port))
+        first = transport(pki, sessions=sessions)
+        await post(first, server.url("/echo"))
+        await first.aclose()
+        # The same sessions, another SSLContext (another client identity, say): a full handshake.
+        other = transport(pki, sessions=sessions)
+        await post(other, server.url("/echo"))
+        await other.aclose()
+        session = sessions.take(origins[0])
+        assert session is not None
+        sessions.keep(origins[0], session)
+        # Past the session's lifetime (as the gateway set it): not offered.
+        monkeypatch.setattr(time, "time", lambda: session.time + session.timeout + 1)
+        assert sessions.take(origins[0]) is None
+        monkeypatch.undo()
+        sessions.keep(origins[0], session)
+        assert sessions.take(origins[0]) is session
+        assert sessions.take(origins[0]) is None  # taken: offered once
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, False]
+
+
+def test_sessions_are_kept_for_the_most_recently_used_origins(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, sessions=TlsSessions(max_origins=1))
+        try:
+            await post(client, server.url("/close"))
+            session = client.sessions.take(("127.0.0.1", server.port))
+            assert session is not None
+            client.sessions.keep(("127.0.0.1", server.port), session)
+            client.sessions.keep(("localhost", server.port), session)
+            assert len(client.sessions) == 1
+            assert client.sessions.take(("127.0.0.1", server.port)) is None
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_nothing_is_kept_from_a_gateway_that_issues_no_tickets(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        server.context.options |= ssl.OP_NO_TICKET
+        server.context.num_tickets = 0
+        client = transport(pki)
+        try:
+            await post(client, server.url("/close"))
+            await post(client, server.url("/echo"))
+            assert len(client.sessions) == 0
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, False]
+
+
+def test_a_resumed_connection_that_brings_no_new_session_leaves_none_to_offer_again(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            await post(client, server.url("/close"))
+            server.context.num_tickets = 0  # from now on the gateway issues no new tickets
+            await post(client, server.url("/close"))  # resumes the first session: no ticket to replace it
+            assert len(client.sessions) == 0
+            await post(client, server.url("/echo"))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, True, False]
