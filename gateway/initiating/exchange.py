@@ -265,7 +265,10 @@ class Exchanger:
             return ExchangeResult(None, record, error)
         try:
             response = self.cpu.measure(
-                lambda: iti55.parse_iti55_response(_body(self._envelope(target, Transaction.ITI_55, answer)))
+                # The echoed query is not read: the request it repeats is ours.
+                lambda: iti55.parse_iti55_response(
+                    _body(self._envelope(target, Transaction.ITI_55, answer)), echo=False
+                )
             )
         except ExchangeError as exc:
             return ExchangeResult(None, record, exc)

@@ -27,12 +27,19 @@ anything unasked but TLS's own messages; a connection whose exchange did not end
 cancellation, an answer that leaves HTTP/1.1 unable to go on) is closed, never reused.
 
 TLS sessions, per origin (:class:`TlsSessions`, which a caller may share among transports and keep across
-them): a new connection resumes the session its origin's last connection left (RFC 8446 section 2.2; the
-session ticket of TLS 1.3 or the session of TLS 1.2), which spares both sides the certificates, their
-verification and the private-key signatures of a full handshake. Each session is offered once (RFC 8446
-appendix C.4: a ticket is not reused for several connections) and replaced by the one the new connection
-brings; none is kept past its lifetime, none is written anywhere, and a peer that declines gets a full
-handshake with the same verification.
+them): a new connection resumes a session an earlier connection to its origin left (RFC 8446 section 2.2; the
+session ticket of TLS 1.3, the session of TLS 1.2), which spares both sides the certificates, their
+verification and the private-key signatures of a full handshake. A resumed connection does not check the
+gateway's certificate again: it relies on the full handshake that made the first session of the chain. So a
+session carries the time of that verification and the certificate's expiry, and is not offered once either
+is past (an hour after the verification by default, whatever the gateway's ticket lifetime; RFC 8446 section
+4.6.1): the next connection verifies in full. A TLS 1.3 ticket is offered once (RFC 8446 appendix C.4) and
+replaced by the one the new connection brings; a TLS 1.2 session may be offered again. A few sessions are kept
+per origin (one from each connection), so as many new connections at once can resume; the others make full
+handshakes. Sessions are only taken from connections whose handshake completed, once their first answer was
+read or the exchange ended (a TLS 1.3 ticket comes after the handshake; tickets arriving later are not
+looked for), and never written anywhere. A gateway that declines one gets a full handshake with the same
+verification.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ import httpx
 
 from gateway.security.tls import require_verification
 
-__all__ = ["AnswerTooLargeError", "H11Transport", "TlsSessions"]
+__all__ = ["AnswerTooLargeError", "H11Transport", "TlsSession", "TlsSessions"]
 
 # The peer's side of an exchange that ended (or never began): the connection can be closed politely. In any
 # other state the exchange was cut short (a timeout, a cancellation) and the connection is dropped at once.
@@ -63,32 +70,81 @@ _IDLE_INCOMING_LIMIT = 65536
 Origin = tuple[str, int]
 
 
-class TlsSessions:
-    """TLS sessions to resume, at most one per origin (host, port) and ``max_origins`` in all (the least
-    recently stored dropped first). In memory only: session secrets are never written to disk."""
+@dataclass(frozen=True, slots=True)
+class TlsSession:
+    """A session to resume and what it may be trusted for: ``verified_at`` is when the full handshake at the
+    head of its chain verified the gateway's certificate, ``not_after`` that certificate's expiry (both
+    ``time.time()`` seconds); ``expires`` the earliest of those limits and the session's own lifetime."""
 
-    def __init__(self, max_origins: int = 4096) -> None:
+    session: ssl.SSLSession
+    verified_at: float
+    not_after: float
+    expires: float
+
+
+class TlsSessions:
+    """TLS sessions to resume: up to ``per_origin`` per origin (host, port), for ``max_origins`` origins (the
+    origin least recently given one dropped first), none trusted past ``max_age`` seconds after the full
+    handshake that verified the gateway (see the module's description). In memory only: session secrets are
+    never written to disk."""
+
+    def __init__(self, *, max_origins: int = 4096, per_origin: int = 4, max_age: float = 3600.0) -> None:
+        self.max_age = max_age
         self._max_origins = max_origins
-        self._sessions: OrderedDict[Origin, ssl.SSLSession] = OrderedDict()
+        self._per_origin = per_origin
+        self._sessions: OrderedDict[Origin, deque[TlsSession]] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        """Sessions kept, all origins together."""
+        return sum(len(kept) for kept in self._sessions.values())
 
-    def take(self, origin: Origin) -> ssl.SSLSession | None:
-        """The origin's session, removed (offered once), unless it has outlived its lifetime."""
-        session = self._sessions.pop(origin, None)
-        if session is None or time.time() >= session.time + session.timeout:
+    def take(self, origin: Origin) -> TlsSession | None:
+        """The origin's most recent session still within its limits, removed; ``None`` if there is none."""
+        kept = self._sessions.get(origin)
+        if kept is None:
             return None
-        return session
+        now = time.time()
+        found = None
+        while kept and found is None:
+            candidate = kept.pop()
+            if now < candidate.expires:
+                found = candidate
+        if not kept:
+            del self._sessions[origin]
+        return found
 
-    def keep(self, origin: Origin, session: ssl.SSLSession) -> None:
-        self._sessions[origin] = session
+    def keep(
+        self, origin: Origin, session: ssl.SSLSession, *, verified_at: float, not_after: float
+    ) -> TlsSession:
+        """Keep ``session`` for ``origin``'s next connections, trusted as the verification at ``verified_at``
+        of a certificate valid until ``not_after`` allows."""
+        lifetime = session.timeout
+        if session.ticket_lifetime_hint:  # the gateway's own word on its ticket, when it gave one
+            lifetime = min(lifetime, session.ticket_lifetime_hint)
+        expires = min(session.time + lifetime, verified_at + self.max_age, not_after)
+        entry = TlsSession(session, verified_at, not_after, expires)
+        self.put_back(origin, entry)
+        return entry
+
+    def put_back(self, origin: Origin, entry: TlsSession) -> None:
+        """Keep a session taken and not used (its connection was never made)."""
+        kept = self._sessions.get(origin)
+        if kept is None:
+            kept = self._sessions[origin] = deque(maxlen=self._per_origin)
+        kept.append(entry)
         self._sessions.move_to_end(origin)
         while len(self._sessions) > self._max_origins:
             self._sessions.popitem(last=False)
 
     def clear(self) -> None:
         self._sessions.clear()
+
+
+def _not_after(tls: ssl.SSLObject) -> float:
+    """When the certificate the handshake verified expires (``time.time()`` seconds); 0 when unknown."""
+    certificate = tls.getpeercert()
+    expiry = certificate.get("notAfter") if certificate else None
+    return float(ssl.cert_time_to_seconds(expiry)) if isinstance(expiry, str) else 0.0
 
 
 class AnswerTooLargeError(httpx.RemoteProtocolError):
@@ -112,6 +168,7 @@ class _Connection(asyncio.Protocol):
         "error",
         "gone",
         "h11",
+        "handshaken",
         "idle_since",
         "limit",
         "offered",
@@ -122,17 +179,20 @@ class _Connection(asyncio.Protocol):
     )
 
     def __init__(
-        self, context: ssl.SSLContext, host: str, limit: int, session: ssl.SSLSession | None = None
+        self, context: ssl.SSLContext, host: str, limit: int, offered: TlsSession | None = None
     ) -> None:
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        # The context's verification and host name check apply in do_handshake() (to a full handshake: a
-        # resumed session was verified when it was made).
+        # The context's verification and host name check apply in do_handshake(), to a full handshake; a
+        # resumed one relies on the verification its session carries (see TlsSession).
+        self.offered = offered  # the session this connection offers to resume
         try:
+            session = offered.session if offered is not None else None
             self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host, session=session)
         except ValueError:  # a session made with another context: not offered
+            self.offered = None
             self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
-        self.offered = session  # the session this connection offered to resume
-        self.session_kept = False  # its session was handed to the transport's TlsSessions
+        self.handshaken = False
+        self.session_kept = False  # its session was looked at for the transport's TlsSessions
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once lost
@@ -223,6 +283,7 @@ class _Connection(asyncio.Protocol):
                 await self._more()  # without a timeout of its own: the connect timeout bounds the whole
                 continue
             self._flush()
+            self.handshaken = True
             return
 
     def reusable(self) -> bool:
@@ -417,8 +478,6 @@ class H11Transport(httpx.AsyncBaseTransport):
             )
             await connection.send(data, self._write_timeout)
             answer, body = await connection.receive(self._read_timeout)
-            if not connection.session_kept:
-                self._keep_session(origin, connection)
             done = (
                 h.our_state is h11.DONE
                 and h.their_state is h11.DONE
@@ -432,6 +491,8 @@ class H11Transport(httpx.AsyncBaseTransport):
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         finally:
+            if not connection.session_kept:  # the answer read (or the exchange over): tickets have come
+                self._keep_session(origin, connection)
             self._release(pool, connection, reuse=done)
         return httpx.Response(
             answer.status_code,
@@ -442,15 +503,27 @@ class H11Transport(httpx.AsyncBaseTransport):
         )
 
     def _keep_session(self, origin: Origin, connection: _Connection) -> None:
-        """Keep the session of a connection that carried a whole answer, for the origin's next one. Only once
-        an answer is read: a TLS 1.3 server's session ticket comes after the handshake."""
+        """Keep the session of a connection, once, for the origin's next ones (see the module's description).
+        Called when its first exchange ended: a TLS 1.3 gateway's ticket comes after the handshake."""
         connection.session_kept = True
         tls = connection.tls
+        if not connection.handshaken or connection.error is not None:
+            return
         session = tls.session
-        if session is None or (tls.session_reused and session == connection.offered):
-            return  # nothing to resume, or only the session it was offered, which is not offered twice
-        if session.has_ticket or (session.id and tls.version() != "TLSv1.3"):
-            self.sessions.keep(origin, session)
+        if session is None:
+            return
+        tls13 = tls.version() == "TLSv1.3"
+        if not (session.has_ticket or (session.id and not tls13)):
+            return  # nothing a later connection could resume
+        offered = connection.offered
+        if tls.session_reused and offered is not None:
+            if tls13 and session == offered.session:
+                return  # no new ticket came: the one this connection used is not offered again
+            # Resumed: the gateway was not verified again, so the new session carries the old verification.
+            verified_at, not_after = offered.verified_at, offered.not_after
+        else:
+            verified_at, not_after = time.time(), _not_after(tls)
+        self.sessions.keep(origin, session, verified_at=verified_at, not_after=not_after)
 
     async def _acquire(self, pool: _Pool, origin: Origin, request: httpx.Request) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -514,21 +587,21 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     async def _open(self, pool: _Pool, origin: Origin, request: httpx.Request) -> _Connection:
         host, port = origin
-        session = self.sessions.take(origin)
-        connection = _Connection(self._ssl_context, host, self._max_answer_bytes, session)
+        offered = self.sessions.take(origin)
+        connection = _Connection(self._ssl_context, host, self._max_answer_bytes, offered)
         pool.all.add(connection)  # the slot is taken while the connection opens
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await asyncio.get_running_loop().create_connection(lambda: connection, host, port)
                 await connection.handshake()
-        except TimeoutError as exc:
+        except BaseException as exc:
             self._forget(pool, connection)
-            raise httpx.ConnectTimeout("the connection was not made in time", request=request) from exc
-        except OSError as exc:  # refused, unreachable, unknown host, the TLS handshake refused (ssl.SSLError)
-            self._forget(pool, connection)
-            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
-        except BaseException:
-            self._forget(pool, connection)
+            if connection.transport is None and connection.offered is not None:
+                self.sessions.put_back(origin, connection.offered)  # never sent: still unused
+            if isinstance(exc, TimeoutError):
+                raise httpx.ConnectTimeout("the connection was not made in time", request=request) from exc
+            if isinstance(exc, OSError):  # refused, unreachable, unknown host, the TLS handshake refused
+                raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
             raise
         return connection
 

@@ -92,8 +92,8 @@ def _coded_attribute(statement: etree._Element, name: XuaAttribute, local: str, 
 
 @dataclass(frozen=True)
 class _Template:
-    """An assertion with everything but its ID, instants and resource-id value filled in; never handed out,
-    only copied."""
+    """An assertion with everything but its ID, instants, audience and resource-id value filled in; never
+    handed out, only copied."""
 
     assertion: etree._Element
     resource_index: int | None  # position of the resource-id Attribute in the AttributeStatement
@@ -102,7 +102,6 @@ class _Template:
 def _build_template(
     user: RequestingUser,
     issuer: IssuerConfig,
-    audience: str,
     holder_certificate_der: bytes,
     with_resource: bool,
 ) -> _Template:
@@ -125,7 +124,7 @@ def _build_template(
     ).decode("ascii")
 
     conditions = _sub(assertion, "Conditions", NotBefore="", NotOnOrAfter="")
-    _sub(_sub(conditions, "AudienceRestriction"), "Audience", audience)
+    _sub(_sub(conditions, "AudienceRestriction"), "Audience", "")
 
     authn = _sub(assertion, "AuthnStatement", AuthnInstant="")
     _sub(_sub(authn, "AuthnContext"), "AuthnContextClassRef", AuthnContext.X509.value)
@@ -148,14 +147,15 @@ def _build_template(
     return _Template(assertion, resource_index)
 
 
-_TemplateKey = tuple[RequestingUser, IssuerConfig, str, bytes, bool]
+_TemplateKey = tuple[RequestingUser, IssuerConfig, bytes, bool]
 _local = threading.local()
 
 
 def _template(key: _TemplateKey) -> _Template:
-    # Per thread (lxml trees are not shared between threads here) and bounded: one entry per user, partner
-    # audience and signing certificate in use. The key holds every input of the template by value, so an
-    # entry is only ever reused for exactly the same user, issuer, audience and certificate.
+    # Per thread (lxml trees are not shared between threads here) and bounded: one entry per user and
+    # signing certificate in use (not per partner: the audience is set on each copy, so a pull asking 200
+    # gateways uses one template). The key holds every input of the template by value, so an entry is only
+    # ever reused for exactly the same user, issuer and certificate.
     cache: OrderedDict[_TemplateKey, _Template] = _local.__dict__.setdefault("templates", OrderedDict())
     template = cache.get(key)
     if template is None:
@@ -170,17 +170,16 @@ def _template(key: _TemplateKey) -> _Template:
 def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Element:
     """The unsigned holder-of-key XUA assertion for ``user`` (see the module docstring for its layout).
 
-    The parts that stay the same from message to message (user, issuer, audience, holder certificate) come
-    from a template made once and copied; only the ID, the instants and the resource-id are set per call.
+    The parts that stay the same from message to message (user, issuer, holder certificate) come from a
+    template made once and copied; only the ID, the instants, the audience and the resource-id are set per
+    call.
     """
     if not spec.audience.strip():
         raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
     if spec.lifetime <= dt.timedelta(0):
         raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
     resource = format_cx(spec.resource_id) if spec.resource_id is not None else None
-    template = _template(
-        (user, spec.issuer, spec.audience, spec.holder_certificate_der, resource is not None)
-    )
+    template = _template((user, spec.issuer, spec.holder_certificate_der, resource is not None))
     assertion = copy.deepcopy(template.assertion)
     issued = xml_datetime(spec.issue_instant)
     assertion.set("ID", spec.assertion_id or new_assertion_id())
@@ -188,6 +187,7 @@ def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Elemen
     conditions, authn, statement = assertion[3], assertion[4], assertion[5]
     conditions.set("NotBefore", issued)
     conditions.set("NotOnOrAfter", xml_datetime(spec.issue_instant + spec.lifetime))
+    conditions[0][0].text = spec.audience  # AudienceRestriction/Audience
     authn.set("AuthnInstant", issued)
     if resource is not None and template.resource_index is not None:
         statement[template.resource_index][0].text = resource

@@ -83,9 +83,28 @@ def build_header(
 def build_device(
     root: etree._Element, local: str, type_code: str, device: Device, *, hcid_required: bool
 ) -> None:
-    """``receiver`` or ``sender``: the device and, in asAgent, the community it acts for."""
+    """``receiver`` or ``sender``: the device and, in asAgent, the community it acts for. Copied from the one
+    built for the same device before (a gateway sends to the same devices again and again)."""
     if hcid_required and device.home_community_id is None:
         raise InvalidValueError(f"the {local} needs a homeCommunityId", detail={"what": local})
+    try:
+        template = _device(str(root.tag), local, type_code, device)
+    except TypeError:  # unhashable values where strings belong: built afresh, and refused there
+        _write_device(root, local, type_code, device)
+    else:
+        root.append(copy.deepcopy(template))
+
+
+@functools.lru_cache(maxsize=1024)
+def _device(root_tag: str, local: str, type_code: str, device: Device) -> etree._Element:
+    """A ``receiver`` or ``sender`` built under a root of the same message type (so that its namespace
+    declarations are the ones it is copied into)."""
+    return _write_device(
+        etree.Element(root_tag, nsmap={None: ns.HL7V3, "xsi": ns.XSI}), local, type_code, device
+    )
+
+
+def _write_device(root: etree._Element, local: str, type_code: str, device: Device) -> etree._Element:
     holder = sub(root, local, {"typeCode": type_code})
     element = sub(holder, "device", {"classCode": "DEV", "determinerCode": "INSTANCE"})
     sub(element, "id", {"root": require_oid(device.device_id, f"{local} device id")})
@@ -95,6 +114,7 @@ def build_device(
         agent = sub(element, "asAgent", {"classCode": "AGNT"})
         org = sub(agent, "representedOrganization", {"classCode": "ORG", "determinerCode": "INSTANCE"})
         sub(org, "id", {"root": require_oid(device.home_community_id, f"{local} homeCommunityId")})
+    return holder
 
 
 def build_query(parent: etree._Element, query: Iti55Query, *, strict: bool) -> None:

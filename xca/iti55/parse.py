@@ -196,8 +196,11 @@ def _echoed_query(element: etree._Element | None, reader: Reader) -> Iti55Query 
         return None
 
 
-def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
-    """Read a PRPA_IN201306UV02 answer (initiating side); no match and errors are values, not exceptions."""
+def parse_iti55_response(data: bytes | etree._Element, *, echo: bool = True) -> Iti55Response:
+    """Read a PRPA_IN201306UV02 answer (initiating side); no match and errors are values, not exceptions.
+
+    ``echo=False`` leaves the echoed queryByParameter unread (``query`` is ``None``, and its quirks are not
+    looked for): an initiating gateway holds the query it sent."""
     root = payload_root(data)
     check_root(root, "PRPA_IN201306UV02")
     reader = Reader()
@@ -237,7 +240,7 @@ def parse_iti55_response(data: bytes | etree._Element) -> Iti55Response:
         target_message_id=reader.ii(path(ack, "targetMessage", "id"), "targetMessage id", uuid_ok=True),
         query_id=reader.ii(child(query_ack, "queryId"), "queryAck queryId", uuid_ok=True),
         matches=matches,
-        query=_echoed_query(child(control, "queryByParameter"), reader),
+        query=_echoed_query(child(control, "queryByParameter"), reader) if echo else None,
         acknowledgement_details=tuple(_ack_detail(d, reader) for d in children(ack, "acknowledgementDetail"))
         if ack is not None
         else (),

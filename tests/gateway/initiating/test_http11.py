@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 
 from certs import CertificatePurpose, create_ca, issue_certified_key, write_certificates, write_private_key
 from gateway.initiating.http11 import AnswerTooLargeError, H11Transport, TlsSessions
@@ -491,30 +492,92 @@ def test_a_new_connection_resumes_the_tls_session_of_the_last_one(pki: Path) -> 
     assert server.client_names == ["client"] * 3
 
 
-def test_a_session_is_offered_to_one_new_connection_only(pki: Path) -> None:
+def test_each_session_is_offered_to_one_new_connection_and_each_connection_leaves_one(pki: Path) -> None:
     async def scenario(server: Server) -> None:
         client = transport(pki)
         try:
             await post(client, server.url("/close"))
-            answers = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
-            assert [a.content for a in answers] == [b"later"] * 3
+            first = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
+            assert [a.content for a in first] == [b"later"] * 3
+            assert len(client.sessions) == 3  # one from each of the three connections
+            await client.aclose()
+            client = transport(pki, sessions=client.sessions, context=client._ssl_context)
+            again = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
+            assert [a.content for a in again] == [b"later"] * 3
         finally:
             await client.aclose()
 
     server = run(pki, scenario)
 
     assert server.resumed[0] is False
-    assert sorted(server.resumed[1:]) == [False, False, True]
+    assert sorted(server.resumed[1:4]) == [False, False, True]  # one session for three connections
+    assert server.resumed[4:] == [True, True, True]  # three sessions for three
 
 
-def test_a_session_from_another_context_or_past_its_lifetime_is_not_offered(
+def test_resumption_stops_when_the_verification_it_relies_on_is_too_old(
     pki: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sessions = TlsSessions()
+    # Each resumed connection brings a new session, but none renews the trust in the gateway's certificate:
+    # an hour (max_age) after the full handshake, the next connection verifies in full again.
+    real = time.time
+    offset = [0.0]
+    monkeypatch.setattr(time, "time", lambda: real() + offset[0])
+
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        assert client.sessions.max_age == 3600
+        try:
+            for _ in range(6):  # at 0, 20, 40, 60 (past the hour: full), 80 and 100 minutes
+                await post(client, server.url("/close"))
+                offset[0] += 1200
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, True, True, False, True, True]
+
+
+def test_a_session_is_not_offered_past_its_lifetime_or_the_certificate_s_expiry(
+    pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = TlsSessions(max_age=10**9)
     origins: list[tuple[str, int]] = []
 
     async def scenario(server: Server) -> None:
         origins.append(("127.0.0.1", server.port))
+        client = transport(pki, sessions=sessions)
+        await post(client, server.url("/echo"))
+        await client.aclose()
+
+    run(pki, scenario)
+    entry = sessions.take(origins[0])
+    assert entry is not None
+    server_certificate = x509.load_pem_x509_certificate((pki / "server.pem").read_bytes())
+    assert entry.not_after == server_certificate.not_valid_after_utc.timestamp()
+    session = entry.session
+    assert session.ticket_lifetime_hint > 0  # the gateway's ticket lifetime (OpenSSL's default: 7200 s)
+    assert entry.expires == session.time + min(session.timeout, session.ticket_lifetime_hint)
+
+    # Past the certificate's expiry, though the session would still be within its own lifetime.
+    sessions.keep(origins[0], session, verified_at=session.time, not_after=session.time + 60)
+    monkeypatch.setattr(time, "time", lambda: session.time + 61)
+    assert sessions.take(origins[0]) is None
+    monkeypatch.undo()
+    # Past the session's lifetime.
+    sessions.keep(origins[0], session, verified_at=time.time(), not_after=entry.not_after)
+    monkeypatch.setattr(time, "time", lambda: entry.expires + 1)
+    assert sessions.take(origins[0]) is None
+    monkeypatch.undo()
+    kept = sessions.keep(origins[0], session, verified_at=time.time(), not_after=entry.not_after)
+    assert sessions.take(origins[0]) == kept
+    assert sessions.take(origins[0]) is None  # taken: offered once
+
+
+def test_a_session_from_another_context_is_not_offered(pki: Path) -> None:
+    sessions = TlsSessions()
+
+    async def scenario(server: Server) -> None:
         first = transport(pki, sessions=sessions)
         await post(first, server.url("/echo"))
         await first.aclose()
@@ -522,33 +585,61 @@ def test_a_session_from_another_context_or_past_its_lifetime_is_not_offered(
         other = transport(pki, sessions=sessions)
         await post(other, server.url("/echo"))
         await other.aclose()
-        session = sessions.take(origins[0])
-        assert session is not None
-        sessions.keep(origins[0], session)
-        # Past the session's lifetime (as the gateway set it): not offered.
-        monkeypatch.setattr(time, "time", lambda: session.time + session.timeout + 1)
-        assert sessions.take(origins[0]) is None
-        monkeypatch.undo()
-        sessions.keep(origins[0], session)
-        assert sessions.take(origins[0]) is session
-        assert sessions.take(origins[0]) is None  # taken: offered once
 
     server = run(pki, scenario)
 
     assert server.resumed == [False, False]
 
 
-def test_sessions_are_kept_for_the_most_recently_used_origins(pki: Path) -> None:
+def test_sessions_are_kept_for_the_origins_most_recently_given_one(pki: Path) -> None:
     async def scenario(server: Server) -> None:
-        client = transport(pki, sessions=TlsSessions(max_origins=1))
+        client = transport(pki, sessions=TlsSessions(max_origins=2))
+        sessions = client.sessions
         try:
             await post(client, server.url("/close"))
-            session = client.sessions.take(("127.0.0.1", server.port))
-            assert session is not None
-            client.sessions.keep(("127.0.0.1", server.port), session)
-            client.sessions.keep(("localhost", server.port), session)
+            entry = sessions.take(("127.0.0.1", server.port))
+            assert entry is not None
+            for host in ("a.example", "b.example", "a.example", "c.example"):
+                sessions.put_back((host, server.port), entry)
+            # a.example was given one again after b.example: b.example's is the one dropped
+            assert sessions.take(("b.example", server.port)) is None
+            assert sessions.take(("a.example", server.port)) == entry
+            assert sessions.take(("c.example", server.port)) == entry
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_a_connection_leaves_its_session_once(pki: Path) -> None:
+    # A kept-alive connection's later answers do not put back the ticket its first answer left (and another
+    # connection may have used since).
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            await post(client, server.url("/echo"))
+            assert client.sessions.take(("127.0.0.1", server.port)) is not None
+            await post(client, server.url("/echo"))
+            assert len(client.sessions) == 0
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 1
+
+
+def test_a_session_taken_for_a_connection_never_made_is_kept(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            await post(client, server.url("/close"))
+            assert server._server is not None
+            server._server.close()  # nobody listens on the port any more
+            await server._server.wait_closed()
+            with pytest.raises(httpx.ConnectError):
+                await post(client, server.url("/echo"))
             assert len(client.sessions) == 1
-            assert client.sessions.take(("127.0.0.1", server.port)) is None
         finally:
             await client.aclose()
 
@@ -587,3 +678,21 @@ def test_a_resumed_connection_that_brings_no_new_session_leaves_none_to_offer_ag
     server = run(pki, scenario)
 
     assert server.resumed == [False, True, False]
+
+
+@pytest.mark.parametrize("tickets", [True, False], ids=["tickets", "session-ids"])
+def test_a_tls_1_2_session_is_resumed_again_and_again(pki: Path, tickets: bool) -> None:
+    async def scenario(server: Server) -> None:
+        server.context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if not tickets:
+            server.context.options |= ssl.OP_NO_TICKET
+        client = transport(pki)
+        try:
+            for _ in range(4):
+                await post(client, server.url("/close"))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, True, True, True]

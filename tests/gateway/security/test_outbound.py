@@ -180,8 +180,8 @@ def _attribute_text(assertion: etree._Element, name: XuaAttribute) -> str | None
 
 
 def test_assertions_from_one_template_keep_their_own_values(pki: Pki) -> None:
-    """Assertions are copied from a template per user, issuer, audience and certificate; each copy gets its
-    own ID, instants and resource-id, and nothing set on one reaches the template or the next."""
+    """Assertions are copied from a template per user, issuer and certificate; each copy gets its own ID,
+    instants, audience and resource-id, and nothing set on one reaches the template or the next."""
     from dataclasses import replace
 
     from gateway.security.saml import build_assertion
@@ -223,6 +223,7 @@ def test_assertions_from_one_template_keep_their_own_values(pki: Pki) -> None:
     other_partner = build_assertion(make_user(), replace(spec, audience="https://other.example/xca"))
     assert other_partner.findtext(f".//{q(ns.SAML2, 'Audience')}") == "https://other.example/xca"
     assert _attribute_text(other_partner, XuaAttribute.RESOURCE_ID) == "PAT-1^^^&1.3.6.1.4.1.99999.2&ISO"
+    assert etree.tostring(build_assertion(make_user(), spec)) == first_bytes  # the first partner's again
 
 
 def test_signing_from_several_threads(sign: Signer, verifier: Callable[..., object]) -> None:

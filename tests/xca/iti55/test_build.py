@@ -29,6 +29,7 @@ from xca.iti55 import (
     build_iti55_request,
     build_iti55_response,
 )
+from xca.iti55._wrapper import _device
 from xca.soap import Action
 
 REQUESTS: dict[str, Callable[[], etree._Element]] = {
@@ -147,6 +148,27 @@ def test_requests_for_the_same_patient_each_carry_their_own_query_id() -> None:
     fourth = with_query_id(Ii("1.2.3.9", "fourth"))
     assert _x(fourth, query_id + "/@extension") == ["fourth"]
     for body in (first, second, third, fourth):
+        assert_valid(body, "PRPA_IN201305UV02")
+        assert etree.tostring(body).count(b"xmlns") == 2  # declared once, on the root
+
+
+def test_requests_to_several_gateways_each_carry_their_own_receiver() -> None:
+    # Devices are copied from ones built before for the same device: each request names its own receiver,
+    # a change to one request's copy reaches no other, and the copies are what building afresh writes.
+    def to(device_id: str, home: str) -> etree._Element:
+        return build_iti55_request(
+            replace(f.request(), receiver=Device(device_id, home, f"https://{home}/xcpd"))
+        )
+
+    first, second = to("1.2.3.4.1", "1.2.3.4"), to("1.2.3.5.1", "1.2.3.5")
+    receiver = "h:receiver/h:device/h:asAgent/h:representedOrganization/h:id/@root"
+    assert (_x(first, receiver), _x(second, receiver)) == (["1.2.3.4"], ["1.2.3.5"])
+    first.find(f"{{{ns.HL7V3}}}receiver/{{{ns.HL7V3}}}device/{{{ns.HL7V3}}}id").set("root", "2.9.9")  # type: ignore[union-attr]
+    again = to("1.2.3.4.1", "1.2.3.4")
+    assert _x(again, "h:receiver/h:device/h:id/@root") == ["1.2.3.4.1"]
+    _device.cache_clear()
+    assert etree.tostring(to("1.2.3.4.1", "1.2.3.4")) == etree.tostring(again)
+    for body in (first, second, again):
         assert_valid(body, "PRPA_IN201305UV02")
         assert etree.tostring(body).count(b"xmlns") == 2  # declared once, on the root
 

@@ -230,6 +230,15 @@ def test_broken_query_echo_costs_the_echo_not_the_matches() -> None:
     assert "unreadable echoed queryByParameter" in response.quirks
 
 
+def test_the_echo_can_be_left_unread() -> None:
+    broken_echo = '</queryAck><queryByParameter><queryId root="1.2.3" extension="Q-1"/></queryByParameter>'
+    data = _fixture_with({"</queryAck>": broken_echo})
+    response = parse_iti55_response(data, echo=False)
+    assert response.query is None
+    assert "unreadable echoed queryByParameter" not in response.quirks
+    assert response.matches == parse_iti55_response(data).matches
+
+
 def test_peer_more_attributes_requested() -> None:
     response = parse_iti55_response((FIXTURES / "more_attributes.xml").read_bytes())
     assert response.query_response_code == QueryResponseCode.NF
