@@ -32,14 +32,14 @@ session ticket of TLS 1.3, the session of TLS 1.2), which spares both sides the 
 verification and the private-key signatures of a full handshake. A resumed connection does not check the
 gateway's certificate again: it relies on the full handshake that made the first session of the chain. So a
 session carries the time of that verification and the certificate's expiry, and is not offered once either
-is past (an hour after the verification by default, whatever the gateway's ticket lifetime; RFC 8446 section
-4.6.1): the next connection verifies in full. A TLS 1.3 ticket is offered once (RFC 8446 appendix C.4) and
-replaced by the one the new connection brings; a TLS 1.2 session may be offered again. A few sessions are kept
-per origin (one from each connection), so as many new connections at once can resume; the others make full
-handshakes. Sessions are only taken from connections whose handshake completed, once their first answer was
-read or the exchange ended (a TLS 1.3 ticket comes after the handshake; tickets arriving later are not
-looked for), and never written anywhere. A gateway that declines one gets a full handshake with the same
-verification.
+is past (an hour after the verification by default, however long the gateway's tickets live; RFC 8446
+section 4.6.1), nor past its own lifetime (the gateway's ticket lifetime): the next connection verifies in
+full. A TLS 1.3 ticket is offered once (RFC 8446 appendix C.4) and replaced by the one the new connection
+brings; a TLS 1.2 session may be offered again. A few sessions are kept per origin (one from each
+connection), so as many new connections at once can resume; the others make full handshakes. A connection's
+session is looked at once, when its first exchange ends, however it ended (a TLS 1.3 ticket comes after the
+handshake; tickets arriving later are not looked for), and none is ever written anywhere. A gateway that
+declines one gets a full handshake with the same verification.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class TlsSessions:
         """Keep ``session`` for ``origin``'s next connections, trusted as the verification at ``verified_at``
         of a certificate valid until ``not_after`` allows."""
         lifetime = session.timeout
-        if session.ticket_lifetime_hint:  # the gateway's own word on its ticket, when it gave one
+        if session.has_ticket:  # the gateway's own word on its ticket; 0 means not to resume it
             lifetime = min(lifetime, session.ticket_lifetime_hint)
         expires = min(session.time + lifetime, verified_at + self.max_age, not_after)
         entry = TlsSession(session, verified_at, not_after, expires)
@@ -141,7 +141,8 @@ class TlsSessions:
 
 
 def _not_after(tls: ssl.SSLObject) -> float:
-    """When the certificate the handshake verified expires (``time.time()`` seconds); 0 when unknown."""
+    """When the gateway's certificate the handshake verified expires (``time.time()`` seconds); 0 when
+    unknown."""
     certificate = tls.getpeercert()
     expiry = certificate.get("notAfter") if certificate else None
     return float(ssl.cert_time_to_seconds(expiry)) if isinstance(expiry, str) else 0.0
@@ -168,14 +169,15 @@ class _Connection(asyncio.Protocol):
         "error",
         "gone",
         "h11",
-        "handshaken",
         "idle_since",
         "limit",
         "offered",
         "received",
         "session_kept",
         "tls",
+        "tls13",
         "transport",
+        "verified",
     )
 
     def __init__(
@@ -191,7 +193,10 @@ class _Connection(asyncio.Protocol):
         except ValueError:  # a session made with another context: not offered
             self.offered = None
             self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
-        self.handshaken = False
+        # Set by the handshake: whether it was TLS 1.3, and when the gateway's certificate was verified and
+        # until when it is valid (for a resumed handshake, what the offered session carried).
+        self.tls13 = False
+        self.verified: tuple[float, float] | None = None
         self.session_kept = False  # its session was looked at for the transport's TlsSessions
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
@@ -283,7 +288,11 @@ class _Connection(asyncio.Protocol):
                 await self._more()  # without a timeout of its own: the connect timeout bounds the whole
                 continue
             self._flush()
-            self.handshaken = True
+            self.tls13 = self.tls.version() == "TLSv1.3"
+            if self.tls.session_reused and self.offered is not None:
+                self.verified = (self.offered.verified_at, self.offered.not_after)
+            else:
+                self.verified = (time.time(), _not_after(self.tls))
             return
 
     def reusable(self) -> bool:
@@ -491,9 +500,11 @@ class H11Transport(httpx.AsyncBaseTransport):
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         finally:
-            if not connection.session_kept:  # the answer read (or the exchange over): tickets have come
-                self._keep_session(origin, connection)
-            self._release(pool, connection, reuse=done)
+            try:
+                if not connection.session_kept:  # the answer read (or the exchange over): tickets have come
+                    self._keep_session(origin, connection)
+            finally:
+                self._release(pool, connection, reuse=done)
         return httpx.Response(
             answer.status_code,
             headers=answer.headers.raw_items(),
@@ -504,25 +515,22 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     def _keep_session(self, origin: Origin, connection: _Connection) -> None:
         """Keep the session of a connection, once, for the origin's next ones (see the module's description).
-        Called when its first exchange ended: a TLS 1.3 gateway's ticket comes after the handshake."""
+        Called when its first exchange ended, however it ended (a TLS 1.3 gateway's ticket comes after the
+        handshake; OpenSSL itself gives no resumable session after a fatal alert)."""
         connection.session_kept = True
+        if connection.verified is None:
+            return
         tls = connection.tls
-        if not connection.handshaken or connection.error is not None:
+        try:
+            session = tls.session
+        except (ValueError, ssl.SSLError):  # TLS ended in a state that gives no session
             return
-        session = tls.session
-        if session is None:
-            return
-        tls13 = tls.version() == "TLSv1.3"
-        if not (session.has_ticket or (session.id and not tls13)):
+        if session is None or not (session.has_ticket or (session.id and not connection.tls13)):
             return  # nothing a later connection could resume
         offered = connection.offered
-        if tls.session_reused and offered is not None:
-            if tls13 and session == offered.session:
-                return  # no new ticket came: the one this connection used is not offered again
-            # Resumed: the gateway was not verified again, so the new session carries the old verification.
-            verified_at, not_after = offered.verified_at, offered.not_after
-        else:
-            verified_at, not_after = time.time(), _not_after(tls)
+        if connection.tls13 and tls.session_reused and offered is not None and session == offered.session:
+            return  # no new ticket came: the one this connection used is not offered again
+        verified_at, not_after = connection.verified
         self.sessions.keep(origin, session, verified_at=verified_at, not_after=not_after)
 
     async def _acquire(self, pool: _Pool, origin: Origin, request: httpx.Request) -> _Connection:

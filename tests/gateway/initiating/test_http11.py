@@ -11,6 +11,8 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import httpx
 import pytest
@@ -149,6 +151,17 @@ class Server:
             await asyncio.sleep(0.05)
             raw = writer.get_extra_info("socket")
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
+        elif path in ("/eof", "/eof-short"):  # TCP's end without TLS's close_notify, as load balancers do
+            if path == "/eof":  # an HTTP/1.0 answer read until the connection ends: whole
+                writer.write(b"HTTP/1.0 200 OK\r\n\r\nwhole")
+            else:  # fewer bytes than announced: cut short
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.get_extra_info("socket").shutdown(socket.SHUT_WR)
+            await asyncio.sleep(0.05)
             writer.transport.abort()
             return False
         elif path == "/hang":
@@ -696,3 +709,80 @@ def test_a_tls_1_2_session_is_resumed_again_and_again(pki: Path, tickets: bool) 
     server = run(pki, scenario)
 
     assert server.resumed == [False, True, True, True]
+
+
+@pytest.mark.parametrize(("path", "error"), [("/eof", None), ("/eof-short", httpx.RemoteProtocolError)])
+def test_an_answer_ended_without_close_notify_leaves_the_pool_usable(
+    pki: Path, path: str, error: type[Exception] | None
+) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, max_connections=1, pool=1)
+        try:
+            if error is None:
+                assert (await post(client, server.url(path))).content == b"whole"
+            else:
+                with pytest.raises(error):
+                    await post(client, server.url(path))
+            assert (await post(client, server.url("/echo"), b"next")).content == b"next"
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert len(server.connections) == 2
+
+
+def test_a_connection_whose_exchange_timed_out_leaves_its_session(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki, read=0.2)
+        try:
+            with pytest.raises(httpx.ReadTimeout):
+                await post(client, server.url("/hang"))
+            assert len(client.sessions) == 1  # the handshake was verified; the ticket came before the wait
+            await post(client, server.url("/echo"))
+        finally:
+            await client.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, True]
+
+
+def test_a_session_offered_in_a_handshake_that_failed_is_not_offered_again(pki: Path) -> None:
+    async def scenario(server: Server) -> None:
+        client = transport(pki)
+        try:
+            await post(client, server.url("/close"))
+            assert server._server is not None
+            server._server.close()
+            await server._server.wait_closed()
+
+            async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.close()  # accepts TCP, then ends it in the middle of the TLS handshake
+
+            plain = await asyncio.start_server(hang_up, "127.0.0.1", server.port)
+            try:
+                with pytest.raises(httpx.ConnectError):
+                    await post(client, server.url("/echo"))
+            finally:
+                plain.close()
+                await plain.wait_closed()
+            assert len(client.sessions) == 0  # it went out in the ClientHello: used
+        finally:
+            await client.aclose()
+
+    run(pki, scenario)
+
+
+def test_the_gateway_s_ticket_lifetime_bounds_a_session() -> None:
+    sessions = TlsSessions(max_age=10**9)
+
+    def stand_in(hint: int) -> ssl.SSLSession:
+        return cast(
+            ssl.SSLSession,
+            SimpleNamespace(time=1000, timeout=7200, ticket_lifetime_hint=hint, has_ticket=True),
+        )
+
+    assert sessions.keep(("gw", 443), stand_in(60), verified_at=1000, not_after=10**10).expires == 1060
+    # A lifetime of 0: the gateway asks that the ticket not be used (RFC 8446 section 4.6.1).
+    assert sessions.keep(("gw", 443), stand_in(0), verified_at=1000, not_after=10**10).expires == 1000
