@@ -160,20 +160,9 @@ class Rows:
         finally:
             await transport.aclose()
 
-    async def h11_new(self, ops: int) -> float:
-        started = time.process_time()
-        for _ in range(ops):
-            transport = H11Transport(self.context)
-            answer = await transport.handle_async_request(self._post())
-            assert answer.content == ANSWER
-            await transport.aclose()
-        return time.process_time() - started
-
-    async def h11_resumed(self, ops: int) -> float:
-        sessions = TlsSessions()
-        first = H11Transport(self.context, sessions=sessions)
-        await first.handle_async_request(self._post())  # the session to resume, outside the timer
-        await first.aclose()
+    async def _h11_each_new(self, ops: int, sessions: TlsSessions | None) -> float:
+        """``ops`` requests, each through a new transport (a new connection); sharing ``sessions``, each
+        resumes the TLS session the one before left."""
         started = time.process_time()
         for _ in range(ops):
             transport = H11Transport(self.context, sessions=sessions)
@@ -181,6 +170,14 @@ class Rows:
             assert answer.content == ANSWER
             await transport.aclose()
         return time.process_time() - started
+
+    async def h11_new(self, ops: int) -> float:
+        return await self._h11_each_new(ops, None)
+
+    async def h11_resumed(self, ops: int) -> float:
+        sessions = TlsSessions()
+        await self._h11_each_new(1, sessions)  # the first session to resume, outside the timer
+        return await self._h11_each_new(ops, sessions)
 
     async def streams_open(self, ops: int) -> float:
         reader, writer = await asyncio.open_connection(
@@ -214,30 +211,29 @@ class Rows:
             writer.close()
         return time.process_time() - started
 
-    async def blocking_new(self, ops: int) -> float:
+    def _blocking_each_new(self, ops: int, *, resume: bool) -> float:
+        """``ops`` requests, each on a new blocking socket; with ``resume``, each offers the session of the
+        one before (the first of them after an untimed connection that makes one)."""
+        session = None
         started = time.process_time()
-        for _ in range(ops):
+        for done in range(-1 if resume else 0, ops):
+            if done == 0:
+                started = time.process_time()
             with (
                 socket.create_connection(("127.0.0.1", self.port)) as raw,
-                self.context.wrap_socket(raw, server_hostname=HOST) as conn,
+                self.context.wrap_socket(raw, server_hostname=HOST, session=session) as conn,
             ):
                 conn.sendall(self.request)
                 assert conn.recv(65536).endswith(ANSWER)
-        return time.process_time() - started
-
-    async def blocking_resumed(self, ops: int) -> float:
-        session = None
-        for timed in (False, True):
-            started = time.process_time()
-            for _ in range(ops if timed else 1):
-                with (
-                    socket.create_connection(("127.0.0.1", self.port)) as raw,
-                    self.context.wrap_socket(raw, server_hostname=HOST, session=session) as conn,
-                ):
-                    conn.sendall(self.request)
-                    assert conn.recv(65536).endswith(ANSWER)
+                if resume:
                     session = conn.session
         return time.process_time() - started
+
+    async def blocking_new(self, ops: int) -> float:
+        return self._blocking_each_new(ops, resume=False)
+
+    async def blocking_resumed(self, ops: int) -> float:
+        return self._blocking_each_new(ops, resume=True)
 
 
 ROWS: list[tuple[str, str, str]] = [

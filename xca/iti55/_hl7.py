@@ -6,6 +6,7 @@ which repairs what real peers send and records each repair as a short, PHI-free 
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Final
@@ -27,14 +28,9 @@ _ISO: Final = re.compile(
 XSI_TYPE: Final = q(ns.XSI, "type")
 
 
-_TAGS: dict[str, str] = {}  # local name -> Clark name, filled as used (a few dozen HL7 v3 names)
-
-
+@functools.cache  # the few dozen HL7 v3 names this package uses, each formatted once
 def hl7(local: str) -> str:
-    tag = _TAGS.get(local)
-    if tag is None:
-        tag = _TAGS[local] = q(ns.HL7V3, local)
-    return tag
+    return q(ns.HL7V3, local)
 
 
 def sub(parent: etree._Element, local: str, attrs: dict[str, str] | None = None) -> etree._Element:

@@ -88,7 +88,7 @@ def build_device(
     if hcid_required and device.home_community_id is None:
         raise InvalidValueError(f"the {local} needs a homeCommunityId", detail={"what": local})
     try:
-        template = _device(str(root.tag), local, type_code, device)
+        template = _device(etree.QName(root).localname, local, type_code, device)
     except TypeError:  # unhashable values where strings belong: built afresh, and refused there
         _write_device(root, local, type_code, device)
     else:
@@ -96,12 +96,10 @@ def build_device(
 
 
 @functools.lru_cache(maxsize=1024)
-def _device(root_tag: str, local: str, type_code: str, device: Device) -> etree._Element:
+def _device(interaction: str, local: str, type_code: str, device: Device) -> etree._Element:
     """A ``receiver`` or ``sender`` built under a root of the same message type (so that its namespace
     declarations are the ones it is copied into)."""
-    return _write_device(
-        etree.Element(root_tag, nsmap={None: ns.HL7V3, "xsi": ns.XSI}), local, type_code, device
-    )
+    return _write_device(new_root(interaction), local, type_code, device)
 
 
 def _write_device(root: etree._Element, local: str, type_code: str, device: Device) -> etree._Element:

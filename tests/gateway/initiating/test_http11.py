@@ -380,7 +380,7 @@ def test_nobody_listening_is_a_connect_error_from_the_os_error(pki: Path) -> Non
 
 def test_only_verified_https_is_spoken(pki: Path) -> None:
     lax = client_context(pki)
-    lax.check_hostname = False
+    lax.check_hostname = False  # the weakened context the transport must refuse, never used to connect
     with pytest.raises(ValueError, match="must verify certificates and hostnames"):
         H11Transport(lax)
 
