@@ -14,7 +14,9 @@
     retrieve_batch_size = 1
     signature_algorithm = "rsa-sha1" # rsa-sha256 (default), rsa-sha384, rsa-sha512, rsa-sha1
     digest_algorithm = "sha1"        # sha256 (default), sha384, sha512, sha1
-    allow_sha1 = true                # SHA-1 is refused unless allowed here
+    allow_sha1 = true                # SHA-1 is refused unless allowed here: sent to this partner, and
+                                     # accepted from it by the responding gateway (in [defaults]: from
+                                     # every partner not listed)
     header_order = ["assertion", "timestamp", "signature"]
     required_date_range_days = 1825  # the partner refuses ITI-38 without a creation-time range
     audience = "urn:oid:2.16.840.1.113883.3.9999"
@@ -107,6 +109,11 @@ class PartnersConfig:
 
     def for_community(self, home_community_id: str) -> PartnerSettings:
         return self.partners.get(home_community_id, self.defaults)
+
+    def sha1_partners(self) -> dict[str, bool]:
+        """Each listed partner's ``allow_sha1``, for what the responding gateway accepts from it (the
+        defaults' answer for everyone else)."""
+        return {hcid: settings.allow_sha1 for hcid, settings in self.partners.items()}
 
 
 def _value(where: str, key: str, raw: Any) -> Any:

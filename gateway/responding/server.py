@@ -20,6 +20,7 @@ import uvicorn
 
 from certs import CertificatePurpose, DevPkiLayout
 from gateway.config import Settings
+from gateway.directory import load_partners
 from gateway.matching import MatchConfig
 from gateway.responding.config import RespondingConfig
 from gateway.responding.gateway import RespondingGateway
@@ -63,9 +64,13 @@ def gateway_from_settings(settings: Settings, database: Database) -> RespondingG
     """One gateway: trust from the certs folder's bundle, audiences from the public endpoint URLs."""
     config = config_from_settings(settings)
     trust = TrustStore.from_pem_file(DevPkiLayout(settings.certs_dir).trust_bundle)
+    partners = load_partners(settings.partners_file)
     policy = VerificationPolicy(
         audiences=config.audiences,
         clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+        # SHA-1 from the partners the partners file allows it (allow_sha1), as this side sends it to them
+        allow_sha1=partners.defaults.allow_sha1,
+        sha1_partners=partners.sha1_partners(),
         require_signer_matches_tls_peer=settings.responding_require_tls_binding,
     )
     verifier = MessageVerifier(trust=trust, policy=policy, replay_cache=InMemoryReplayCache())

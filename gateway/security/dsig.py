@@ -56,6 +56,7 @@ __all__ = [
     "check_signature_algorithms",
     "key_info_certificates",
     "run_verifier",
+    "sha1_refused",
 ]
 
 # Exclusive c14n only (WS-I Basic Security Profile 1.1 R5404/R5412; SAML core §5.4.3): what was signed then
@@ -84,6 +85,7 @@ class CheckedSignature:
 
     algorithm: SignatureAlgorithm
     reference_uris: tuple[str, ...]
+    uses_sha1: bool = False  # RSA-SHA1, or a SHA-1 digest in a reference
 
 
 def check_signature_algorithms(signature: etree._Element, *, allow_sha1: bool) -> CheckedSignature:
@@ -132,11 +134,15 @@ def check_signature_algorithms(signature: etree._Element, *, allow_sha1: bool) -
                 raise UnsupportedAlgorithmError(
                     "unsupported transform", detail={"algorithm": transform.get("Algorithm")}
                 )
-    if used & SHA1_ALGORITHMS and not allow_sha1:
-        raise UnsupportedAlgorithmError(
-            "SHA-1 is not accepted from this partner", detail={"algorithm": "SHA-1"}
-        )
-    return CheckedSignature(algorithm=algorithm, reference_uris=tuple(uris))
+    uses_sha1 = bool(used & SHA1_ALGORITHMS)
+    if uses_sha1 and not allow_sha1:
+        raise sha1_refused()
+    return CheckedSignature(algorithm=algorithm, reference_uris=tuple(uris), uses_sha1=uses_sha1)
+
+
+def sha1_refused() -> UnsupportedAlgorithmError:
+    """The refusal of a signature using SHA-1 from a partner not allowed it."""
+    return UnsupportedAlgorithmError("SHA-1 is not accepted from this partner", detail={"algorithm": "SHA-1"})
 
 
 def _der(text: str | None) -> x509.Certificate:

@@ -8,6 +8,7 @@ the signed, canonical form of the elements the verified signatures covered (OASI
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -17,7 +18,7 @@ from lxml import etree
 from gateway.security.options import SignatureAlgorithm
 from gateway.security.vocab import CodedValue, PurposeOfUse, XuaAttribute
 from xca.errors import ConfigError
-from xca.ids import Cx
+from xca.ids import Cx, is_oid
 from xca.soap import Addressing
 
 __all__ = [
@@ -48,7 +49,12 @@ class VerificationPolicy:
     """The responder's rules for inbound messages.
 
     ``audiences``: values an AudienceRestriction must name (our endpoint URL, ``urn:oid:`` homeCommunityId).
-    ``clock_skew`` widens every time window both ways. ``allow_sha1`` admits RSA-SHA1 / SHA-1 digests.
+    ``clock_skew`` widens every time window both ways. SHA-1 (RSA-SHA1 signatures, SHA-1 digests) is accepted
+    per partner, as the partners file's ``allow_sha1`` says: ``sha1_partners`` maps a homeCommunityId (bare
+    OID) to whether its messages may use it, and ``allow_sha1`` answers for every community not listed there
+    (and for an assertion that names none). The community is the one the assertion claims: a message using
+    SHA-1 is verified only when the claim read before verification names a community allowed it, and
+    accepted only when the verified assertion's claim does too (see :meth:`accepts_sha1_from`).
     ``require_signed_body`` refuses messages whose soap:Body the message signature does not cover.
     ``require_signer_matches_tls_peer`` demands that the signing and the mutual-TLS certificates share issuer
     and subject common name.
@@ -57,6 +63,7 @@ class VerificationPolicy:
     audiences: frozenset[str]
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
     allow_sha1: bool = False
+    sha1_partners: Mapping[str, bool] = field(default_factory=dict)
     require_signed_body: bool = True
     required_attributes: frozenset[XuaAttribute] = DEFAULT_REQUIRED_ATTRIBUTES
     max_assertion_lifetime: dt.timedelta = dt.timedelta(hours=8)
@@ -69,6 +76,21 @@ class VerificationPolicy:
             raise ConfigError("at least one non-empty audience is required", detail={"setting": "audiences"})
         if not dt.timedelta(0) <= self.clock_skew <= dt.timedelta(minutes=30):
             raise ConfigError("clock_skew must be between 0 and 30 minutes", detail={"setting": "clock_skew"})
+        if not all(isinstance(c, str) and is_oid(c) for c in self.sha1_partners):
+            raise ConfigError(
+                "sha1_partners are keyed by bare homeCommunityId OIDs", detail={"setting": "allow_sha1"}
+            )
+
+    @property
+    def sha1_possible(self) -> bool:
+        """Whether any message at all may use SHA-1 (else it is refused before anything is read)."""
+        return self.allow_sha1 or any(self.sha1_partners.values())
+
+    def accepts_sha1_from(self, home_community_id: str | None) -> bool:
+        """Whether a message whose assertion claims ``home_community_id`` may use SHA-1."""
+        if home_community_id is None:
+            return self.allow_sha1
+        return self.sha1_partners.get(home_community_id, self.allow_sha1)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ holder-of-key), SAML 2.0 core §2.5 (Conditions) and IHE ITI TF-2b 3.40.4.1 (XUA
 3. the assertion's enveloped signature, verified on the assertion alone with its certificate after that
    certificate chained to the trust bundle; the signed element must be that assertion (same ID, the signature
    inside it) — everything afterwards reads the canonical form signxml verified, never the original tree;
+   SHA-1 (in either signature) only from a community the policy allows it: the assertion's claimed
+   homeCommunityId decides whether a SHA-1 signature is verified at all, and the verified claim must agree;
 4. conditions, audience and XUA attributes; the holder-of-key confirmation key;
 5. the message signature: KeyInfo must reference that assertion, verified with the confirmed key; the signed
    Timestamp and Body are re-found by the IDs the verified references named and must be the ones in place;
@@ -33,6 +35,7 @@ from gateway.security.dsig import (
     key_info_certificates,
     rsa_key_value,
     run_verifier,
+    sha1_refused,
 )
 from gateway.security.options import SignatureAlgorithm
 from gateway.security.replay import ReplayCache, ReplayKind
@@ -44,7 +47,13 @@ from gateway.security.verified import (
     VerifiedTimestamp,
 )
 from gateway.security.wss import SAMLID_VALUE_TYPE
-from gateway.security.xua import AssertionFields, check_conditions, parse_assertion, parse_xml_datetime
+from gateway.security.xua import (
+    AssertionFields,
+    check_conditions,
+    claimed_home_community,
+    parse_assertion,
+    parse_xml_datetime,
+)
 from xca import ns
 from xca.errors import (
     AssertionInvalidError,
@@ -233,8 +242,10 @@ class MessageVerifier:
         check_conditions(fields, policy, now)
         holder = self._holder_certificate(fields, signer, now)
 
-        # 5. the holder-of-key message signature over Timestamp (and Body)
-        message_sig = check_signature_algorithms(parts.signature, allow_sha1=policy.allow_sha1)
+        # 5. the holder-of-key message signature over Timestamp (and Body); SHA-1 as the community the
+        # verified assertion names is allowed it
+        sha1 = policy.accepts_sha1_from(fields.claims.home_community_id)
+        message_sig = check_signature_algorithms(parts.signature, allow_sha1=sha1)
         self._check_token_reference(parts.signature, fields.id)
         targets = _check_reference_targets(parts, ids, message_sig.reference_uris)
         # With exclusive c14n a digest depends on the referenced element (and, for an InclusiveNamespaces
@@ -249,7 +260,7 @@ class MessageVerifier:
                 root,
                 certificate=holder,
                 location=_SECURITY_LOCATION,
-                allow_sha1=policy.allow_sha1,
+                allow_sha1=sha1,
                 now=now,
                 references=True,
             )
@@ -318,7 +329,14 @@ class MessageVerifier:
             raise UnsignedAssertionError("the SAML assertion is not signed")
         if len(signatures) > 1:
             raise AssertionInvalidError("the SAML assertion carries more than one signature")
-        checked = check_signature_algorithms(signatures[0], allow_sha1=self._policy.allow_sha1)
+        policy = self._policy
+        checked = check_signature_algorithms(signatures[0], allow_sha1=policy.sha1_possible)
+        # SHA-1 only for a community allowed it: the one the assertion claims, read here before verification
+        # decides whether the SHA-1 signature is verified at all, and read again from the verified assertion
+        # below, which must claim an allowed community too.
+        sha1 = checked.uses_sha1 and policy.accepts_sha1_from(claimed_home_community(assertion))
+        if checked.uses_sha1 and not sha1:
+            raise sha1_refused()
         assertion_id = assertion.get("ID")
         if not assertion_id or checked.reference_uris != (assertion_id,):
             raise SignatureWrappingError("the assertion signature does not sign this assertion")
@@ -328,7 +346,7 @@ class MessageVerifier:
             assertion,
             certificate=leaf,
             location="./",
-            allow_sha1=self._policy.allow_sha1,
+            allow_sha1=sha1,
             now=now,
             references=1,
             # the assertion's ID is unique in the whole message (checked above) and named by SAML's ID
@@ -341,7 +359,10 @@ class MessageVerifier:
             or canonical.get("ID") != assertion_id
         ):
             raise SignatureWrappingError("the signed element is not the assertion in the security header")
-        return parse_assertion(canonical, self._policy), checked.algorithm, leaf, chain, canonical
+        fields = parse_assertion(canonical, policy)
+        if sha1 and not policy.accepts_sha1_from(fields.claims.home_community_id):
+            raise sha1_refused()
+        return fields, checked.algorithm, leaf, chain, canonical
 
     def _holder_certificate(
         self, fields: AssertionFields, signer: x509.Certificate, now: dt.datetime

@@ -36,7 +36,13 @@ from xca.errors import (
 from xca.ids import is_oid, parse_cx
 from xca.ns import q
 
-__all__ = ["AssertionFields", "check_conditions", "parse_assertion", "parse_xml_datetime"]
+__all__ = [
+    "AssertionFields",
+    "check_conditions",
+    "claimed_home_community",
+    "parse_assertion",
+    "parse_xml_datetime",
+]
 
 _DATETIME: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})"
@@ -137,6 +143,23 @@ def _oid_value(text: str, attribute: XuaAttribute) -> str:
             "an XUA attribute is not an OID", detail={"attribute": attribute.value}
         )
     return bare
+
+
+def claimed_home_community(assertion: etree._Element) -> str | None:
+    """The homeCommunityId an assertion claims, as a bare OID, read before its signature is verified (to
+    choose what that verification may accept); ``None`` unless there is exactly one such attribute with
+    exactly one OID value. What the verified assertion says is read again by :func:`parse_assertion`."""
+    found: list[etree._Element] = []
+    for statement in assertion.iterfind(_ATTRIBUTE_STATEMENT):
+        for attribute in statement.iterfind(_ATTRIBUTE):
+            if attribute.get("Name") == XuaAttribute.HOME_COMMUNITY_ID.value:
+                found.extend(attribute.findall(_ATTRIBUTE_VALUE))
+    if len(found) != 1:
+        return None
+    try:
+        return _oid_value(_text(found[0]), XuaAttribute.HOME_COMMUNITY_ID)
+    except XuaAttributeInvalidError:
+        return None
 
 
 def _claims(assertion: etree._Element, policy: VerificationPolicy) -> XuaClaims:

@@ -58,3 +58,52 @@ def test_the_tls_binding_of_signers_is_a_setting(
         assert gateway.verifier.policy.require_signer_matches_tls_peer is bound
     finally:
         database.dispose()
+
+
+def test_sha1_is_accepted_from_the_partners_the_partners_file_allows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hiegate respond` takes SHA-1 from the partners whose `allow_sha1` is set, as it sends it to them, and
+    from nobody else (the defaults answer for partners not listed)."""
+    from gateway.config import load_settings
+    from gateway.responding.server import gateway_from_settings
+    from gateway.store import Database
+
+    assert main(["certs", "init"]) == 0
+    partners = tmp_path / "partners.toml"
+    partners.write_text(
+        '[partner."1.3.6.1.4.1.99999.800"]\nallow_sha1 = true\n'
+        '[partner."1.3.6.1.4.1.99999.801"]\nretrieve_batch_size = 2\n'
+    )
+    monkeypatch.setenv("HIEGATE_PARTNERS_FILE", str(partners))
+    database = Database(f"sqlite:///{tmp_path / 'respond.db'}")
+    try:
+        policy = gateway_from_settings(load_settings(None), database).verifier.policy
+        assert policy.accepts_sha1_from("1.3.6.1.4.1.99999.800")
+        assert not policy.accepts_sha1_from("1.3.6.1.4.1.99999.801")
+        assert not policy.accepts_sha1_from("1.3.6.1.4.1.99999.802")
+        assert not policy.accepts_sha1_from(None)
+        partners.write_text(
+            '[defaults]\nallow_sha1 = true\n[partner."1.3.6.1.4.1.99999.801"]\nallow_sha1 = false\n'
+        )
+        policy = gateway_from_settings(load_settings(None), database).verifier.policy
+        assert policy.accepts_sha1_from("1.3.6.1.4.1.99999.802")
+        assert not policy.accepts_sha1_from("1.3.6.1.4.1.99999.801")
+    finally:
+        database.dispose()
+
+
+def test_a_bad_partners_file_stops_respond_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certs", "init"]) == 0
+    capsys.readouterr()
+    partners = tmp_path / "partners.toml"
+    partners.write_text('[partner."1.3.6.1.4.1.99999.800"]\nallow_sha1 = "yes"\n')
+    monkeypatch.setenv("HIEGATE_PARTNERS_FILE", str(partners))
+    assert main(["respond"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("hiegate: HG-1001: ")
+    assert "allow_sha1" in captured.err
+    assert captured.err.count("\n") == 1
+    assert captured.out == ""
