@@ -54,7 +54,9 @@ from gateway.security.tls import async_client, client_ssl_context, server_ssl_co
 
 BODY = b"<x/>" * 750  # 3 kB
 ANSWER = b"<S:Envelope/>"
-HOST = "localhost"  # the dev PKI's server certificate names localhost
+# The address, as the sandbox's gateways are called (the dev PKI's server certificate names 127.0.0.1): a host
+# name would add a resolution in asyncio's worker thread to every new connection of the asyncio rows only.
+HOST = "127.0.0.1"
 
 
 def _answer_requests(conn: ssl.SSLSocket) -> None:

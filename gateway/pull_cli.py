@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xca.errors import ConfigError, HieGatewayError, UnknownCommunityError
+from xca.errors import ConfigError, HieGatewayError, JobBusyError, UnknownCommunityError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -234,6 +234,12 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
         addresses=addresses,
         telecoms=(Telecom(f"tel:{args.phone}", "HP"),) if args.phone else (),
     )
+    if args.from_date and args.to_date and args.from_date >= args.to_date:
+        raise ConfigError(
+            f"pull: --from-date {args.from_date} is not before --to-date {args.to_date} (documents created "
+            "on or after the first and before the second: the range would hold nothing)",
+            detail={"setting": "from_date"},
+        )
     try:
         purpose = parse_purpose(args.purpose) if args.purpose else None
     except ValueError:
@@ -263,6 +269,34 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
         date_from=args.from_date,
         date_to=args.to_date,
     )
+
+
+def _job_for(
+    service: PullService, request: PullRequest, selection: Selection | None, console: Console
+) -> uuid.UUID:
+    """The job this pull runs: the same pull's unfinished job (after a crash or Ctrl-C: finished rather than
+    started a second time), else a new one. Other unfinished jobs are named, not run: the patient asked for
+    now does not wait for them (``--list`` shows them, ``--resume`` finishes one)."""
+    waiting = service.unfinished(held=False)  # those a live process (the API's worker, a pull) runs are its
+    same = service.unfinished_job_for(request)
+    others = [job for job in waiting if job != same]
+    if others:
+        console.print(
+            f"{len(others)} other unfinished pull{'s' if len(others) > 1 else ''} that no process runs: "
+            "`hiegate pull --list` shows them, `hiegate pull --resume JOB` finishes one"
+        )
+    if same is None:
+        job = service.create_job(request, selection)
+        console.print(f"job {job}: if this process stops, `hiegate pull --resume {job}` finishes it")
+        return job
+    if same not in waiting:
+        raise JobBusyError(
+            f"this same pull is running in another process (job {same}); `hiegate pull --list` shows its "
+            f"progress, and once that process has stopped, `hiegate pull --resume {same}` finishes it",
+            detail={"job": str(same)},
+        )
+    console.print(f"resuming job {same}: this same pull, stopped before it finished")
+    return same
 
 
 def _check_named(named: Sequence[str], listed: set[str]) -> None:
@@ -424,62 +458,44 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             _check_named(args.to or (), {c.home_community_id for c in communities})
             selection = _checked_selection(service.select(request, communities), args)
         if args.resume:
-            jobs = [_job_id(args.resume, "resume")]
+            job_id = _job_id(args.resume, "resume")
         else:
             assert request is not None
-            # Not those another live process runs (the API's worker, another pull): it finishes them.
-            jobs = service.unfinished(held=False)
-            same = service.unfinished_job_for(request)
-            for job in jobs:
-                if job != same:
-                    console.print(f"resuming unfinished job {job} first")
-            if same is None:
-                jobs.append(service.create_job(request, selection))
-                console.print(
-                    f"job {jobs[-1]}: if this process stops, `hiegate pull --resume {jobs[-1]}` finishes it"
-                )
-            else:
-                # The same pull again after a crash or Ctrl-C: finish that job rather than start a second.
-                console.print(f"resuming job {same}: this same pull, stopped before it finished")
-                jobs.remove(same)
-                jobs.append(same)
+            job_id = _job_for(service, request, selection, console)
         status = 0
         # Everything loaded so far (modules, ORM mappers, certificates, the directory) lives as long as the
         # process: kept out of the cyclic collector, whose first full pass over it (~80 ms) would otherwise
         # land in the middle of the pull.
         gc.collect()
         gc.freeze()
-        for job_id in jobs:
-            listeners: list[Listener] = []
-            early = None
-            if args.out is not None and job_id == jobs[-1]:
-                early = _EarlyRecord(service, job_id, args.out, console)
-                listeners.append(early.on_event)
-            try:
-                if args.no_progress:
-                    summary = asyncio.run(service.run(job_id, listeners=listeners))
-                else:
-                    with LiveProgress(console, records=early is None) as live:
-                        summary = asyncio.run(service.run(job_id, listeners=[live.on_event, *listeners]))
-            except KeyboardInterrupt:
-                # asyncio.run cancelled the job's tasks first: every step already taken is committed.
-                console.print(
-                    f"interrupted: job {job_id} is unfinished; `hiegate pull --resume {job_id}` finishes it "
-                    "without asking again for what it already has"
-                )
-                return 130
-            console.print(summary_table(summary))
-            console.print(totals_line(summary.counters))
-            if summary.state is not JobState.DONE:
-                console.print(
-                    f"job {job_id} {summary.state.value}: {summary.error_code} {summary.error_detail}"
-                )
-                status = 1
-            if early is not None and summary.bundle is not None:
-                _write_bundle(args.out, summary.bundle)
-                resources = len(summary.bundle["entry"])  # type: ignore[arg-type]
-                merged = " (late gateways merged)" if early.written else ""
-                console.print(f"consolidated bundle: {args.out} ({resources} resources){merged}")
+        listeners: list[Listener] = []
+        early = None
+        if args.out is not None:
+            early = _EarlyRecord(service, job_id, args.out, console)
+            listeners.append(early.on_event)
+        try:
+            if args.no_progress:
+                summary = asyncio.run(service.run(job_id, listeners=listeners))
+            else:
+                with LiveProgress(console, records=early is None) as live:
+                    summary = asyncio.run(service.run(job_id, listeners=[live.on_event, *listeners]))
+        except KeyboardInterrupt:
+            # asyncio.run cancelled the job's tasks first: every step already taken is committed.
+            console.print(
+                f"interrupted: job {job_id} is unfinished; `hiegate pull --resume {job_id}` finishes it "
+                "without asking again for what it already has"
+            )
+            return 130
+        console.print(summary_table(summary))
+        console.print(totals_line(summary.counters))
+        if summary.state is not JobState.DONE:
+            console.print(f"job {job_id} {summary.state.value}: {summary.error_code} {summary.error_detail}")
+            status = 1
+        if early is not None and summary.bundle is not None:
+            _write_bundle(args.out, summary.bundle)
+            resources = len(summary.bundle["entry"])  # type: ignore[arg-type]
+            merged = " (late gateways merged)" if early.written else ""
+            console.print(f"consolidated bundle: {args.out} ({resources} resources){merged}")
         return status
     finally:
         database.dispose()

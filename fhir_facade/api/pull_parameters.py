@@ -43,6 +43,9 @@ def _date(value: object, where: str) -> dt.date:
 
 @dataclasses.dataclass(frozen=True)
 class PullParameters:
+    """``date_from`` is the first creation day asked, ``date_to`` the day after the last (the pull's and
+    ITI-38's creationTimeTo are exclusive, a FHIR Period's end is not)."""
+
     purpose: PurposeOfUse
     date_from: dt.date | None
     date_to: dt.date | None
@@ -77,9 +80,11 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
                 raise InvalidRequestError("period needs a valuePeriod", expression=("period",))
             start, end = period.get("start"), period.get("end")
             date_from = _date(start, "period.start") if start is not None else None
-            date_to = _date(end, "period.end") if end is not None else None
-            if date_from and date_to and date_from > date_to:
+            last = _date(end, "period.end") if end is not None else None
+            if date_from and last and date_from > last:
                 raise InvalidRequestError("period.start is after period.end", expression=("period",))
+            # The period's end day is in it (FHIR R4 Period.end includes its whole day).
+            date_to = last + dt.timedelta(days=1) if last is not None else None
         elif name == "gateway":
             ident = parameter.get("valueIdentifier")
             value = (

@@ -56,3 +56,15 @@ def test_patient_options_beside_an_existing_job_are_refused_not_ignored(
         f"hiegate: HG-1001: {flag} acts on existing jobs: --given, --family, --birth-date, --gender, --state "
         "would be ignored (leave them out)\n"
     )
+
+
+@pytest.mark.parametrize("to_date", ["2000-01-01", "2024-01-01"])
+def test_a_date_range_that_holds_nothing_is_refused(to_date: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--to-date is exclusive: a range ending on or before its start would ask every gateway for nothing and
+    report "0 found", as if the patient had no documents."""
+    status = main([*PATIENT, "--birth-date", "1970-01-01", "--from-date", "2024-01-01", "--to-date", to_date])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"hiegate: HG-1001: pull: --from-date 2024-01-01 is not before --to-date {to_date} "
+        "(documents created on or after the first and before the second: the range would hold nothing)\n"
+    )

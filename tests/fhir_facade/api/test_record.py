@@ -5,6 +5,7 @@ round trip."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -136,6 +137,13 @@ def test_parameters_are_validated() -> None:
     ]})  # fmt: skip
     assert parsed.gateways == ("1.2.3",)
     assert parsed.purpose.value == "TREATMENT"
+    # A Period's end includes its day: the pull asks for documents created before the day after.
+    assert (parsed.date_from, parsed.date_to) == (dt.date(2020, 1, 1), dt.date(2025, 1, 1))
+    one_day = parse_parameters({"parameter": [
+        {"name": "purposeOfUse", "valueCode": "TREATMENT"},
+        {"name": "period", "valuePeriod": {"start": "2024-05-01", "end": "2024-05-01"}},
+    ]})  # fmt: skip
+    assert (one_day.date_from, one_day.date_to) == (dt.date(2024, 5, 1), dt.date(2024, 5, 2))
 
 
 def test_pull_record_binary_export_end_to_end(

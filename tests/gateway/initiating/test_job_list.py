@@ -1,6 +1,7 @@
 """``hiegate pull --list``: the tenant's latest jobs, newest first, each with its state and counts, which
 unfinished ones a live worker holds, and how to finish the ones nobody holds; no patient details. And
-``hiegate pull`` leaves an unfinished job that another live process holds to that process."""
+``hiegate pull`` leaves an unfinished job that another live process holds to that process, refuses to run
+the same pull beside it, and names the unfinished jobs nobody holds without running them."""
 
 from __future__ import annotations
 
@@ -134,13 +135,74 @@ def test_a_pull_leaves_the_jobs_another_live_process_runs_to_it(
 
         assert main(["pull", *patient_args(network), "--no-progress"]) == 0
         out = capsys.readouterr().out
-        assert f"resuming unfinished job {theirs}" not in out
+        assert "other unfinished pull" not in out  # it is in good hands: not even mentioned
         with database.session() as session:
             job = session.get(PullJob, theirs)
             assert job is not None
             assert (job.state, job.worker) == ("discovering", holder)  # untouched
             mine = session.scalars(select(PullJob).where(PullJob.id != theirs)).one()
             assert mine.state == "done"
+
+        # The same pull as one a live process runs is not started twice, nor resumed from under it.
+        with database.session() as session, session.begin():
+            session.execute(
+                update(PullJob).where(PullJob.id == mine.id).values(state="retrieving", worker=holder)
+            )
+        assert main(["pull", *patient_args(network), "--no-progress"]) == 1
+        captured = capsys.readouterr()
+        assert captured.err == (
+            f"hiegate: HG-6202: this same pull is running in another process (job {mine.id}); "
+            "`hiegate pull --list` shows its progress, and once that process has stopped, "
+            f"`hiegate pull --resume {mine.id}` finishes it\n"
+        )
+        assert "Traceback" not in captured.out
+        with database.session() as session:
+            assert len(session.scalars(select(PullJob.id)).all()) == 2
+            job = session.get(PullJob, mine.id)
+            assert job is not None
+            assert (job.state, job.worker) == ("retrieving", holder)
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_pull_names_the_unfinished_jobs_nobody_runs_without_running_them(
+    network: Network,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another patient's job left unfinished (a crash) does not delay the pull asked for now: it is named,
+    with how to finish it, and left as it was."""
+    import_directory(network, database)
+    service = make_service(network, database)
+    explicit = SelectionSpec(strategy=SelectionStrategy.EXPLICIT, communities=(HEALTHY, NOBODY))
+    left = service.create_job(replace(request_for(network), selection=explicit))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])  # the process that left it, since ended
+    gone.wait()
+    crashed = f"{socket.gethostname()}:{gone.pid}"
+    with database.session() as session, session.begin():
+        session.execute(
+            update(PullJob).where(PullJob.id == left).values(worker=crashed, heartbeat_at=utcnow())
+        )
+    with database.session() as session:
+        before = session.get(PullJob, left)
+        assert before is not None
+        state, worker = before.state, before.worker
+    cli_settings(monkeypatch, tmp_path, network, database)
+    capsys.readouterr()
+
+    assert main(["pull", *patient_args(network), "--no-progress"]) == 0
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "1 other unfinished pull that no process runs: `hiegate pull --list` shows them, "
+        "`hiegate pull --resume JOB` finishes one"
+    ) in out
+    with database.session() as session:
+        job = session.get(PullJob, left)
+        assert job is not None
+        assert (job.state, job.worker) == (state, worker)
+        mine = session.scalars(select(PullJob).where(PullJob.id != left)).one()
+        assert mine.state == "done"
