@@ -35,13 +35,13 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from gateway.audit import Transaction
 from xca.errors import CircuitOpenError, ExchangeError, GatewayConnectError, GatewayTimeoutError
 
-__all__ = ["SettlePolicy", "SettleWatch", "Wait"]
+__all__ = ["SettlePolicy", "SettleWatch", "Wait", "measures"]
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,20 @@ class Wait:
 
     @property
     def measures(self) -> bool:
-        """Whether the wait measured one answer of a gateway: a first attempt that its service answered. A
-        timeout is no answer and an open circuit sent nothing; a connection that failed (refused, reset, a
-        TLS refusal: never retried) measured the network's round trip, not how long the gateway takes to
-        answer, and a few such fast failures would make every healthy gateway look overdue; an exchange
-        that was retried lasted several answers and a backoff, which would make every request look on time
-        for longer. Any other error (an HTTP status, a SOAP fault) is the gateway's own answer and took as
-        long as the gateway took."""
-        return self.attempts == 1 and not isinstance(
-            self.error, GatewayTimeoutError | CircuitOpenError | GatewayConnectError
-        )
+        """Whether the wait measured one answer of a gateway (:func:`measures`)."""
+        return measures(self.error, self.attempts)
+
+
+def measures(error: ExchangeError | None, attempts: int | None) -> bool:
+    """Whether an exchange measured one answer of a gateway: a first attempt that its service answered. A
+    timeout is no answer and an open circuit sent nothing; a connection that failed (refused, reset, a TLS
+    refusal: never retried) measured the network's round trip, not how long the gateway takes to answer, and
+    a few such fast failures would make every healthy gateway look overdue; an exchange that was retried
+    lasted several answers and a backoff, which would make every request look on time for longer. Any other
+    error (an HTTP status, a SOAP fault) is the gateway's own answer and took as long as the gateway took."""
+    return attempts == 1 and not isinstance(
+        error, GatewayTimeoutError | CircuitOpenError | GatewayConnectError
+    )
 
 
 class SettleWatch:
@@ -103,6 +107,14 @@ class SettleWatch:
 
     def _touch(self) -> None:
         self._changed.set()
+
+    def answered_before(self, slowest: Mapping[Transaction, float]) -> None:
+        """The slowest answers (seconds, per transaction) of earlier runs of this job: a resumed job judges
+        its requests by them too, so a gateway hanging now is overdue even when every gateway that answers
+        had answered before the interruption."""
+        for transaction, took in slowest.items():
+            if took > self._slowest.get(transaction, 0.0):
+                self._slowest[transaction] = took
 
     @contextlib.contextmanager
     def working(self) -> Iterator[None]:

@@ -79,6 +79,7 @@ class PullWorker(WorkerRuntime):
         # and the time between them included, not only this run's.
         started = time.perf_counter() - max(0.0, (utcnow() - job.created_at).total_seconds())
         self._start_run()
+        self._watch.answered_before(plan.answered)  # a resumed job's earlier answers count too
         publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
             try:

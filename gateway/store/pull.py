@@ -108,6 +108,10 @@ class PullJobGateway(Base):
     documents_retrieved: Mapped[int] = mapped_column(Integer, default=0)
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    answered_ms: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    """Per transaction (``ITI-55``...), the slowest of this gateway's answers that measured how long it takes
+    to answer (see :func:`gateway.initiating.settle.measures`): what a resumed job judges overdue requests
+    by."""
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     """Still asking when the job's record was first published."""
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

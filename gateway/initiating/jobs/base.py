@@ -33,6 +33,7 @@ from gateway.initiating.models import (
     GatewayOutcome,
     GatewayStage,
 )
+from gateway.initiating.settle import measures
 from gateway.security import RequestingUser
 from gateway.security.vocab import SNOMED_SYSTEM
 from gateway.store import (
@@ -278,10 +279,15 @@ class JobStoreBase:
             ]
 
 
-def _account(row: PullJobGateway, record: ExchangeRecord | None) -> None:
+def _account(row: PullJobGateway, record: ExchangeRecord | None, error: ExchangeError | None) -> None:
     if record is not None:
         row.exchanges += 1
         row.latency_ms += record.latency_ms
+        if measures(error, record.attempts):  # kept for a resumed run of the job (see settle)
+            answered = dict(row.answered_ms or {})
+            kind = record.transaction.value
+            answered[kind] = max(answered.get(kind, 0), record.latency_ms)
+            row.answered_ms = answered
 
 
 def _fail(row: PullJobGateway, error: ExchangeError, record: ExchangeRecord | None = None) -> None:

@@ -117,7 +117,7 @@ class DiscoverySteps(JobStoreBase):
             remote_id: Cx | None = None
             error_codes: tuple[str, ...] = ()
             outcome = Outcome.SUCCESS
-            _account(row, record)
+            _account(row, record, error)
             if error is not None:
                 _fail(row, error, record)
                 error_codes, outcome = (error.code,), Outcome.SERIOUS_FAILURE

@@ -4,8 +4,10 @@ or cancelling one, and reading it back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 from gateway.audit import (
     Outcome,
     PullStage,
+    Transaction,
 )
 from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
@@ -203,7 +206,7 @@ class JobSteps(JobStoreBase):
             progress = self._progress(session, job)
             rows = session.scalars(
                 select(PullJobGateway).where(PullJobGateway.job_id == job.id).order_by(PullJobGateway.id)
-            )
+            ).all()
             links = {
                 link.home_community_id: Cx(link.remote_patient_id, link.remote_assigning_authority)
                 for link in session.scalars(
@@ -232,6 +235,7 @@ class JobSteps(JobStoreBase):
                 gateways=gateways,
                 links=links,
                 record_published=job.record_ms is not None,
+                answered=_answered(rows),
             )
 
     def fail_job(self, job_id: uuid.UUID, code: str, detail: str) -> None:
@@ -315,6 +319,17 @@ class JobSteps(JobStoreBase):
             counters = job_counters(job, reused=reused or 0)
             session.expunge(job)
             return JobState(job.state), counters, reports, job
+
+
+def _answered(rows: Sequence[PullJobGateway]) -> dict[Transaction, float]:
+    """The slowest answer of each transaction over the job's gateways so far, seconds."""
+    slowest: dict[Transaction, float] = {}
+    for row in rows:
+        for kind, ms in (row.answered_ms or {}).items():
+            with contextlib.suppress(ValueError):  # a transaction this version does not know
+                transaction = Transaction(kind)
+                slowest[transaction] = max(slowest.get(transaction, 0.0), ms / 1000)
+    return slowest
 
 
 def _held(state: str, worker: str | None, heartbeat_at: dt.datetime | None) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.audit import Transaction
 from gateway.initiating.models import (
     GatewayReport,
     GatewayStage,
@@ -46,6 +47,8 @@ class JobPlan:
     links: dict[str, Cx]
     record_published: bool = False
     """The record was published by an earlier run of this job (before a crash or Ctrl-C)."""
+    answered: dict[Transaction, float] = field(default_factory=dict)
+    """The slowest answer of each transaction in earlier runs of this job, seconds (see settle)."""
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class QuerySteps(JobStoreBase):
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, None]:
             job_id = job.id
             row = self._gateway(session, job_id, hcid)
-            _account(row, record)
+            _account(row, record, error)
             refs: list[DocumentRef] = []
             error_codes: tuple[str, ...] = ()
             outcome = Outcome.SUCCESS

@@ -108,7 +108,7 @@ class RetrieveSteps(JobStoreBase):
         def step(session: Session, job: PullJob, tenant: Tenant) -> tuple[PullJobGateway, list[uuid.UUID]]:
             job_id = job.id
             row = self._gateway(session, job_id, hcid)
-            _account(row, record)
+            _account(row, record, error)
             docs = {
                 d.unique_id: d
                 for d in session.scalars(

@@ -23,6 +23,7 @@ from gateway.initiating import EventKind, GatewayOutcome, JobState, ProgressEven
 from gateway.initiating.settle import SettleWatch
 from gateway.store import Database, PullJob, PullJobGateway, Tenant
 from tests.gateway.initiating.conftest import (
+    BROKEN,
     HEALTHY,
     NOBODY,
     SLOW,
@@ -373,6 +374,57 @@ def test_a_job_resumed_after_its_record_was_published_updates_it(
     stages = [stage for stage, _ in _pull_stages(database)]
     assert stages.count(PullStage.RECORD_READY) == 1
     assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
+
+
+def test_a_job_resumed_before_its_record_judges_by_the_answers_before_too(
+    network: Network, database: Database
+) -> None:
+    """HEALTHY and SLOW answered discovery (BROKEN failed), then the process died (its record not yet
+    published); the resumed run asks again only NOBODY, which hangs. With none of this run's discovery
+    answers to compare with, the record would wait for NOBODY's 6 s timeout: the answers the job had before
+    the interruption count."""
+    gate, partners = _slow_and_hanging(network, database)
+    first = make_service(network, database, settle=SettlePolicy(enabled=False))  # no record before the crash
+    first.partners = partners
+    job_id = first.create_job(request_for(network))
+    discovered: list[str] = []
+
+    def crash_after_three_discoveries(step: str) -> None:
+        if step == "iti55":
+            discovered.append(step)
+            if len(discovered) == 3:  # HEALTHY's, BROKEN's and SLOW's outcomes are stored; NOBODY hangs
+                raise _Crash(step)
+
+    try:
+        with pytest.raises((_Crash, BaseExceptionGroup)):
+            asyncio.run(first.run(job_id, step_hook=crash_after_three_discoveries))
+        with database.session() as session:
+            answered = {
+                row.home_community_id: row.answered_ms
+                for row in session.scalars(select(PullJobGateway).where(PullJobGateway.job_id == job_id))
+            }
+        assert answered[SLOW] is not None, answered
+        assert answered[SLOW][Transaction.ITI_55.value] >= 600  # its 0.6 s, as the transport measured it
+        assert answered[NOBODY] is None  # no answer: nothing measured
+        assert answered[BROKEN] is None  # a connection refused measures the network, not the gateway
+        resumed = make_service(network, database)
+        resumed.partners = partners
+        events: list[ProgressEvent] = []
+        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    ready = kinds.index(EventKind.RECORD_READY)
+    nobody_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
+    )
+    assert ready < nobody_end  # not held until the hanging gateway's timeout
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert (gateways[NOBODY].outcome, gateways[NOBODY].late) == (GatewayOutcome.TIMEOUT, True)
 
 
 def test_without_early_record_the_job_publishes_at_its_end(network: Network, database: Database) -> None:
