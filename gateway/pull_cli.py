@@ -416,9 +416,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     waiting = [job.job_id for job in jobs if job.unfinished and not job.running]
     if waiting:
         console.print(
-            ("1 unfinished job waits" if len(waiting) == 1 else f"{len(waiting)} unfinished jobs wait")
-            + " for a worker: the next `hiegate pull` resumes it first, or "
-            + f"`hiegate pull --resume {waiting[0]}` now"
+            ("1 unfinished job" if len(waiting) == 1 else f"{len(waiting)} unfinished jobs")
+            + " that no process runs: `hiegate pull --resume JOB` finishes one, e.g. "
+            + f"`hiegate pull --resume {waiting[0]}` (`hiegate serve` resumes them all when it starts)"
         )
     return 0
 

@@ -180,12 +180,17 @@ def jobs_table(jobs: list[JobListing]) -> Table:
         if job.error_code:
             state += f" {job.error_code}"
         took = f"{(job.finished_at - job.created_at).total_seconds():.1f}" if job.finished_at else "-"
+        if job.record_ms is not None:
+            record = f"{job.record_ms / 1000:.1f}"
+        else:  # published at the job's end (every gateway done before any was overdue), or not at all
+            record = took if job.state is JobState.DONE else "-"
+        times = f"{record}/{took}"
         table.add_row(
             str(job.job_id),
             Text(state, style=_JOB_STYLE.get(job.state, "yellow")),
             job.purpose_of_use,
             _instant(job.created_at),
-            took,
+            times,
             f"{c.gateways_answered}/{c.gateways_asked}/{c.gateways_selected}",
             str(c.gateways_matched),
             str(c.gateways_failed),
@@ -193,5 +198,10 @@ def jobs_table(jobs: list[JobListing]) -> Table:
             str(c.documents_converted),
             str(c.resources_stored),
         )
-    table.caption = "gateways: answered/asked/selected; docs: retrieved/found"
+    table.caption = (
+        "state: the earliest stage a gateway of the job is still in (discovering while one has not answered "
+        "ITI-55, however far the others are); took s: when its record was first published / when "
+        "the job ended; "
+        "gateways: answered/asked/selected; docs: retrieved/found"
+    )
     return table

@@ -153,6 +153,8 @@ class JobListing:
     counters: JobCounters
     error_code: str | None
     running: bool
+    record_ms: int | None = None
+    """When the record was first published, milliseconds after the job was asked (``None``: not yet)."""
 
     @property
     def unfinished(self) -> bool:

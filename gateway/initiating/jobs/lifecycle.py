@@ -179,6 +179,7 @@ class JobSteps(JobStoreBase):
                     counters=job_counters(job),
                     error_code=job.error_code,
                     running=_held(job.state, job.worker, job.heartbeat_at),
+                    record_ms=job.record_ms,
                 )
                 for job in jobs
             ]

@@ -79,12 +79,17 @@ def test_list_shows_each_job_newest_first_with_what_holds_it(
     assert "(waiting)" not in rows[str(cancelled)]
     # The finished pull: both gateways answered, HEALTHY matched and its two documents are held.
     assert re.search(r"done\s.*\s2/2/2\s+│\s+1\s+│\s+0\s+│\s+2/2\s+│\s+2\s+│", rows[str(done)])
+    # When its record was published, then how long it took; "-" for jobs without a record yet.
+    assert re.findall(r"│\s+(\d+\.\d)/(\d+\.\d)\s+│", rows[str(done)]), out
+    published, took = re.findall(r"│\s+(\d+\.\d)/(\d+\.\d)\s+│", rows[str(done)])[0]
+    assert float(published) <= float(took)
+    assert re.search(r"│\s+-/-\s+│", rows[str(running)])
     # Only the job nobody holds is pointed at --resume; no patient detail is printed.
     hint = " ".join(out[out.index("gateways: answered") :].split())
-    resume = f"`hiegate pull --resume {waiting}` now"
     assert (
-        f"1 unfinished job waits for a worker: the next `hiegate pull` resumes it first, or {resume}" in hint
-    )
+        "1 unfinished job that no process runs: `hiegate pull --resume JOB` finishes one, e.g. "
+        f"`hiegate pull --resume {waiting}` (`hiegate serve` resumes them all when it starts)"
+    ) in hint
     grace = network.grace
     assert grace.names[0].family not in out
     assert grace.birth_date is not None
