@@ -80,6 +80,8 @@ class PullWorker(WorkerRuntime):
         started = time.perf_counter() - max(0.0, (utcnow() - job.created_at).total_seconds())
         self._start_run()
         self._watch.answered_before(plan.answered)  # a resumed job's earlier answers count too
+        if plan.record_current:  # published by an earlier run with all it converted: updated only if it grows
+            self._published = 0
         publisher = asyncio.create_task(self._publish_when_due(plan, started))
         try:
             try:
@@ -143,8 +145,9 @@ class PullWorker(WorkerRuntime):
         healthy gateway slower than the rule allows adds its documents when it is done, not when the last
         hanging gateway times out. A job resumed after its record was published goes straight to updating
         it: this run has no answers of its own to judge overdue requests by, and the record is out already."""
-        # (``self._published`` stays None then: the first update, or the job's end, consolidates again, with
-        # what the earlier run converted after it published.)
+        # (``self._published`` is 0 then if that record holds everything the earlier runs converted: only
+        # this run's documents update it. Else it stays None: the first update, or the job's end,
+        # consolidates again, with what the earlier run converted after it published.)
         if not plan.record_published:
             while True:
                 due = self._watch.due_in()

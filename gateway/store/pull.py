@@ -77,6 +77,8 @@ class PullJob(Base):
     resources_stored: Mapped[int] = mapped_column(Integer, default=0)
     record_ms: Mapped[int | None] = mapped_column(Integer)
     """When the record was first published before the job ended (ms after the run started), else null."""
+    record_documents: Mapped[int | None] = mapped_column(Integer)
+    """Documents converted when the record was last published (before the job ended)."""
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(128))

@@ -215,6 +215,7 @@ class ConversionSteps(JobStoreBase):
                     .values(late=True)
                 )
             progress = self._progress(session, job)
+            job.record_documents = progress.counters.documents_converted
             stage = PullStage.RECORD_READY if late is not None else PullStage.RECORD_UPDATED
             self._audit_record(session, job, progress, stage, latency_ms=record_ms)
             return progress

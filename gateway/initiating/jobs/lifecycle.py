@@ -236,6 +236,8 @@ class JobSteps(JobStoreBase):
                 gateways=gateways,
                 links=links,
                 record_published=job.record_ms is not None,
+                record_current=job.record_ms is not None
+                and job.record_documents == progress.counters.documents_converted,
                 answered=_answered(rows),
             )
 

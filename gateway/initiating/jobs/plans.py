@@ -47,6 +47,8 @@ class JobPlan:
     links: dict[str, Cx]
     record_published: bool = False
     """The record was published by an earlier run of this job (before a crash or Ctrl-C)."""
+    record_current: bool = False
+    """That record holds every document the earlier runs converted (none was converted after it)."""
     answered: dict[Transaction, float] = field(default_factory=dict)
     """The slowest answer of each transaction in earlier runs of this job, seconds (see settle)."""
 

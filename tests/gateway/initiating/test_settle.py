@@ -376,6 +376,49 @@ def test_a_job_resumed_after_its_record_was_published_updates_it(
     assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
 
 
+def test_a_resumed_job_with_nothing_new_leaves_its_published_record_alone(
+    network: Network, database: Database
+) -> None:
+    """The process died right after publishing the record, and nothing the resumed run finds adds to it
+    (SLOW holds nothing of the patient, NOBODY hangs): no "record updated" is announced, audited or sent
+    to webhooks for the same record."""
+    gate, partners = _slow_and_hanging(network, database)
+    first = make_service(network, database)
+    first.partners = partners
+    job_id = first.create_job(request_for(network))
+    published: list[bool] = []
+
+    def crash_after_publishing(step: str) -> None:
+        if published:
+            raise _Crash(step)
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.kind is EventKind.RECORD_READY:
+            published.append(True)
+
+    try:
+        with pytest.raises((_Crash, BaseExceptionGroup)):
+            asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_after_publishing))
+        assert published
+        before = first.record(job_id)
+        resumed = make_service(network, database)
+        resumed.partners = partners
+        events: list[ProgressEvent] = []
+        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    assert EventKind.RECORD_READY not in kinds
+    assert EventKind.RECORD_UPDATED not in kinds
+    stages = [stage for stage, _ in _pull_stages(database)]
+    assert stages.count(PullStage.RECORD_UPDATED) == 0
+    assert stages[-2:] == [PullStage.RECORD_READY, PullStage.COMPLETED]
+    after = resumed.record(job_id)
+    assert [e["resource"]["id"] for e in after["entry"]] == [e["resource"]["id"] for e in before["entry"]]  # type: ignore[index]
+
+
 def test_a_job_resumed_before_its_record_judges_by_the_answers_before_too(
     network: Network, database: Database
 ) -> None:
