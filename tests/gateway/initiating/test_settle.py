@@ -19,7 +19,15 @@ from sqlalchemy import select
 
 from gateway.audit import AuditFilter, PullJobEvent, PullStage, Transaction, iter_records
 from gateway.directory import PartnersConfig, parse_partners
-from gateway.initiating import EventKind, GatewayOutcome, JobState, ProgressEvent, SettlePolicy
+from gateway.initiating import (
+    EventKind,
+    GatewayOutcome,
+    JobState,
+    ProgressEvent,
+    PullService,
+    PullSummary,
+    SettlePolicy,
+)
 from gateway.initiating.settle import SettleWatch
 from gateway.store import Database, PullJob, PullJobGateway, Tenant
 from tests.gateway.initiating.conftest import (
@@ -327,61 +335,12 @@ class _Crash(BaseException):
     """Stands in for a kill (not an Exception: nothing in the worker handles it)."""
 
 
-def test_a_job_resumed_after_its_record_was_published_updates_it(
+def _published_crashed_resumed(
     network: Network, database: Database
-) -> None:
-    # As above (SLOW slow and healthy, NOBODY hanging), but the process dies right after the record is
-    # published. The resumed run has no answers of its own to judge overdue requests by: it must not hold the
-    # record back (nor publish it as new), only update it when SLOW is done.
-    late_document = network.nodes[SLOW].add_document(3, 1)
-    gate, partners = _slow_and_hanging(network, database)
-    first = make_service(network, database)
-    first.partners = partners
-    job_id = first.create_job(request_for(network))
-    published: list[bool] = []
-
-    def crash_after_publishing(step: str) -> None:
-        if published:
-            raise _Crash(step)
-
-    def on_event(event: ProgressEvent) -> None:
-        if event.kind is EventKind.RECORD_READY:
-            published.append(True)
-
-    try:
-        with pytest.raises((_Crash, BaseExceptionGroup)):
-            asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_after_publishing))
-        assert published
-        resumed = make_service(network, database)
-        resumed.partners = partners
-        events: list[ProgressEvent] = []
-        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
-    finally:
-        gate.set()
-
-    assert summary.state is JobState.DONE
-    kinds = [e.kind for e in events]
-    assert EventKind.RECORD_READY not in kinds  # published once, by the first run
-    updated = kinds.index(EventKind.RECORD_UPDATED)
-    nobody_end = next(
-        i
-        for i, e in enumerate(events)
-        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
-    )
-    assert updated < nobody_end  # not held until the hanging gateway's timeout
-    assert events[updated].counters.documents_converted == 3
-    assert _holds(resumed.record(job_id), late_document)
-    stages = [stage for stage, _ in _pull_stages(database)]
-    assert stages.count(PullStage.RECORD_READY) == 1
-    assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
-
-
-def test_a_resumed_job_with_nothing_new_leaves_its_published_record_alone(
-    network: Network, database: Database
-) -> None:
-    """The process died right after publishing the record, and nothing the resumed run finds adds to it
-    (SLOW holds nothing of the patient, NOBODY hangs): no "record updated" is announced, audited or sent
-    to webhooks for the same record."""
+) -> tuple[uuid.UUID, PullService, dict[str, object], list[ProgressEvent], PullSummary]:
+    """SLOW slow and healthy, NOBODY hanging (:func:`_slow_and_hanging`); the process dies right after the
+    record is published, and a new service resumes the job. Returns the job, the resuming service, the
+    record as the first run published it, the resumed run's events and its summary."""
     gate, partners = _slow_and_hanging(network, database)
     first = make_service(network, database)
     first.partners = partners
@@ -407,6 +366,42 @@ def test_a_resumed_job_with_nothing_new_leaves_its_published_record_alone(
         summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
     finally:
         gate.set()
+    return job_id, resumed, before, events, summary
+
+
+def test_a_job_resumed_after_its_record_was_published_updates_it(
+    network: Network, database: Database
+) -> None:
+    # As above (SLOW slow and healthy, NOBODY hanging), but the process dies right after the record is
+    # published. The resumed run has no answers of its own to judge overdue requests by: it must not hold the
+    # record back (nor publish it as new), only update it when SLOW is done.
+    late_document = network.nodes[SLOW].add_document(3, 1)
+    job_id, resumed, _, events, summary = _published_crashed_resumed(network, database)
+
+    assert summary.state is JobState.DONE
+    kinds = [e.kind for e in events]
+    assert EventKind.RECORD_READY not in kinds  # published once, by the first run
+    updated = kinds.index(EventKind.RECORD_UPDATED)
+    nobody_end = next(
+        i
+        for i, e in enumerate(events)
+        if e.gateway and e.gateway.home_community_id == NOBODY and e.gateway.outcome
+    )
+    assert updated < nobody_end  # not held until the hanging gateway's timeout
+    assert events[updated].counters.documents_converted == 3
+    assert _holds(resumed.record(job_id), late_document)
+    stages = [stage for stage, _ in _pull_stages(database)]
+    assert stages.count(PullStage.RECORD_READY) == 1
+    assert stages[-2:] == [PullStage.RECORD_UPDATED, PullStage.COMPLETED]
+
+
+def test_a_resumed_job_with_nothing_new_leaves_its_published_record_alone(
+    network: Network, database: Database
+) -> None:
+    """The process died right after publishing the record, and nothing the resumed run finds adds to it
+    (SLOW holds nothing of the patient, NOBODY hangs): no "record updated" is announced, audited or sent
+    to webhooks for the same record."""
+    job_id, resumed, before, events, summary = _published_crashed_resumed(network, database)
 
     assert summary.state is JobState.DONE
     kinds = [e.kind for e in events]
