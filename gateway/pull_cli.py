@@ -1,8 +1,8 @@
 """``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
 display and a summary table; ``--resume JOB`` finishes an interrupted job (not a cancelled one), ``--cancel
-JOB`` cancels an unfinished one, ``--list [N]`` shows the tenant's latest jobs. Unfinished jobs are resumed
-first; an unfinished job that asked exactly this pull (killed, or stopped with Ctrl-C) is resumed instead of
-starting the same pull again.
+JOB`` cancels an unfinished one, ``--list [N]`` shows the tenant's latest jobs. An unfinished job that asked
+exactly this pull (killed, or stopped with Ctrl-C) is resumed instead of starting the same pull again (or,
+while another live process runs it, refused: HG-6202); other unfinished jobs are named, not run.
 
 ``--cancel`` exits 0 when the job is now cancelled (or already was), 1 when it cannot be (unknown to this
 tenant, already ``done`` or ``failed``), 2 for a malformed job id. A worker running the job, in any process,
@@ -418,7 +418,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         console.print(
             ("1 unfinished job" if len(waiting) == 1 else f"{len(waiting)} unfinished jobs")
             + " that no process runs: `hiegate pull --resume JOB` finishes one, e.g. "
-            + f"`hiegate pull --resume {waiting[0]}` (`hiegate serve` resumes them all when it starts)"
+            + f"`hiegate pull --resume {waiting[0]}`"
         )
     return 0
 

@@ -83,8 +83,9 @@ def parse_parameters(body: dict[str, Any]) -> PullParameters:
             last = _date(end, "period.end") if end is not None else None
             if date_from and last and date_from > last:
                 raise InvalidRequestError("period.start is after period.end", expression=("period",))
-            # The period's end day is in it (FHIR R4 Period.end includes its whole day).
-            date_to = last + dt.timedelta(days=1) if last is not None else None
+            # The period's end day is in it (FHIR R4 Period.end includes its whole day); the last day there
+            # is (9999-12-31) bounds nothing.
+            date_to = last + dt.timedelta(days=1) if last is not None and last < dt.date.max else None
         elif name == "gateway":
             ident = parameter.get("valueIdentifier")
             value = (

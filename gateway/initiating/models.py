@@ -143,7 +143,8 @@ class JobCounters:
 @dataclass(frozen=True)
 class JobListing:
     """One line of a tenant's job list: what was asked when, where it stands, and whether a live worker
-    holds it (an unfinished job nobody holds waits for ``hiegate pull --resume`` or the next pull)."""
+    holds it (an unfinished job nobody holds waits for ``hiegate pull --resume``, or for the API server's
+    start when the API asked for it)."""
 
     job_id: uuid.UUID
     state: JobState

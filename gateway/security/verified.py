@@ -87,9 +87,10 @@ class VerificationPolicy:
         return self.allow_sha1 or any(self.sha1_partners.values())
 
     def accepts_sha1_from(self, home_community_id: str | None) -> bool:
-        """Whether a message whose assertion claims ``home_community_id`` may use SHA-1."""
+        """Whether a message whose assertion claims ``home_community_id`` may use SHA-1; one whose claim
+        cannot be read (``None``: absent, repeated, not an OID) only when every community may."""
         if home_community_id is None:
-            return self.allow_sha1
+            return self.allow_sha1 and all(self.sha1_partners.values())
         return self.sha1_partners.get(home_community_id, self.allow_sha1)
 
 

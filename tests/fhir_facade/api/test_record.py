@@ -144,6 +144,11 @@ def test_parameters_are_validated() -> None:
         {"name": "period", "valuePeriod": {"start": "2024-05-01", "end": "2024-05-01"}},
     ]})  # fmt: skip
     assert (one_day.date_from, one_day.date_to) == (dt.date(2024, 5, 1), dt.date(2024, 5, 2))
+    open_ended = parse_parameters({"parameter": [
+        {"name": "purposeOfUse", "valueCode": "TREATMENT"},
+        {"name": "period", "valuePeriod": {"start": "2024-05-01", "end": "9999-12-31"}},
+    ]})  # fmt: skip
+    assert (open_ended.date_from, open_ended.date_to) == (dt.date(2024, 5, 1), None)
 
 
 def test_pull_record_binary_export_end_to_end(

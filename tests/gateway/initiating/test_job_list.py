@@ -88,7 +88,7 @@ def test_list_shows_each_job_newest_first_with_what_holds_it(
     hint = " ".join(out[out.index("gateways: answered") :].split())
     assert (
         "1 unfinished job that no process runs: `hiegate pull --resume JOB` finishes one, e.g. "
-        f"`hiegate pull --resume {waiting}` (`hiegate serve` resumes them all when it starts)"
+        f"`hiegate pull --resume {waiting}`"
     ) in hint
     grace = network.grace
     assert grace.names[0].family not in out

@@ -5,6 +5,7 @@ community its assertion names is allowed SHA-1 (the partners file's ``allow_sha1
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from gateway.security import (
     PartnerSecurityOptions,
     SignatureAlgorithm,
     VerificationPolicy,
+    XuaAttribute,
 )
 from tests.gateway.security.conftest import AUDIENCE, HOME, Pki, Signer, body_element, make_user
 from xca import errors, ns
@@ -109,3 +111,27 @@ def test_each_signature_is_held_to_the_permission(pki: Pki, verifier: Verifier, 
 def test_permissions_are_keyed_by_bare_oids() -> None:
     with pytest.raises(errors.ConfigError):
         VerificationPolicy(audiences=frozenset({AUDIENCE}), sha1_partners={f"urn:oid:{HOME}": True})
+
+
+@pytest.mark.parametrize("claim", ["value repeated", "attribute repeated", "not an OID"])
+def test_a_claim_that_cannot_be_read_gets_sha1_only_where_everyone_does(
+    sign: Signer, verifier: Verifier, claim: str
+) -> None:
+    """SHA-1 allowed by default but refused to HOME: an assertion whose homeCommunityId cannot be read
+    (repeated, malformed) must not reach the defaults' permission and have its SHA-1 signature verified."""
+    root = etree.fromstring(sign(options=SHA1))
+    name = XuaAttribute.HOME_COMMUNITY_ID.value
+    attribute = next(a for a in root.iter(q(ns.SAML2, "Attribute")) if a.get("Name") == name)
+    value = attribute.find(q(ns.SAML2, "AttributeValue"))
+    assert value is not None
+    if claim == "value repeated":
+        attribute.append(copy.deepcopy(value))
+    elif claim == "attribute repeated":
+        attribute.addnext(copy.deepcopy(attribute))
+    else:
+        value.text = f"urn:oid:{HOME} x"
+    data = etree.tostring(root)
+    _refused_as_sha1(verifier(allow_sha1=True, sha1_partners={HOME: False}), data)
+    with pytest.raises(errors.SecurityRefusedError) as caught:  # SHA-1 from everyone: verified, then refused
+        verifier(allow_sha1=True).verify(data)
+    assert not isinstance(caught.value, errors.UnsupportedAlgorithmError)
