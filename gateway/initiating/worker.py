@@ -175,7 +175,7 @@ class PullWorker(WorkerRuntime):
         if self._cancelled:
             return True
         converted = self._converted  # counted before the record is read: never more than it holds
-        resources = await self._consolidate(plan)
+        resources, documents = await self._consolidate(plan)
         if late is not None and not resources:
             return False
         progress = await self._db(
@@ -184,6 +184,7 @@ class PullWorker(WorkerRuntime):
             resources,
             record_ms=int((time.perf_counter() - started) * 1000),
             late=late,
+            documents=documents,
         )
         if progress.state not in ACTIVE_STATES:
             return True  # cancelled from elsewhere after the look above: nothing was published
@@ -192,18 +193,19 @@ class PullWorker(WorkerRuntime):
         self._emit(kind, plan.job_id, progress)
         return True
 
-    async def _consolidate(self, plan: JobPlan) -> list[dict[str, object]]:
+    async def _consolidate(self, plan: JobPlan) -> tuple[list[dict[str, object]], int]:
+        """The patient's record, and how many documents it was made of."""
         # Ids already published (earlier in this job, or by an earlier pull) stay: a client that read them
         # can read them again after late or new documents are merged.
         bundles, keep = await self._db(self.store.patient_bundles, plan.patient_id)
         if not bundles:
-            return []
+            return [], 0
         loop = asyncio.get_running_loop()
         merge = functools.partial(consolidate, bundles, keep=keep)
         consolidation = await loop.run_in_executor(self._cpu, merge)
         resources = [entry["resource"] for entry in consolidation.bundle.get("entry") or ()]
         link_to_patient(resources)
-        return resources
+        return resources, len(bundles)
 
     async def _gateway(self, plan: JobPlan, gateway: GatewayPlan, fanout: float) -> None:
         with self._watch.working():
@@ -422,7 +424,7 @@ class PullWorker(WorkerRuntime):
             return
         # Published earlier and nothing converted since: that record stands.
         unchanged = self._published is not None and self._published == self._converted
-        resources = None if unchanged else await self._consolidate(plan)
+        resources = None if unchanged else (await self._consolidate(plan))[0]
         progress = await self._db(
             self.store.complete, plan.job_id, resources, wall_ms=int((time.perf_counter() - started) * 1000)
         )

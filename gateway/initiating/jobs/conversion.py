@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -40,6 +41,43 @@ __all__ = [
 ]
 
 _WITH_RESOURCES = [DocumentState.CONVERTED.value, DocumentState.STORED.value]
+
+
+def _record_sources(tenant_id: int, patient_id: uuid.UUID) -> tuple[Any, ...]:
+    """Conditions on :class:`FhirResource` for the resources a patient's record is made of: those of the
+    patient's documents that any pull converted or described (from any job)."""
+    held = (
+        select(PullJobDocument.raw_document_id)
+        .join(PullJob, PullJob.id == PullJobDocument.job_id)
+        .where(
+            PullJob.tenant_id == tenant_id,
+            PullJob.patient_id == patient_id,
+            # Stored, not converted (a PDF, a refused C-CDA): described by a DocumentReference.
+            PullJobDocument.state.in_(_WITH_RESOURCES),
+            PullJobDocument.raw_document_id.is_not(None),
+        )
+    )
+    return (
+        FhirResource.tenant_id == tenant_id,
+        # The resources are the patient's own as well as the documents: a document id shared with another
+        # patient (a pull recorded before ownership was checked) brings nothing of theirs.
+        FhirResource.patient_id == patient_id,
+        FhirResource.source_document_id.in_(held),
+    )
+
+
+def record_document_count(session: Session, tenant_id: int, patient_id: uuid.UUID) -> int:
+    """How many documents the patient's record would be made of now (one Bundle each in
+    :meth:`ConversionSteps.patient_bundles`): a record published from as many holds them all, since documents
+    are only ever added."""
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(FhirResource.source_document_id))).where(
+                *_record_sources(tenant_id, patient_id)
+            )
+        )
+        or 0
+    )
 
 
 class ConversionSteps(JobStoreBase):
@@ -144,28 +182,9 @@ class ConversionSteps(JobStoreBase):
         record (what clients may have read already, for consolidation to keep)."""
         with self.database.session() as session:
             tenant = self._tenant(session)
-            raw_ids = set(
-                session.scalars(
-                    select(PullJobDocument.raw_document_id)
-                    .join(PullJob, PullJob.id == PullJobDocument.job_id)
-                    .where(
-                        PullJob.tenant_id == tenant.id,
-                        PullJob.patient_id == patient_id,
-                        # Stored, not converted (a PDF, a refused C-CDA): described by a DocumentReference.
-                        PullJobDocument.state.in_(_WITH_RESOURCES),
-                    )
-                )
-            )
             rows = session.execute(
                 select(FhirResource.source_document_id, FhirResource.content)
-                .where(
-                    FhirResource.tenant_id == tenant.id,
-                    # The resources are the patient's own as well as the documents: a document id shared
-                    # with another patient (a pull recorded before ownership was checked) brings nothing of
-                    # theirs.
-                    FhirResource.patient_id == patient_id,
-                    FhirResource.source_document_id.in_([r for r in raw_ids if r is not None]),
-                )
+                .where(*_record_sources(tenant.id, patient_id))
                 .order_by(FhirResource.id)
             ).all()
             grouped: dict[uuid.UUID, list[dict[str, object]]] = {}
@@ -195,6 +214,7 @@ class ConversionSteps(JobStoreBase):
         *,
         record_ms: int,
         late: Iterable[str] | None,
+        documents: int,
     ) -> Progress:
         """Publish the patient's record before the job ends (:mod:`gateway.initiating.settle`): replace the
         consolidated resources, note when (the first time only) and which gateways were still asked
@@ -215,7 +235,7 @@ class ConversionSteps(JobStoreBase):
                     .values(late=True)
                 )
             progress = self._progress(session, job)
-            job.record_documents = progress.counters.documents_converted
+            job.record_documents = documents  # what the record was made of (see record_document_count)
             stage = PullStage.RECORD_READY if late is not None else PullStage.RECORD_UPDATED
             self._audit_record(session, job, progress, stage, latency_ms=record_ms)
             return progress

@@ -22,6 +22,7 @@ from gateway.audit import (
 from gateway.directory import Selection
 from gateway.initiating.codec import patient_key, request_from_json, request_to_json
 from gateway.initiating.jobs.base import _JOB_LOAD, _STALE_AFTER, JobStoreBase, _pid_alive
+from gateway.initiating.jobs.conversion import record_document_count
 from gateway.initiating.jobs.counters import gateway_report, job_counters
 from gateway.initiating.jobs.plans import GatewayPlan, JobPlan, Progress
 from gateway.initiating.models import (
@@ -237,7 +238,7 @@ class JobSteps(JobStoreBase):
                 links=links,
                 record_published=job.record_ms is not None,
                 record_current=job.record_ms is not None
-                and job.record_documents == progress.counters.documents_converted,
+                and job.record_documents == record_document_count(session, job.tenant_id, job.patient_id),
                 answered=_answered(rows),
             )
 

@@ -29,6 +29,7 @@ from gateway.initiating import (
     SettlePolicy,
 )
 from gateway.initiating.settle import SettleWatch
+from gateway.sandbox.documents import pdf_note
 from gateway.store import Database, PullJob, PullJobGateway, Tenant
 from tests.gateway.initiating.conftest import (
     BROKEN,
@@ -412,6 +413,53 @@ def test_a_resumed_job_with_nothing_new_leaves_its_published_record_alone(
     assert stages[-2:] == [PullStage.RECORD_READY, PullStage.COMPLETED]
     after = resumed.record(job_id)
     assert [e["resource"]["id"] for e in after["entry"]] == [e["resource"]["id"] for e in before["entry"]]  # type: ignore[index]
+
+
+def test_a_document_stored_after_the_record_and_before_a_crash_is_in_the_resumed_record(
+    network: Network, database: Database
+) -> None:
+    """SLOW's PDF (described, not converted) is stored after the early record was published; the process
+    dies before the update that would add it. The resumed run finds nothing new to convert, yet the record
+    it ends with holds the PDF: the published record is judged by the documents it was made of."""
+    pdf_id = network.nodes[SLOW].add_file(
+        7, pdf_note("Scanned note", ["Synthetic."]), mime_type="application/pdf", title="Scanned"
+    )
+    gate, partners = _slow_and_hanging(network, database)
+    first = make_service(network, database)
+    first.partners = partners
+    job_id = first.create_job(request_for(network))
+    published: list[bool] = []
+    gone: list[bool] = []
+    publish = first.store.publish_record
+
+    def publish_unless_gone(*args: Any, **kwargs: Any) -> Any:
+        if gone:  # the process is dead: nothing after the crash commits
+            raise _Crash("publish")
+        return publish(*args, **kwargs)
+
+    def crash_at_the_next_document(step: str) -> None:
+        if published and step == "convert":
+            gone.append(True)
+            raise _Crash(step)
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.kind is EventKind.RECORD_READY:
+            published.append(True)
+
+    first.store.publish_record = publish_unless_gone  # type: ignore[method-assign]
+    try:
+        with pytest.raises((_Crash, BaseExceptionGroup)):
+            asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_at_the_next_document))
+        assert gone
+        assert not _holds(first.record(job_id), pdf_id)  # stored, not yet in the published record
+        resumed = make_service(network, database)
+        resumed.partners = partners
+        summary = asyncio.run(resumed.run(job_id))
+    finally:
+        gate.set()
+
+    assert summary.state is JobState.DONE
+    assert _holds(resumed.record(job_id), pdf_id)
 
 
 def test_a_job_resumed_before_its_record_judges_by_the_answers_before_too(
