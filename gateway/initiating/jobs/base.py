@@ -10,6 +10,7 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import bindparam, select
@@ -106,7 +107,19 @@ def _pid_alive(worker: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended but was not reaped yet (Linux: state ``Z`` in ``/proc/PID/stat``): a pull
+    killed outright whose parent has not collected it, e.g. under ``timeout -s KILL`` in a container whose
+    init does not reap orphans. It runs nothing, whatever ``kill(pid, 0)`` says."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc (not Linux), or it ended meanwhile
+        return False
+    end = fields.rfind(b")")  # the command name, in parentheses, may hold anything
+    return fields[end + 2 : end + 3] == b"Z"
 
 
 def _requestor(user: RequestingUser, assertion_id: str | None, home_community_id: str) -> Requestor:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -211,3 +213,24 @@ def test_a_pull_names_the_unfinished_jobs_nobody_runs_without_running_them(
         assert (job.state, job.worker) == (state, worker)
         mine = session.scalars(select(PullJob).where(PullJob.id != left)).one()
         assert mine.state == "done"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc to see a zombie")
+def test_a_killed_pull_not_yet_reaped_holds_nothing() -> None:
+    """A pull killed outright (SIGKILL) whose parent has not collected it yet is a zombie: it runs nothing,
+    and its job must be resumable at once rather than refused as held for the two minutes of its heartbeat
+    (``kill(pid, 0)`` alone says it exists)."""
+    from gateway.initiating.jobs.base import _pid_alive
+    from gateway.initiating.jobs.lifecycle import _held
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{dead.pid}/stat").read_bytes().rsplit(b")", 1)[1][1:2] != b"Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.01)
+        assert not _pid_alive(f"{socket.gethostname()}:{dead.pid}")
+        assert _held("discovering", f"{socket.gethostname()}:{dead.pid}", utcnow()) is False
+    finally:
+        dead.wait()
+    assert _pid_alive(f"{socket.gethostname()}:{os.getpid()}")  # this process runs
