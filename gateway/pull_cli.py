@@ -20,10 +20,11 @@ import errno
 import gc
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.pull_jobs_cli import cancel_job, job_id_argument, list_jobs
 from xca.errors import ConfigError, HieGatewayError, JobBusyError, UnknownCommunityError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.directory import Selection
     from gateway.initiating.events import Listener, ProgressEvent
-    from gateway.initiating.jobs import JobStore
     from gateway.initiating.models import PullRequest
     from gateway.initiating.service import PullService
 
@@ -352,86 +352,15 @@ def _community_id(text: str) -> str:
     return text.strip().removeprefix("urn:oid:")
 
 
-def _job_id(text: str, flag: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise ConfigError(f"--{flag} takes a job id (a UUID)", detail={"setting": flag}) from None
-
-
-@contextlib.contextmanager
-def _bookkeeping(settings: Settings) -> Iterator[JobStore]:
-    """The tenant's job store on the upgraded database: only bookkeeping (cancel, list), so no certificates
-    or network client are loaded."""
-    from gateway.audit import AuditLog, AuditSource
-    from gateway.initiating.jobs import JobStore
-    from gateway.store import Database
-
-    database = Database(settings.database_url)
-    try:
-        database.upgrade()
-        hcid = settings.home_community_id
-        yield JobStore(
-            database,
-            AuditLog(
-                source=AuditSource(source_id=hcid, site=settings.organization_name, home_community_id=hcid)
-            ),
-            tenant=settings.tenant,
-            organization_name=settings.organization_name,
-            assigning_authority=settings.assigning_authority or f"{hcid}.2",
-            home_community_id=hcid,
-        )
-    finally:
-        database.dispose()
-
-
-def _cancel(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.initiating.service import default_user
-    from xca.errors import JobCancelledError
-
-    job_id = _job_id(args.cancel, "cancel")
-    with _bookkeeping(settings) as store:
-        try:
-            was = store.cancel_job(job_id, default_user(settings))
-        except JobCancelledError:
-            print(f"job {job_id} is already cancelled")
-            return 0
-        print(f"job {job_id} cancelled (it was {was.value})")
-        return 0
-
-
-def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.initiating.display import console as make_console
-    from gateway.initiating.display import jobs_table
-
-    if args.list < 1:
-        raise ConfigError("--list takes a positive number of jobs", detail={"setting": "list"})
-    with _bookkeeping(settings) as store:
-        jobs = store.recent_jobs(args.list)
-    console = make_console()
-    if not jobs:
-        console.print("no pull jobs yet")
-        return 0
-    console.print(jobs_table(jobs))
-    waiting = [job.job_id for job in jobs if job.unfinished and not job.running]
-    if waiting:
-        console.print(
-            ("1 unfinished job" if len(waiting) == 1 else f"{len(waiting)} unfinished jobs")
-            + " that no process runs: `hiegate pull --resume JOB` finishes one, e.g. "
-            + f"`hiegate pull --resume {waiting[0]}`"
-        )
-    return 0
-
-
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     if args.cancel or args.resume or args.list is not None:
         _no_request_options(args)
     if args.cancel:
-        return _cancel(args, settings)
+        return cancel_job(args.cancel, settings)
     if args.list is not None:
-        return _list(args, settings)
+        return list_jobs(args.list, settings)
 
     from gateway.initiating.display import LiveProgress, summary_table, totals_line
     from gateway.initiating.display import console as make_console
@@ -458,7 +387,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             _check_named(args.to or (), {c.home_community_id for c in communities})
             selection = _checked_selection(service.select(request, communities), args)
         if args.resume:
-            job_id = _job_id(args.resume, "resume")
+            job_id = job_id_argument(args.resume, "resume")
         else:
             assert request is not None
             job_id = _job_for(service, request, selection, console)

@@ -23,6 +23,7 @@ from gateway.initiating import (
     EventKind,
     GatewayOutcome,
     JobState,
+    Listener,
     ProgressEvent,
     PullService,
     PullSummary,
@@ -336,6 +337,20 @@ class _Crash(BaseException):
     """Stands in for a kill (not an Exception: nothing in the worker handles it)."""
 
 
+def _resume(
+    network: Network,
+    database: Database,
+    partners: PartnersConfig,
+    job_id: uuid.UUID,
+    listener: Listener | None = None,
+) -> tuple[PullService, PullSummary]:
+    """A new service (a new process, after the crash) runs the job again."""
+    resumed = make_service(network, database)
+    resumed.partners = partners
+    listeners = [listener] if listener is not None else []
+    return resumed, asyncio.run(resumed.run(job_id, listeners=listeners))
+
+
 def _published_crashed_resumed(
     network: Network, database: Database
 ) -> tuple[uuid.UUID, PullService, dict[str, object], list[ProgressEvent], PullSummary]:
@@ -361,10 +376,8 @@ def _published_crashed_resumed(
             asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_after_publishing))
         assert published
         before = first.record(job_id)
-        resumed = make_service(network, database)
-        resumed.partners = partners
         events: list[ProgressEvent] = []
-        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
+        resumed, summary = _resume(network, database, partners, job_id, events.append)
     finally:
         gate.set()
     return job_id, resumed, before, events, summary
@@ -452,9 +465,7 @@ def test_a_document_stored_after_the_record_and_before_a_crash_is_in_the_resumed
             asyncio.run(first.run(job_id, listeners=[on_event], step_hook=crash_at_the_next_document))
         assert gone
         assert not _holds(first.record(job_id), pdf_id)  # stored, not yet in the published record
-        resumed = make_service(network, database)
-        resumed.partners = partners
-        summary = asyncio.run(resumed.run(job_id))
+        resumed, summary = _resume(network, database, partners, job_id)
     finally:
         gate.set()
 
@@ -493,10 +504,8 @@ def test_a_job_resumed_before_its_record_judges_by_the_answers_before_too(
         assert answered[SLOW][Transaction.ITI_55.value] >= 600  # its 0.6 s, as the transport measured it
         assert answered[NOBODY] is None  # no answer: nothing measured
         assert answered[BROKEN] is None  # a connection refused measures the network, not the gateway
-        resumed = make_service(network, database)
-        resumed.partners = partners
         events: list[ProgressEvent] = []
-        summary = asyncio.run(resumed.run(job_id, listeners=[events.append]))
+        _, summary = _resume(network, database, partners, job_id, events.append)
     finally:
         gate.set()
 
