@@ -24,7 +24,8 @@ Prints, per size, beside its target:
 * gateway CPU per exchange ("gw ms/ex", target <= 3 ms): the CPU the exchanges themselves execute, each
   charged its own coroutine's steps (:meth:`gateway.initiating.cpu.CpuMeter.run`): building and signing the
   request, the TLS handshake and records, the HTTP client, checking the answer (SOAP, addressing, faults)
-  and parsing it, divided by the exchanges. Beside it, "rsa ms", the part no implementation of the protocol
+  and parsing it, and closing the pull's connections at its end (with the TLS sessions read for later
+  pulls), divided by the exchanges. Beside it, "rsa ms", the part no implementation of the protocol
   avoids on this machine: its RSA-2048 signature time (measured at start) times the private-key operations
   per exchange (2 per signed request sent, retries included, and 1 per mutual-TLS handshake, counted on the
   pull's SSL context); "xml ms", the building, signing, checking and parsing within it;
@@ -41,13 +42,15 @@ Prints, per size, beside its target:
 
 Each size is pulled ``--runs`` times (3) per connection mode (``--connections cold,resumed,warm``), each
 pull into its own database so each retrieves every document, and the table of every pull is followed by the
-medians per size and mode with how many runs met each target. The modes: ``cold``, a service that opens one
-TLS connection per gateway with a full handshake (as a one-shot ``hiegate pull``: the TLS sessions of the
-unmeasured pull before are forgotten); ``resumed``, new connections that resume the TLS sessions the service
-kept from the pull before (an abbreviated handshake: no certificates, no signature; as the FHIR API's worker
-once its idle connections expired); ``warm``, a service that pulled another patient just before inside
-``PullService.connections()`` and sends over the connections that pull left open (as the FHIR API's worker
-between close pulls).
+medians per size and mode with how many runs met each target. The modes: ``cold``, a one-shot ``hiegate
+pull``: one TLS connection per gateway with a full handshake (the TLS sessions of the unmeasured pull before
+are forgotten) and, as that command's service, no sessions kept for later pulls (a session is read only for
+another connection of the pull: :mod:`gateway.initiating.tls_sessions`); ``resumed``, new connections that
+resume the TLS sessions the service kept from the pull before (an abbreviated handshake: no certificates, no
+signature; as the FHIR API's worker once its idle connections expired), the sessions they leave read when they
+close, at the end of the pull, and charged to its exchanges; ``warm``, a service that pulled another patient
+just before inside ``PullService.connections()`` and sends over the connections that pull left open (as the
+FHIR API's worker between close pulls).
 
 Before each measured pull, the same service pulls another patient on the same database, unmeasured, as a
 running gateway has done before (``--no-warmup`` skips it for ``cold``, which then measures a one-shot
@@ -101,6 +104,7 @@ from gateway.initiating import (
     PullService,
     default_user,
 )
+from gateway.initiating.tls_sessions import TlsSessions
 from gateway.sandbox import SandboxConfig
 from gateway.sandbox.plan import plan_gateways
 from gateway.store import Database
@@ -196,7 +200,7 @@ def run(size: int, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]
                     if mode != "cold" or args.warmup:
                         await service.pull(request(other))
                     if mode == "cold":
-                        service.tls_sessions.clear()
+                        service.tls_sessions = TlsSessions(lasting=False)  # as hiegate pull's
                     return await _measure(service, request(person), sandbox, args)
 
             result = asyncio.run(after_another())

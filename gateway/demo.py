@@ -169,7 +169,7 @@ def _pull(settings: Settings, db: Database, password: str | None) -> int:
             f"{person['given']} {person['family']}, born {person['birth_date']} (synthetic): expected at "
             f"{len(expected['gateways'])} gateways, {expected['documents']} documents at healthy ones",
         )
-        service = PullService.from_settings(settings, db)
+        service = PullService.from_settings(settings, db, later_pulls=False)
         request = PullRequest(demographics=_demographics(person), user=default_user(settings))
         summary = asyncio.run(service.pull(request))
     console.print(summary_table(summary))

@@ -375,7 +375,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
         database.upgrade()
-        service = PullService.from_settings(settings, database)
+        service = PullService.from_settings(settings, database, later_pulls=False)  # one pull, then exit
         communities = service.communities()
         if not communities:
             raise ConfigError(

@@ -24,7 +24,8 @@ T = TypeVar("T")
 class CpuMeter:
     """CPU time of a pull's exchanges and of its own threads.
 
-    ``exchange_ns``: the exchanges' coroutines, every step (:meth:`run`); ``ns``: within them, building,
+    ``exchange_ns``: the exchanges' coroutines, every step (:meth:`run`), and the closing of the pull's
+    connections at its end (TLS goodbyes, sessions read for later pulls); ``ns``: within them, building,
     signing, checking and parsing (:meth:`measure`); ``exchanges``: the exchanges they cover; ``messages``:
     signed requests sent for them (retries included); ``threads``: the CPU of each pull's own threads
     (``writer``, the persisted steps and audit records; ``convert``, C-CDA conversion and consolidation),

@@ -12,7 +12,7 @@ import time
 import h11
 import httpx
 
-from gateway.initiating.tls_sessions import TlsSession, not_after
+from gateway.initiating.tls_sessions import TlsSession, not_after, peer_not_after
 
 __all__ = ["AnswerTooLargeError", "Connection"]
 
@@ -67,10 +67,11 @@ class Connection(asyncio.Protocol):
             self.offered = None
             self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
         # Set by the handshake: whether it was TLS 1.3, and when the gateway's certificate was verified and
-        # until when it is valid (for a resumed handshake, what the offered session carried).
+        # until when it is valid (for a resumed handshake, what the offered session carried; after a full
+        # one, the certificate's notAfter, made seconds when the session is read).
         self.tls13 = False
-        self.verified: tuple[float, float] | None = None
-        self.session_kept = False  # its session was looked at for the transport's TlsSessions (once)
+        self.verified: tuple[float, float | str | None] | None = None
+        self.session_kept = False  # handed to the transport's TlsSessions (once); its session read later
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once lost
@@ -165,14 +166,14 @@ class Connection(asyncio.Protocol):
             if self.tls.session_reused and self.offered is not None:
                 self.verified = (self.offered.verified_at, self.offered.not_after)
             else:
-                self.verified = (time.time(), not_after(self.tls))
+                self.verified = (time.time(), peer_not_after(self.tls))
             return
 
     def session_to_keep(self) -> tuple[ssl.SSLSession, float, float] | None:
         """The session a later connection to the same gateway could resume, with the verification it relies
-        on (when, and the certificate's expiry); ``None`` if there is none to keep. Asked once, when the first
-        exchange ended, however it ended (a TLS 1.3 gateway's ticket comes after the handshake; OpenSSL itself
-        gives no resumable session after a fatal alert)."""
+        on (when, and the certificate's expiry); ``None`` if there is none to keep. Read when needed, once
+        the first exchange ended, however it ended (a TLS 1.3 gateway's ticket comes after the handshake;
+        OpenSSL itself gives no resumable session after a fatal alert), and before the connection closes."""
         if self.verified is None:
             return None
         try:
@@ -184,7 +185,8 @@ class Connection(asyncio.Protocol):
         offered = self.offered
         if self.tls13 and self.tls.session_reused and offered is not None and session == offered.session:
             return None  # no new ticket came: the one this connection used is not offered again
-        return session, *self.verified
+        verified_at, expiry = self.verified
+        return session, verified_at, expiry if isinstance(expiry, float) else not_after(expiry)
 
     def reusable(self) -> bool:
         """Still open, and sent nothing while idle but TLS's own messages (session tickets and the like)."""

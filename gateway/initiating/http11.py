@@ -27,8 +27,8 @@ anything unasked but TLS's own messages; a connection whose exchange did not end
 cancellation, an answer that leaves HTTP/1.1 unable to go on) is closed, never reused.
 
 TLS sessions (:mod:`gateway.initiating.tls_sessions`): a new connection resumes a session an earlier
-connection to its origin left, within the limits that module describes; each connection's session is looked
-at once, when its first exchange ends, however it ended.
+connection to its origin left, within the limits that module describes; each connection leaves one, once its
+first exchange ended (however it ended), read only when needed.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ _CLOSE_WAIT_SECONDS = 1.0
 class _Pool:
     """The connections to one origin."""
 
+    origin: Origin
     all: set[Connection] = field(default_factory=set)
     idle: list[Connection] = field(default_factory=list)  # most recently used last
     # Requests waiting for a connection, first come first served: each is handed a connection that came free
@@ -115,7 +116,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         content = await request.aread()
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pools[origin] = _Pool()
+            pool = self._pools[origin] = _Pool(origin)
         connection = await self._acquire(pool, origin, request)
         done = False
         try:
@@ -156,10 +157,7 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     def _keep_session(self, origin: Origin, connection: Connection) -> None:
         connection.session_kept = True
-        kept = connection.session_to_keep()
-        if kept is not None:
-            session, verified_at, not_after = kept
-            self.sessions.keep(origin, session, verified_at=verified_at, not_after=not_after)
+        self.sessions.keep_later(origin, connection)  # read when needed (see TlsSessions)
 
     async def _acquire(self, pool: _Pool, origin: Origin, request: httpx.Request) -> Connection:
         loop = asyncio.get_running_loop()
@@ -256,6 +254,7 @@ class H11Transport(httpx.AsyncBaseTransport):
     def _forget(self, pool: _Pool, connection: Connection) -> None:
         if connection in pool.all:
             pool.all.discard(connection)
+            self.sessions.closing(pool.origin, connection, transport_open=not self._closed)
             h = connection.h11
             if h.their_state in _PEER_AT_REST and (h.our_state is not h11.SEND_BODY):
                 connection.close()
@@ -277,6 +276,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             for connection in list(pool.all):
+                self.sessions.closing(pool.origin, connection, transport_open=False)
                 connection.close()
                 self._track(connection)
             pool.all.clear()

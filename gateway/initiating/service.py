@@ -99,6 +99,7 @@ class PullService:
         partners: PartnersConfig | None = None,
         options: ServiceOptions | None = None,
         audit: AuditLog | None = None,
+        later_pulls: bool = True,
     ) -> None:
         self.database = database
         self.security = security
@@ -108,7 +109,9 @@ class PullService:
         self.options = options or ServiceOptions()
         self.breakers = CircuitBreakers(self.options.breaker)
         # Outlive each pull's transport, as the breakers do: a later pull's new connections resume them.
-        self.tls_sessions = TlsSessions()
+        # Without later pulls (a one-shot `hiegate pull`), a connection's session is read only for another
+        # connection of the same pull (see gateway.initiating.tls_sessions).
+        self.tls_sessions = TlsSessions(lasting=later_pulls)
         self.cpu = CpuMeter()
         self._kept: tuple[asyncio.AbstractEventLoop, GatewayTransport] | None = None
         audit = audit or AuditLog(
@@ -126,9 +129,12 @@ class PullService:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, database: Database) -> PullService:
+    def from_settings(
+        cls, settings: Settings, database: Database, *, later_pulls: bool = True
+    ) -> PullService:
         """Certificates from ``certs_dir`` (client TLS identity, signing identity, trust bundle), partners
-        from ``partners_file``, limits from the ``pull_*`` settings."""
+        from ``partners_file``, limits from the ``pull_*`` settings; ``later_pulls=False`` for a service that
+        runs one pull and ends (TLS sessions are not kept for pulls that will not come)."""
         layout = DevPkiLayout(settings.certs_dir)
         password = settings.key_password.get_secret_value() if settings.key_password else None
         signing = load_identity(
@@ -164,6 +170,7 @@ class PullService:
             assigning_authority=settings.assigning_authority or f"{settings.home_community_id}.2",
             partners=load_partners(settings.partners_file),
             options=options,
+            later_pulls=later_pulls,
         )
 
     def communities(self) -> list[Community]:
@@ -224,7 +231,9 @@ class PullService:
             return await worker.run(job_id, force=force)
         finally:
             if not shared:
-                await transport.aclose()
+                # Closing the connections (TLS close_notify; reading the sessions they leave for later
+                # pulls) is the exchanges' cost too: charged to them.
+                await self.cpu.run(transport.aclose())
             worker.close()
 
     def _transport(self) -> GatewayTransport:

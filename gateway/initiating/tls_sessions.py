@@ -11,10 +11,16 @@ is past (an hour after the verification by default, however long the gateway's t
 section 4.6.1), nor past its own lifetime (the gateway's ticket lifetime): the next connection verifies in
 full. A TLS 1.3 ticket is offered once (RFC 8446 appendix C.4) and replaced by the one the new connection
 brings; a TLS 1.2 session may be offered again. A few sessions are kept per origin (one from each
-connection), so as many new connections at once can resume; the others make full handshakes. A connection's
-session is looked at once, when its first exchange ends, however it ended (a TLS 1.3 ticket comes after the
-handshake; tickets arriving later are not looked for), and none is ever written anywhere. A gateway that
-declines one gets a full handshake with the same verification.
+connection), so as many new connections at once can resume; the others make full handshakes. None is ever
+written anywhere. A gateway that declines one gets a full handshake with the same verification.
+
+A connection's session is read only when it is needed (:meth:`TlsSessions.keep_later`): reading one costs a
+copy of it through its DER form, the gateway's certificate decoded again (about 0.15-0.5 ms of CPU, as much
+as a quarter of the handshake), and a one-shot pull whose connections all stay open to its end never
+resumes any. So a connection that finished its first exchange (a TLS 1.3 ticket comes after the handshake)
+is kept as a source, and its session is read when a new connection to the origin takes it, or when the
+connection closes while its session can still serve: while its transport goes on, or at any time when the
+sessions outlive their transports (``lasting``, a service's, for its later pulls).
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["Origin", "TlsSession", "TlsSessions", "not_after"]
+__all__ = ["Origin", "SessionSource", "TlsSession", "TlsSessions", "not_after", "peer_not_after"]
 
 Origin = tuple[str, int]
 
@@ -41,20 +48,39 @@ class TlsSession:
     expires: float
 
 
+class SessionSource(Protocol):
+    """A live connection whose session is read when needed: the session, with when the gateway's certificate
+    was verified and its expiry, or ``None`` when it has none a later connection could resume."""
+
+    def session_to_keep(self) -> tuple[ssl.SSLSession, float, float] | None: ...
+
+
 class TlsSessions:
     """TLS sessions to resume: up to ``per_origin`` per origin (host, port), for ``max_origins`` origins (the
     origin least recently given one dropped first), none trusted past ``max_age`` seconds after the full
-    handshake that verified the gateway (see the module's description). In memory only: session secrets are
-    never written to disk."""
+    handshake that verified the gateway (see the module's description). ``lasting``: the sessions outlive the
+    transports that use them (a service's, kept for its later pulls), so a connection closing with its
+    transport still leaves its session; otherwise (a one-shot pull) it leaves none then. In memory only:
+    session secrets are never written to disk."""
 
-    def __init__(self, *, max_origins: int = 4096, per_origin: int = 4, max_age: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_origins: int = 4096,
+        per_origin: int = 4,
+        max_age: float = 3600.0,
+        lasting: bool = True,
+    ) -> None:
         self.max_age = max_age
+        self.lasting = lasting
         self._max_origins = max_origins
         self._per_origin = per_origin
-        self._sessions: OrderedDict[Origin, deque[TlsSession]] = OrderedDict()
+        # Newest last: sessions read, and live connections whose session is read when needed.
+        self._sessions: OrderedDict[Origin, deque[TlsSession | SessionSource]] = OrderedDict()
 
     def __len__(self) -> int:
-        """Sessions kept, all origins together."""
+        """Sessions kept, all origins together, counting the live connections whose session is not read yet
+        (they may turn out to have none)."""
         return sum(len(kept) for kept in self._sessions.values())
 
     def take(self, origin: Origin) -> TlsSession | None:
@@ -66,8 +92,9 @@ class TlsSessions:
         found = None
         while kept and found is None:
             candidate = kept.pop()
-            if now < candidate.expires:
-                found = candidate
+            entry = candidate if isinstance(candidate, TlsSession) else self._read(candidate)
+            if entry is not None and now < entry.expires:
+                found = entry
         if not kept:
             del self._sessions[origin]
         return found
@@ -77,15 +104,32 @@ class TlsSessions:
     ) -> TlsSession:
         """Keep ``session`` for ``origin``'s next connections, trusted as the verification at ``verified_at``
         of a certificate valid until ``not_after`` allows."""
-        lifetime = session.timeout
-        if session.has_ticket:  # the gateway's own word on its ticket; 0 means not to resume it
-            lifetime = min(lifetime, session.ticket_lifetime_hint)
-        expires = min(session.time + lifetime, verified_at + self.max_age, not_after)
-        entry = TlsSession(session, verified_at, not_after, expires)
+        entry = self._entry(session, verified_at, not_after)
         self.put_back(origin, entry)
         return entry
 
-    def put_back(self, origin: Origin, entry: TlsSession) -> None:
+    def keep_later(self, origin: Origin, source: SessionSource) -> None:
+        """Keep the session of ``source``, a live connection, for ``origin``'s next connections: read when one
+        of them takes it, or when ``source`` closes (:meth:`closing`)."""
+        self.put_back(origin, source)
+
+    def closing(self, origin: Origin, source: SessionSource, *, transport_open: bool) -> None:
+        """``source`` closes: its session, if not taken yet, is read now and kept when it can still serve
+        (``transport_open``: its transport goes on; or the sessions are ``lasting``), else let go."""
+        kept = self._sessions.get(origin)
+        if kept is None:
+            return
+        for index, candidate in enumerate(kept):
+            if candidate is source:
+                del kept[index]
+                entry = self._read(source) if transport_open or self.lasting else None
+                if entry is not None:
+                    kept.insert(index, entry)
+                break
+        if not kept:
+            del self._sessions[origin]
+
+    def put_back(self, origin: Origin, entry: TlsSession | SessionSource) -> None:
         """Keep a session taken and not used (its connection was never made)."""
         kept = self._sessions.get(origin)
         if kept is None:
@@ -98,10 +142,26 @@ class TlsSessions:
     def clear(self) -> None:
         self._sessions.clear()
 
+    def _read(self, source: SessionSource) -> TlsSession | None:
+        kept = source.session_to_keep()
+        return None if kept is None else self._entry(*kept)
 
-def not_after(tls: ssl.SSLObject) -> float:
-    """When the gateway's certificate the handshake verified expires (``time.time()`` seconds); 0 when
-    unknown."""
+    def _entry(self, session: ssl.SSLSession, verified_at: float, not_after: float) -> TlsSession:
+        lifetime = session.timeout
+        if session.has_ticket:  # the gateway's own word on its ticket; 0 means not to resume it
+            lifetime = min(lifetime, session.ticket_lifetime_hint)
+        expires = min(session.time + lifetime, verified_at + self.max_age, not_after)
+        return TlsSession(session, verified_at, not_after, expires)
+
+
+def peer_not_after(tls: ssl.SSLObject) -> str | None:
+    """The ``notAfter`` of the gateway's certificate the handshake verified, as :mod:`ssl` words it (read
+    while the handshake's state lasts: OpenSSL forgets it once the connection ends without close_notify)."""
     certificate = tls.getpeercert()
     expiry = certificate.get("notAfter") if certificate else None
-    return float(ssl.cert_time_to_seconds(expiry)) if isinstance(expiry, str) else 0.0
+    return expiry if isinstance(expiry, str) else None
+
+
+def not_after(expiry: str | None) -> float:
+    """:func:`peer_not_after`'s text as ``time.time()`` seconds; 0 when unknown."""
+    return float(ssl.cert_time_to_seconds(expiry)) if expiry is not None else 0.0

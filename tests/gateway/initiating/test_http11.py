@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 
 from certs import CertificatePurpose, create_ca, issue_certified_key, write_certificates, write_private_key
+from gateway.initiating.h11_connection import Connection
 from gateway.initiating.http11 import AnswerTooLargeError, H11Transport, TlsSessions
 from gateway.security import client_ssl_context, server_ssl_context
 
@@ -643,6 +644,61 @@ def test_a_connection_leaves_its_session_once(pki: Path) -> None:
     assert len(server.connections) == 1
 
 
+class CountingReads:
+    """Counts the TLS sessions the transport reads off its connections (each read decodes a certificate)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        original = Connection.session_to_keep
+
+        def counted(connection: Connection) -> tuple[ssl.SSLSession, float, float] | None:
+            self.reads += 1
+            return original(connection)
+
+        monkeypatch.setattr(Connection, "session_to_keep", counted)
+
+
+def test_a_session_is_read_only_when_a_connection_can_use_it(
+    pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = CountingReads(monkeypatch)
+    context = client_context(pki)
+
+    async def scenario(server: Server) -> None:
+        origin = ("127.0.0.1", server.port)
+        # A one-shot pull's sessions: its connections stay open to its end, when nothing could use them.
+        once = TlsSessions(lasting=False)
+        client = transport(pki, sessions=once, context=context)
+        await post(client, server.url("/echo"))
+        await post(client, server.url("/echo"))
+        await client.aclose()
+        assert (counting.reads, len(once)) == (0, 0)
+        # A service's sessions outlive its transports: a connection closing with them leaves its session.
+        lasting = TlsSessions()
+        client = transport(pki, sessions=lasting, context=context)
+        await post(client, server.url("/echo"))
+        assert counting.reads == 0
+        await client.aclose()
+        assert (counting.reads, len(lasting)) == (1, 1)
+        later = transport(pki, sessions=lasting, context=context)
+        await post(later, server.url("/echo"))  # resumes it
+        # While a transport goes on, a connection closing leaves its session to the next (even one-shot) ...
+        other = transport(pki, sessions=TlsSessions(lasting=False), context=context)
+        await post(other, server.url("/close"))
+        assert counting.reads == 2
+        await post(other, server.url("/echo"))  # resumes it
+        # ... and a new connection takes the session of one still open, read then.
+        assert counting.reads == 2
+        assert later.sessions.take(origin) is not None
+        assert counting.reads == 3
+        await later.aclose()
+        await other.aclose()
+
+    server = run(pki, scenario)
+
+    assert server.resumed == [False, False, True, False, True]
+
+
 def test_a_session_taken_for_a_connection_never_made_is_kept(pki: Path) -> None:
     async def scenario(server: Server) -> None:
         client = transport(pki)
@@ -668,9 +724,10 @@ def test_nothing_is_kept_from_a_gateway_that_issues_no_tickets(pki: Path) -> Non
         try:
             await post(client, server.url("/close"))
             await post(client, server.url("/echo"))
-            assert len(client.sessions) == 0
+            assert client.sessions.take(("127.0.0.1", server.port)) is None
         finally:
             await client.aclose()
+        assert len(client.sessions) == 0
 
     server = run(pki, scenario)
 
