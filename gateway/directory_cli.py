@@ -161,7 +161,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{c.home_community_id:<40} {c.location.state or '--':<3} {c.name[:40]:<40} {reach}{via}{status}"
         )
-    print(f"{len(shown)} communities")
+    print(f"{len(shown)} communit{'y' if len(shown) == 1 else 'ies'}")
     return 0
 
 
@@ -202,7 +202,9 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             "the directory does not list this community", detail={"home_community_id": hcid}
         )
     shown = _as_json(found[0])
-    partner = load_partners(settings.partners_file).for_community(hcid)
+    partner = load_partners(
+        settings.partners_file, required="partners_file" in settings.model_fields_set
+    ).for_community(hcid)
     shown["partner"] = {
         "connect_timeout": partner.connect_timeout,
         "read_timeout": partner.read_timeout,

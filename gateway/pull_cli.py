@@ -19,8 +19,9 @@ import datetime as dt
 import errno
 import gc
 import re
+import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.directory import Selection
     from gateway.initiating.events import Listener, ProgressEvent
-    from gateway.initiating.models import PullRequest
+    from gateway.initiating.models import PullRequest, PullSummary
     from gateway.initiating.service import PullService
 
 __all__ = ["add_given_argument", "add_pull_commands", "given_names", "parse_address"]
@@ -352,6 +353,36 @@ def _community_id(text: str) -> str:
     return text.strip().removeprefix("urn:oid:")
 
 
+class _TerminatedError(Exception):
+    """The process was asked to stop (SIGTERM: ``docker stop``, systemd, ``timeout``)."""
+
+
+async def _stoppable(run: Coroutine[object, object, PullSummary]) -> PullSummary:
+    """``run``, cancelled by SIGTERM as Ctrl-C cancels it: the job's tasks end and every step already taken
+    stays committed, and the caller says how to finish the job (:class:`_TerminatedError`)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        return await run
+    except asyncio.CancelledError:
+        if terminated:
+            raise _TerminatedError from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
@@ -364,7 +395,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
 
     from gateway.initiating.display import LiveProgress, summary_table, totals_line
     from gateway.initiating.display import console as make_console
-    from gateway.initiating.models import JobState
+    from gateway.initiating.models import GatewayOutcome, JobState
     from gateway.initiating.service import PullService
     from gateway.store import Database
 
@@ -404,22 +435,30 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             listeners.append(early.on_event)
         try:
             if args.no_progress:
-                summary = asyncio.run(service.run(job_id, listeners=listeners))
+                summary = asyncio.run(_stoppable(service.run(job_id, listeners=listeners)))
             else:
                 with LiveProgress(console, records=early is None) as live:
-                    summary = asyncio.run(service.run(job_id, listeners=[live.on_event, *listeners]))
-        except KeyboardInterrupt:
+                    run = service.run(job_id, listeners=[live.on_event, *listeners])
+                    summary = asyncio.run(_stoppable(run))
+        except (KeyboardInterrupt, _TerminatedError) as stopped:
             # asyncio.run cancelled the job's tasks first: every step already taken is committed.
             console.print(
                 f"interrupted: job {job_id} is unfinished; `hiegate pull --resume {job_id}` finishes it "
                 "without asking again for what it already has"
             )
-            return 130
+            return 143 if isinstance(stopped, _TerminatedError) else 130
         console.print(summary_table(summary))
         console.print(totals_line(summary.counters))
         if summary.state is not JobState.DONE:
             console.print(f"job {job_id} {summary.state.value}: {summary.error_code} {summary.error_detail}")
             status = 1
+        elif summary.gateways and all(
+            g.outcome in (GatewayOutcome.FAILED, GatewayOutcome.TIMEOUT, GatewayOutcome.CIRCUIT_OPEN)
+            for g in summary.gateways
+        ):
+            # The job ran to its end, but nothing came back: a script must not read that as a pull.
+            console.print("no gateway answered: every gateway asked failed (their reasons are in the table)")
+            status = 3
         if early is not None and summary.bundle is not None:
             _write_bundle(args.out, summary.bundle)
             resources = len(summary.bundle["entry"])  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from gateway.security import DigestAlgorithm, HeaderItem, PartnerSecurityOptions, SignatureAlgorithm
-from xca.errors import ConfigError
+from xca.errors import ConfigError, PathAccessError, path_problem
 from xca.ids import is_oid
 
 __all__ = ["PartnerSettings", "PartnersConfig", "load_partners", "parse_partners"]
@@ -188,8 +188,19 @@ def parse_partners(text: str, *, source: str = "partners file") -> PartnersConfi
     return PartnersConfig(defaults=defaults, partners=partners)
 
 
-def load_partners(path: Path | None) -> PartnersConfig:
-    """The partners file at ``path``; defaults when it is not set or does not exist."""
-    if path is None or not path.is_file():
+def load_partners(path: Path | None, *, required: bool = False) -> PartnersConfig:
+    """The partners file at ``path``; defaults when it is not set, or when it does not exist and was not
+    named (``required=False``: the setting's default, ``partners.toml`` in the working folder). A folder, a
+    file that cannot be read, or a named one that does not exist is :class:`PathAccessError` (HG-1002)
+    naming it: a partner's timeouts, batch size, algorithms and date range never fall back to the defaults
+    unnoticed."""
+    if path is None or (not required and not path.exists()):
         return PartnersConfig()
-    return parse_partners(path.read_text(encoding="utf-8"), source=str(path))
+    detail: dict[str, object] = {"setting": "partners_file", "path": str(path)}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PathAccessError(f"partners_file {path}: {path_problem(exc)}", detail=detail) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"partners_file {path}: not UTF-8 text", detail=detail) from None
+    return parse_partners(text, source=str(path))

@@ -147,6 +147,7 @@ class Exchanger:
         action: Action,
         user: RequestingUser,
         resource_id: Cx | None,
+        retry_while: Callable[[], bool] | None,
     ) -> tuple[HttpAnswer | None, ExchangeRecord | None, ExchangeError | None]:
         sent: list[SecuredMessage] = []
 
@@ -176,6 +177,7 @@ class Exchanger:
                 sign=sign,
                 content_type=CONTENT_TYPE,
                 what=transaction.value,
+                retry_while=retry_while,
             )
         except ExchangeError as exc:
             self.cpu.exchanges += 1 if sent else 0
@@ -241,7 +243,13 @@ class Exchanger:
 
     @_metered
     async def iti55(
-        self, target: Target, user: RequestingUser, demographics: iti55.Demographics, local_id: Cx
+        self,
+        target: Target,
+        user: RequestingUser,
+        demographics: iti55.Demographics,
+        local_id: Cx,
+        *,
+        retry_while: Callable[[], bool] | None = None,
     ) -> ExchangeResult[iti55.Iti55Response]:
         url = target.endpoints.iti55 or ""
         receiver = iti55.Device(f"{target.home_community_id}.1", target.home_community_id, url)
@@ -259,7 +267,7 @@ class Exchanger:
             return iti55.build_iti55_request(request)
 
         answer, record, error = await self._send(
-            target, Transaction.ITI_55, url, build, Action.ITI55_REQUEST, user, local_id
+            target, Transaction.ITI_55, url, build, Action.ITI55_REQUEST, user, local_id, retry_while
         )
         if answer is None:
             return ExchangeResult(None, record, error)
@@ -285,6 +293,7 @@ class Exchanger:
         *,
         created_from: dt.date | None = None,
         created_to: dt.date | None = None,
+        retry_while: Callable[[], bool] | None = None,
     ) -> ExchangeResult[iti38.QueryResponse]:
         url = target.endpoints.iti38 or ""
         days = target.settings.required_date_range_days
@@ -305,6 +314,7 @@ class Exchanger:
             Action.ITI38_REQUEST,
             user,
             patient,
+            retry_while,
         )
         if answer is None:
             return ExchangeResult(None, record, error)
@@ -320,7 +330,13 @@ class Exchanger:
 
     @_metered
     async def iti39(
-        self, target: Target, user: RequestingUser, patient: Cx, documents: Sequence[iti39.DocumentRequest]
+        self,
+        target: Target,
+        user: RequestingUser,
+        patient: Cx,
+        documents: Sequence[iti39.DocumentRequest],
+        *,
+        retry_while: Callable[[], bool] | None = None,
     ) -> ExchangeResult[iti39.RetrieveResponse]:
         url = target.endpoints.iti39 or ""
         answer, record, error = await self._send(
@@ -331,6 +347,7 @@ class Exchanger:
             Action.ITI39_REQUEST,
             user,
             patient,
+            retry_while,
         )
         if answer is None:
             return ExchangeResult(None, record, error)

@@ -59,13 +59,21 @@ class Wait:
     """One request in flight. Before the ``with`` block ends, :meth:`note` what came of it, so that only an
     answer measures how long answers take."""
 
-    __slots__ = ("attempts", "error", "hcid", "latency_s", "started", "transaction")
+    __slots__ = ("_watch", "attempts", "error", "hcid", "latency_s", "started", "transaction")
 
-    def __init__(self, hcid: str, transaction: Transaction, started: float) -> None:
+    def __init__(self, hcid: str, transaction: Transaction, started: float, watch: SettleWatch) -> None:
         self.hcid, self.transaction, self.started = hcid, transaction, started
+        self._watch = watch
         self.error: ExchangeError | None = None
         self.attempts: int | None = None
         self.latency_s: float | None = None
+
+    def worth_retrying(self) -> bool:
+        """Whether a failed attempt may be tried again: not once the request is overdue
+        (:meth:`SettleWatch.overdue`). The pull's answering gateways are done by then, and retrying a
+        gateway that failed that late would hold the job's end (and a one-shot pull's exit) to several more
+        of its slow failures, for documents the next pull can still fetch."""
+        return not self._watch.overdue(self)
 
     def note(self, error: ExchangeError | None, attempts: int | None, latency_ms: int | None = None) -> None:
         """What came of the request: its error (``None``: answered), how many attempts it took, and how long
@@ -148,7 +156,7 @@ class SettleWatch:
         now or, for a fan-out that asked many gateways at once, at ``asked_at`` (:meth:`now` then)."""
         token = next(self._tokens)
         started = self._clock() if asked_at is None else min(asked_at, self._clock())
-        wait = self._waiting[token] = Wait(hcid, transaction, started)
+        wait = self._waiting[token] = Wait(hcid, transaction, started, self)
         try:
             with self.idle():
                 yield wait
@@ -172,6 +180,14 @@ class SettleWatch:
     def waiting_gateways(self) -> frozenset[str]:
         """The gateways with a request in flight."""
         return frozenset(w.hcid for w in self._waiting.values())
+
+    def overdue(self, wait: Wait) -> bool:
+        """Whether ``wait`` has waited longer than the rule allows: never while its transaction has no answer
+        to compare with, nor with the rule off."""
+        slowest = self._slowest.get(wait.transaction)
+        if not self.policy.enabled or slowest is None:
+            return False
+        return self._clock() - wait.started > self.policy.factor * slowest + self.policy.margin_s
 
     def due_in(self) -> float | None:
         """Seconds until the record is due (0: now), or ``None`` while it is not (a gateway is working,

@@ -6,9 +6,11 @@
   ``httpx.Request``: the same requests, answers and errors as an ``httpx.AsyncClient`` for a third of the CPU
   (that module says why).
 * Per-partner timeouts: connect, read (between bytes) and a total for the exchange, retries included.
-* Retries only after connection errors and HTTP 5xx, with full-jitter exponential backoff. A read timeout is
-  not retried: the gateway is slow, and asking again would double the wait the pull is trying to bound. A
-  refused TLS handshake is not retried either (:class:`~xca.errors.GatewayTlsError`, naming why: the
+* Retries only after connection errors and HTTP 5xx, with full-jitter exponential backoff, and only while
+  the caller's ``retry_while`` holds (a pull's: the request is not overdue against its answers,
+  :meth:`gateway.initiating.settle.Wait.worth_retrying`); the last failure is then the exchange's. A read
+  timeout is not retried: the gateway is slow, and asking again would double the wait the pull is trying to
+  bound. A refused TLS handshake is not retried either (:class:`~xca.errors.GatewayTlsError`, naming why: the
   gateway's certificate has expired, comes from another CA or names another host, or the gateway's alert
   refusing ours): the same certificates fail the same way.
 * Re-signing on retry: after a connection error the request never reached the peer, so the same signed bytes
@@ -144,6 +146,7 @@ class GatewayTransport:
         sign: Callable[[], SecuredMessage],
         content_type: str,
         what: str,
+        retry_while: Callable[[], bool] | None = None,
     ) -> HttpAnswer:
         """POST ``sign()``'s bytes to ``url``; retry as the module says; return the final answer (any HTTP
         status) or raise :class:`GatewayConnectError`, :class:`GatewayTimeoutError`,
@@ -200,7 +203,8 @@ class GatewayTransport:
                             breaker.success()
                         else:
                             breaker.failure()
-                        if response.status_code < 500 or attempts >= settings.max_attempts:
+                        last = attempts >= settings.max_attempts or not _may_retry(retry_while)
+                        if response.status_code < 500 or last:
                             return HttpAnswer(
                                 status=response.status_code,
                                 content=response.content,
@@ -217,9 +221,11 @@ class GatewayTransport:
                             raise GatewayTlsError(
                                 refused, detail={**detail, "attempts": attempts, "latency_ms": _ms(started)}
                             ) from failure
-                        if attempts >= settings.max_attempts or not breaker.allow():
+                        overdue = not _may_retry(retry_while)
+                        if attempts >= settings.max_attempts or overdue or not breaker.allow():
+                            why = "; not retried: overdue against this pull's answers" if overdue else ""
                             raise GatewayConnectError(
-                                f"connection failed{_os_reason(failure)} ({type(failure).__name__})",
+                                f"connection failed{_os_reason(failure)} ({type(failure).__name__}){why}",
                                 detail={**detail, "attempts": attempts, "latency_ms": _ms(started)},
                             ) from failure
                     elif not breaker.allow():
@@ -241,6 +247,10 @@ class GatewayTransport:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+def _may_retry(retry_while: Callable[[], bool] | None) -> bool:
+    return retry_while is None or retry_while()
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

@@ -260,7 +260,12 @@ class PullWorker(WorkerRuntime):
         if stage is GatewayStage.MATCHED:
             with self._watch.request(hcid, Transaction.ITI_38) as wait:
                 query = await self.exchanger.iti38(
-                    target, user, remote, created_from=plan.request.date_from, created_to=plan.request.date_to
+                    target,
+                    user,
+                    remote,
+                    created_from=plan.request.date_from,
+                    created_to=plan.request.date_to,
+                    retry_while=wait.worth_retrying,
                 )
                 wait.note(query.error, *_measure(query.record))
             unknown = query.response is not None and any(
@@ -306,7 +311,9 @@ class PullWorker(WorkerRuntime):
             )
         )
         with self._watch.request(hcid, Transaction.ITI_55, asked_at=asked_at) as wait:
-            result = await self.exchanger.iti55(target, request.user, request.demographics, plan.local_id)
+            result = await self.exchanger.iti55(
+                target, request.user, request.demographics, plan.local_id, retry_while=wait.worth_retrying
+            )
             wait.note(result.error, *_measure(result.record))
         decision = (
             evaluate_matches(request.demographics, result.response, threshold=self.match_threshold)
@@ -353,7 +360,9 @@ class PullWorker(WorkerRuntime):
                     iti39.DocumentRequest(d.home_community_id, d.repository_id, d.unique_id) for d in batch
                 ]
                 with self._watch.request(hcid, Transaction.ITI_39) as wait:
-                    result = await self.exchanger.iti39(target, user, remote, requests)
+                    result = await self.exchanger.iti39(
+                        target, user, remote, requests, retry_while=wait.worth_retrying
+                    )
                     wait.note(result.error, *_measure(result.record))
             progress, stored = await self._batch.run(
                 job_id,

@@ -9,11 +9,13 @@ import pytest
 from gateway.directory import (
     DirectoryFormatError,
     GeoPoint,
+    PartnersConfig,
     SelectionSpec,
     SelectionStrategy,
     get_community,
     import_communities,
     list_communities,
+    load_partners,
     parse_directory,
     parse_partners,
     resolve_gateways,
@@ -21,7 +23,7 @@ from gateway.directory import (
 )
 from gateway.security import HeaderItem, SignatureAlgorithm
 from gateway.store import Database
-from xca.errors import ConfigError
+from xca.errors import ConfigError, PathAccessError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "directory"
 PARENT, CHILD, GRANDCHILD, CLOSED, ORPHAN = (f"1.3.6.1.4.1.99999.{n}" for n in (10, 11, 12, 20, 30))
@@ -184,3 +186,22 @@ def test_partner_settings_from_toml() -> None:
 def test_bad_partner_settings_name_the_key(text: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         parse_partners(text)
+
+
+def test_a_partners_file_named_but_missing_or_a_folder_is_an_error_not_the_defaults(tmp_path: Path) -> None:
+    missing = tmp_path / "partners.toml"
+    # The setting's default (partners.toml in the working folder) may be absent: every partner gets defaults.
+    assert load_partners(missing) == PartnersConfig()
+    # Named (a config file or HIEGATE_PARTNERS_FILE), it must be there.
+    with pytest.raises(PathAccessError, match=r"partners_file .*partners\.toml: no such file or folder"):
+        load_partners(missing, required=True)
+    folder = tmp_path / "partners"
+    folder.mkdir()
+    for required in (True, False):
+        with pytest.raises(PathAccessError, match=r"partners_file .*partners: is a folder"):
+            load_partners(folder, required=required)
+    missing.write_bytes(b"\xff\xfe[defaults]\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_partners(missing, required=True)
+    missing.write_text("[defaults]\nretrieve_batch_size = 2\n")
+    assert load_partners(missing, required=True).defaults.retrieve_batch_size == 2

@@ -107,7 +107,9 @@ class Node:
                 hold = self.holds.get(scope["path"])
                 if hold is not None:
                     await asyncio.get_running_loop().run_in_executor(None, hold.wait)
-                if self.delay:
+                if self.delay and self.mode == "500":  # a gateway that fails slowly
+                    await asyncio.sleep(self.delay)
+                if self.delay and self.mode != "500":
                     delay = self.delay
 
                     async def late_send(message: MutableMapping[str, Any]) -> None:

@@ -130,6 +130,27 @@ def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]
             assert settle.due_in() == 0.0
 
 
+def test_a_request_is_worth_retrying_until_it_is_overdue(watch: tuple[SettleWatch, Clock]) -> None:
+    settle, clock = watch
+    with settle.working(), settle.request("late", Transaction.ITI_55) as late:
+        with settle.request("fast", Transaction.ITI_55) as fast:
+            clock.now += 1.0
+            assert late.worth_retrying()  # no ITI-55 answered yet: nothing to compare with
+            fast.note(None, 1)
+        clock.now += 0.39  # "late" has waited 1.39 s: overdue after 1.1 x 1 s + 0.3 s
+        assert late.worth_retrying()
+        clock.now += 0.02
+        assert not late.worth_retrying()
+        with settle.request("other", Transaction.ITI_38) as other:
+            assert other.worth_retrying()  # judged by its own transaction's answers
+    off = SettleWatch(SettlePolicy(enabled=False), clock=clock)
+    with off.working(), off.request("a", Transaction.ITI_55) as a:
+        with off.request("b", Transaction.ITI_55) as b:
+            b.note(None, 1)
+        clock.now += 100
+        assert a.worth_retrying()
+
+
 def test_a_disabled_policy_never_publishes_early() -> None:
     clock = Clock()
     settle = SettleWatch(SettlePolicy(enabled=False), clock=clock)
@@ -209,6 +230,24 @@ def test_a_hanging_gateway_does_not_hold_the_record(network: Network, database: 
     assert len(summary.bundle["entry"]) == summary.counters.resources_stored  # type: ignore[arg-type]
     # Audited twice: the record as published (its two documents), then the completed job.
     assert _pull_stages(database)[-2:] == [(PullStage.RECORD_READY, 2), (PullStage.COMPLETED, 2)]
+
+
+@pytest.mark.parametrize("early", [True, False], ids=["settle-rule", "no-early-record"])
+def test_a_gateway_failing_after_the_others_answered_is_not_retried(
+    network: Network, database: Database, early: bool
+) -> None:
+    # BROKEN answers HTTP 500 after 2 s, long after HEALTHY and NOBODY answered (SLOW times out after 1 s,
+    # which measures nothing): its request is overdue when it fails, and a retry (max_attempts 3) would hold
+    # the job's end to two more of its slow failures. With the rule off, it is retried as before.
+    network.nodes[BROKEN].delay = 2.0
+    import_directory(network, database)
+    service = make_service(network, database, settle=SettlePolicy(enabled=early))
+    summary = asyncio.run(service.pull(request_for(network)))
+
+    gateways = {g.home_community_id: g for g in summary.gateways}
+    assert gateways[BROKEN].outcome is GatewayOutcome.FAILED
+    assert network.nodes[BROKEN].hits["/xcpd"] == (1 if early else 3)
+    assert network.nodes[HEALTHY].hits["/xca/retrieve"] >= 1  # the healthy gateway's work was not cut short
 
 
 def test_late_answers_are_merged_into_the_record(network: Network, database: Database) -> None:

@@ -95,3 +95,46 @@ def test_an_unknown_host_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> No
     assert caught.value.message == (
         "connection failed: host name not found (Name or service not known) (ConnectError)"
     )
+
+
+@pytest.mark.parametrize("allowed", [True, False], ids=["retried", "overdue"])
+def test_a_failed_attempt_is_retried_only_while_the_caller_allows(allowed: bool) -> None:
+    message = SecuredMessage(
+        envelope=None,  # type: ignore[arg-type]
+        data=b"<Envelope/>",
+        assertion_id="_a",
+        message_id="urn:uuid:m",
+        expires=dt.datetime.now(dt.UTC),
+    )
+    asked: list[int] = []
+
+    def retry_while() -> bool:
+        asked.append(1)
+        return allowed
+
+    async def exchange() -> object:
+        transport = GatewayTransport(
+            ssl.create_default_context(),
+            breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
+            retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
+        )
+        try:
+            return await transport.exchange(
+                home_community_id="1.2.3.4.5",
+                origin="https://127.0.0.1:9",  # the discard port: nobody listens, the connection is refused
+                url="https://127.0.0.1:9/xcpd",
+                settings=PartnerSettings(max_attempts=3, connect_timeout=5, read_timeout=5, total_timeout=10),
+                sign=lambda: message,
+                content_type=CONTENT_TYPE,
+                what="ITI-55",
+                retry_while=retry_while,
+            )
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(GatewayConnectError) as caught:
+        asyncio.run(exchange())
+    assert caught.value.detail["attempts"] == (3 if allowed else 1)
+    overdue = "; not retried: overdue against this pull's answers"
+    assert caught.value.message.endswith(overdue) is not allowed
+    assert caught.value.message.startswith("connection failed: connection refused (ConnectError)")

@@ -107,3 +107,16 @@ def test_a_bad_partners_file_stops_respond_with_one_line(
     assert "allow_sha1" in captured.err
     assert captured.err.count("\n") == 1
     assert captured.out == ""
+
+
+def test_a_named_partners_file_that_is_missing_stops_respond_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certs", "init"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("HIEGATE_PARTNERS_FILE", str(tmp_path / "missing.toml"))
+    assert main(["respond"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("hiegate: HG-1002: partners_file ")
+    assert captured.err.rstrip().endswith("missing.toml: no such file or folder")
+    assert captured.err.count("\n") == 1
