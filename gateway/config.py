@@ -75,6 +75,9 @@ _toml_file: ContextVar[Path | None] = ContextVar("hiegate_toml_file", default=No
 _DEV_HOME_COMMUNITY_ID = "2.25.309480223112874631093478103874461730142"
 
 
+_DEFAULT_PARTNERS_FILE: Final = Path("partners.toml")
+
+
 class Settings(BaseSettings):
     """Effective configuration of one gateway (one organization, one homeCommunityId)."""
 
@@ -154,7 +157,9 @@ class Settings(BaseSettings):
         description="CA bundle that verifies the directory server (default: the operating system's CAs)",
     )
     partners_file: Path = Field(
-        default=Path("partners.toml"), description="per-partner settings (TOML); missing: defaults for all"
+        default=_DEFAULT_PARTNERS_FILE,
+        description="per-partner settings (TOML); the default file missing: defaults for all; a file named "
+        "here that is missing: an error",
     )
     pull_max_concurrency: int = Field(
         default=256, ge=1, le=10000, description="requests in flight at once across all remote gateways"
@@ -225,6 +230,18 @@ class Settings(BaseSettings):
     )
     api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain: serve HTTPS directly")
     api_tls_key: Path | None = Field(default=None, description="PEM private key of api_tls_cert")
+
+    @field_validator("partners_file", mode="before")
+    @classmethod
+    def _unset_partners_file(cls, value: object) -> object:
+        # An empty value (HIEGATE_PARTNERS_FILE= from a compose file's ${X:-}) means "not set", not ".".
+        return _DEFAULT_PARTNERS_FILE if value == "" else value
+
+    @property
+    def partners_file_named(self) -> bool:
+        """Whether ``partners_file`` names a file of the user's (a config file or HIEGATE_PARTNERS_FILE, other
+        than the default): then it must be there (:func:`gateway.directory.load_partners`)."""
+        return "partners_file" in self.model_fields_set and self.partners_file != _DEFAULT_PARTNERS_FILE
 
     @field_validator("home_community_id")
     @classmethod

@@ -202,9 +202,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             "the directory does not list this community", detail={"home_community_id": hcid}
         )
     shown = _as_json(found[0])
-    partner = load_partners(
-        settings.partners_file, required="partners_file" in settings.model_fields_set
-    ).for_community(hcid)
+    partner = load_partners(settings.partners_file, required=settings.partners_file_named).for_community(hcid)
     shown["partner"] = {
         "connect_timeout": partner.connect_timeout,
         "read_timeout": partner.read_timeout,

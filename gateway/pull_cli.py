@@ -1,8 +1,12 @@
 """``hiegate pull``: pull one patient's outside records through the configured directory, with a live progress
 display and a summary table; ``--resume JOB`` finishes an interrupted job (not a cancelled one), ``--cancel
 JOB`` cancels an unfinished one, ``--list [N]`` shows the tenant's latest jobs. An unfinished job that asked
-exactly this pull (killed, or stopped with Ctrl-C) is resumed instead of starting the same pull again (or,
-while another live process runs it, refused: HG-6202); other unfinished jobs are named, not run.
+exactly this pull (killed, or stopped with Ctrl-C or SIGTERM) is resumed instead of starting the same pull
+again (or, while another live process runs it, refused: HG-6202); other unfinished jobs are named, not run.
+
+A pull exits 0 when it ran to its end, 1 when its job could not (failed or cancelled), 3 when it ran to its
+end with nothing back (every gateway asked failed, timed out or had its circuit open), 130 after Ctrl-C and
+143 after SIGTERM (the job kept, with the ``--resume`` that finishes it).
 
 ``--cancel`` exits 0 when the job is now cancelled (or already was), 1 when it cannot be (unknown to this
 tenant, already ``done`` or ``failed``), 2 for a malformed job id. A worker running the job, in any process,
@@ -372,7 +376,11 @@ async def _stoppable(run: Coroutine[object, object, PullSummary]) -> PullSummary
         terminated = True
         task.cancel()
 
-    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+        installed = True
+    except (RuntimeError, NotImplementedError, ValueError):  # not the main thread, or no Unix signals
+        installed = False
     try:
         return await run
     except asyncio.CancelledError:
@@ -380,7 +388,8 @@ async def _stoppable(run: Coroutine[object, object, PullSummary]) -> PullSummary
             raise _TerminatedError from None
         raise
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
@@ -457,7 +466,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             for g in summary.gateways
         ):
             # The job ran to its end, but nothing came back: a script must not read that as a pull.
-            console.print("no gateway answered: every gateway asked failed (their reasons are in the table)")
+            console.print("nothing came back: every gateway asked failed (their reasons are in the table)")
             status = 3
         if early is not None and summary.bundle is not None:
             _write_bundle(args.out, summary.bundle)

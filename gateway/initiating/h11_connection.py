@@ -173,7 +173,8 @@ class Connection(asyncio.Protocol):
         """The session a later connection to the same gateway could resume, with the verification it relies
         on (when, and the certificate's expiry); ``None`` if there is none to keep. Read when needed, once
         the first exchange ended, however it ended (a TLS 1.3 gateway's ticket comes after the handshake;
-        OpenSSL itself gives no resumable session after a fatal alert), and before the connection closes."""
+        OpenSSL itself gives no resumable session after a fatal alert), before this side closes the
+        connection."""
         if self.verified is None:
             return None
         try:
@@ -186,7 +187,9 @@ class Connection(asyncio.Protocol):
         if self.tls13 and self.tls.session_reused and offered is not None and session == offered.session:
             return None  # no new ticket came: the one this connection used is not offered again
         verified_at, expiry = self.verified
-        return session, verified_at, expiry if isinstance(expiry, float) else not_after(expiry)
+        if expiry is None or isinstance(expiry, str):  # after a full handshake: the certificate's notAfter
+            expiry = not_after(expiry)
+        return session, verified_at, expiry
 
     def reusable(self) -> bool:
         """Still open, and sent nothing while idle but TLS's own messages (session tickets and the like)."""

@@ -89,7 +89,8 @@ class H11Transport(httpx.AsyncBaseTransport):
         sessions: TlsSessions | None = None,
     ) -> None:
         require_verification(ssl_context)
-        self.sessions = TlsSessions() if sessions is None else sessions
+        # Sessions of its own die with it: read only for its own later connections.
+        self.sessions = TlsSessions(lasting=False) if sessions is None else sessions
         self._max_answer_bytes = max_answer_bytes
         limits = limits or httpx.Limits()
         timeout = timeout or httpx.Timeout(5.0)
@@ -157,7 +158,8 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     def _keep_session(self, origin: Origin, connection: Connection) -> None:
         connection.session_kept = True
-        self.sessions.keep_later(origin, connection)  # read when needed (see TlsSessions)
+        if not self._closed:  # closed meanwhile: aclose() let the connection's session go already
+            self.sessions.keep_later(origin, connection)  # read when needed (see TlsSessions)
 
     async def _acquire(self, pool: _Pool, origin: Origin, request: httpx.Request) -> Connection:
         loop = asyncio.get_running_loop()

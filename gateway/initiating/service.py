@@ -168,9 +168,7 @@ class PullService:
             tenant=settings.tenant,
             organization_name=settings.organization_name,
             assigning_authority=settings.assigning_authority or f"{settings.home_community_id}.2",
-            partners=load_partners(
-                settings.partners_file, required="partners_file" in settings.model_fields_set
-            ),
+            partners=load_partners(settings.partners_file, required=settings.partners_file_named),
             options=options,
             later_pulls=later_pulls,
         )

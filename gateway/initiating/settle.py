@@ -69,11 +69,13 @@ class Wait:
         self.latency_s: float | None = None
 
     def worth_retrying(self) -> bool:
-        """Whether a failed attempt may be tried again: not once the request is overdue
-        (:meth:`SettleWatch.overdue`). The pull's answering gateways are done by then, and retrying a
-        gateway that failed that late would hold the job's end (and a one-shot pull's exit) to several more
-        of its slow failures, for documents the next pull can still fetch."""
-        return not self._watch.overdue(self)
+        """Whether a failed attempt may be tried again: not once the record is due
+        (:meth:`SettleWatch.due_in` is 0: no gateway is working and every request in flight, this one
+        included, is overdue against the pull's answers). The job then goes on only for such requests, and
+        retrying a gateway that fails that late would hold its end (and a one-shot pull's exit) to more of
+        its slow failures, for documents the next pull can still fetch. While any other gateway works, or a
+        request has no answer of its kind to compare with, a failure is retried as the partner allows."""
+        return self._watch.due_in() != 0.0
 
     def note(self, error: ExchangeError | None, attempts: int | None, latency_ms: int | None = None) -> None:
         """What came of the request: its error (``None``: answered), how many attempts it took, and how long
@@ -180,14 +182,6 @@ class SettleWatch:
     def waiting_gateways(self) -> frozenset[str]:
         """The gateways with a request in flight."""
         return frozenset(w.hcid for w in self._waiting.values())
-
-    def overdue(self, wait: Wait) -> bool:
-        """Whether ``wait`` has waited longer than the rule allows: never while its transaction has no answer
-        to compare with, nor with the rule off."""
-        slowest = self._slowest.get(wait.transaction)
-        if not self.policy.enabled or slowest is None:
-            return False
-        return self._clock() - wait.started > self.policy.factor * slowest + self.policy.margin_s
 
     def due_in(self) -> float | None:
         """Seconds until the record is due (0: now), or ``None`` while it is not (a gateway is working,

@@ -26,6 +26,7 @@ sessions outlive their transports (``lasting``, a service's, for its later pulls
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ class SessionSource(Protocol):
     def session_to_keep(self) -> tuple[ssl.SSLSession, float, float] | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """A live connection kept as a source, with the thread of the event loop it runs on: only that thread
+    reads its TLS state (an SSL object is not to be used from two threads)."""
+
+    source: SessionSource
+    thread: int
+
+
 class TlsSessions:
     """TLS sessions to resume: up to ``per_origin`` per origin (host, port), for ``max_origins`` origins (the
     origin least recently given one dropped first), none trusted past ``max_age`` seconds after the full
@@ -75,8 +85,10 @@ class TlsSessions:
         self.lasting = lasting
         self._max_origins = max_origins
         self._per_origin = per_origin
-        # Newest last: sessions read, and live connections whose session is read when needed.
-        self._sessions: OrderedDict[Origin, deque[TlsSession | SessionSource]] = OrderedDict()
+        # Newest last: sessions read, and live connections whose session is read when needed. Transports on
+        # several event loops (threads) may share them: the lock keeps each change whole.
+        self._sessions: OrderedDict[Origin, deque[TlsSession | _Live]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """Sessions kept, all origins together, counting the live connections whose session is not read yet
@@ -84,20 +96,26 @@ class TlsSessions:
         return sum(len(kept) for kept in self._sessions.values())
 
     def take(self, origin: Origin) -> TlsSession | None:
-        """The origin's most recent session still within its limits, removed; ``None`` if there is none."""
-        kept = self._sessions.get(origin)
-        if kept is None:
-            return None
-        now = time.time()
-        found = None
-        while kept and found is None:
-            candidate = kept.pop()
-            entry = candidate if isinstance(candidate, TlsSession) else self._read(candidate)
-            if entry is not None and now < entry.expires:
-                found = entry
-        if not kept:
-            del self._sessions[origin]
-        return found
+        """The origin's most recent session still within its limits, removed; ``None`` if there is none. A
+        live connection of another thread's event loop is left to that thread."""
+        here, now = threading.get_ident(), time.time()
+        with self._lock:
+            kept = self._sessions.get(origin)
+            if kept is None:
+                return None
+            found = None
+            for index in range(len(kept) - 1, -1, -1):
+                candidate = kept[index]
+                if isinstance(candidate, _Live) and candidate.thread != here:
+                    continue
+                del kept[index]
+                entry = candidate if isinstance(candidate, TlsSession) else self._read(candidate.source)
+                if entry is not None and now < entry.expires:
+                    found = entry
+                    break
+            if not kept:
+                del self._sessions[origin]
+            return found
 
     def keep(
         self, origin: Origin, session: ssl.SSLSession, *, verified_at: float, not_after: float
@@ -111,36 +129,39 @@ class TlsSessions:
     def keep_later(self, origin: Origin, source: SessionSource) -> None:
         """Keep the session of ``source``, a live connection, for ``origin``'s next connections: read when one
         of them takes it, or when ``source`` closes (:meth:`closing`)."""
-        self.put_back(origin, source)
+        self.put_back(origin, _Live(source, threading.get_ident()))
 
     def closing(self, origin: Origin, source: SessionSource, *, transport_open: bool) -> None:
         """``source`` closes: its session, if not taken yet, is read now and kept when it can still serve
         (``transport_open``: its transport goes on; or the sessions are ``lasting``), else let go."""
-        kept = self._sessions.get(origin)
-        if kept is None:
-            return
-        for index, candidate in enumerate(kept):
-            if candidate is source:
-                del kept[index]
-                entry = self._read(source) if transport_open or self.lasting else None
-                if entry is not None:
-                    kept.insert(index, entry)
-                break
-        if not kept:
-            del self._sessions[origin]
+        with self._lock:
+            kept = self._sessions.get(origin)
+            if kept is None:
+                return
+            for index, candidate in enumerate(kept):
+                if isinstance(candidate, _Live) and candidate.source is source:
+                    del kept[index]
+                    entry = self._read(source) if transport_open or self.lasting else None
+                    if entry is not None:
+                        kept.insert(index, entry)
+                    break
+            if not kept:
+                del self._sessions[origin]
 
-    def put_back(self, origin: Origin, entry: TlsSession | SessionSource) -> None:
+    def put_back(self, origin: Origin, entry: TlsSession | _Live) -> None:
         """Keep a session taken and not used (its connection was never made)."""
-        kept = self._sessions.get(origin)
-        if kept is None:
-            kept = self._sessions[origin] = deque(maxlen=self._per_origin)
-        kept.append(entry)
-        self._sessions.move_to_end(origin)
-        while len(self._sessions) > self._max_origins:
-            self._sessions.popitem(last=False)
+        with self._lock:
+            kept = self._sessions.get(origin)
+            if kept is None:
+                kept = self._sessions[origin] = deque(maxlen=self._per_origin)
+            kept.append(entry)
+            self._sessions.move_to_end(origin)
+            while len(self._sessions) > self._max_origins:
+                self._sessions.popitem(last=False)
 
     def clear(self) -> None:
-        self._sessions.clear()
+        with self._lock:
+            self._sessions.clear()
 
     def _read(self, source: SessionSource) -> TlsSession | None:
         kept = source.session_to_keep()

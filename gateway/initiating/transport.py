@@ -7,7 +7,7 @@
   (that module says why).
 * Per-partner timeouts: connect, read (between bytes) and a total for the exchange, retries included.
 * Retries only after connection errors and HTTP 5xx, with full-jitter exponential backoff, and only while
-  the caller's ``retry_while`` holds (a pull's: the request is not overdue against its answers,
+  the caller's ``retry_while`` holds (a pull's: its record is not due yet,
   :meth:`gateway.initiating.settle.Wait.worth_retrying`); the last failure is then the exchange's. A read
   timeout is not retried: the gateway is slow, and asking again would double the wait the pull is trying to
   bound. A refused TLS handshake is not retried either (:class:`~xca.errors.GatewayTlsError`, naming why: the
@@ -91,7 +91,7 @@ class GatewayTransport:
         self._ssl_context = ssl_context
         # TLS sessions resumed by new connections (see gateway.initiating.http11): shared by every origin's
         # pool, and by later transports when the caller keeps them (PullService does).
-        self.tls_sessions = TlsSessions() if tls_sessions is None else tls_sessions
+        self.tls_sessions = TlsSessions(lasting=False) if tls_sessions is None else tls_sessions
         self.breakers = breakers
         self._global = asyncio.Semaphore(max_concurrency)
         self._retry = retry or RetryPolicy()
@@ -203,8 +203,11 @@ class GatewayTransport:
                             breaker.success()
                         else:
                             breaker.failure()
-                        last = attempts >= settings.max_attempts or not _may_retry(retry_while)
-                        if response.status_code < 500 or last:
+                        if (
+                            response.status_code < 500
+                            or attempts >= settings.max_attempts
+                            or not _may_retry(retry_while)
+                        ):
                             return HttpAnswer(
                                 status=response.status_code,
                                 content=response.content,
@@ -221,7 +224,7 @@ class GatewayTransport:
                             raise GatewayTlsError(
                                 refused, detail={**detail, "attempts": attempts, "latency_ms": _ms(started)}
                             ) from failure
-                        overdue = not _may_retry(retry_while)
+                        overdue = attempts < settings.max_attempts and not _may_retry(retry_while)
                         if attempts >= settings.max_attempts or overdue or not breaker.allow():
                             why = "; not retried: overdue against this pull's answers" if overdue else ""
                             raise GatewayConnectError(

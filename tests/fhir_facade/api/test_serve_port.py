@@ -59,3 +59,30 @@ def test_a_free_port_is_served(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
         thread.join(timeout=10)
     assert status == [0]
     assert f"FHIR API on http://127.0.0.1:{port}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("named", ["missing.toml", ""], ids=["missing", "folder"])
+def test_a_named_partners_file_that_cannot_be_read_stops_serve_before_it_serves(
+    named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Read at start, not at each tenant's first $pull (which would answer 500 with the reason hidden).
+    path = tmp_path / (named or "folder")
+    if not named:
+        path.mkdir()
+    monkeypatch.setenv("HIEGATE_PARTNERS_FILE", str(path))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: pytest.fail("served"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["serve", "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"hiegate: HG-1002: partners_file {path}: ")
+    assert captured.err.count("\n") == 1
+
+
+def test_an_empty_partners_file_setting_means_none_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config import load_settings
+
+    monkeypatch.setenv("HIEGATE_PARTNERS_FILE", "")  # as ${X:-} leaves it in a compose file
+    settings = load_settings()
+    assert (settings.partners_file, settings.partners_file_named) == (Path("partners.toml"), False)

@@ -5,9 +5,11 @@ the httpx error a caller expects, with the pool left usable."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -509,7 +511,7 @@ def test_a_new_connection_resumes_the_tls_session_of_the_last_one(pki: Path) -> 
 
 def test_each_session_is_offered_to_one_new_connection_and_each_connection_leaves_one(pki: Path) -> None:
     async def scenario(server: Server) -> None:
-        client = transport(pki)
+        client = transport(pki, sessions=TlsSessions())  # kept past the transport, as a service keeps them
         try:
             await post(client, server.url("/close"))
             first = await asyncio.gather(*(post(client, server.url("/later")) for _ in range(3)))
@@ -836,3 +838,22 @@ def test_the_gateway_s_ticket_lifetime_bounds_a_session() -> None:
     assert sessions.keep(("gw", 443), stand_in(60), verified_at=1000, not_after=10**10).expires == 1060
     # A lifetime of 0: the gateway asks that the ticket not be used (RFC 8446 section 4.6.1).
     assert sessions.keep(("gw", 443), stand_in(0), verified_at=1000, not_after=10**10).expires == 1000
+
+
+def test_a_live_connection_s_session_is_read_only_on_its_own_thread() -> None:
+    # Transports on two event loops (threads) may share a service's sessions; an SSL object is not to be
+    # used from two threads, so a connection's session is read only by the thread its loop runs on.
+    reads: list[int] = []
+
+    class Source:
+        def session_to_keep(self) -> None:
+            reads.append(threading.get_ident())
+
+    sessions, origin = TlsSessions(), ("gw.example", 443)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as other:
+        other.submit(sessions.keep_later, origin, Source()).result()
+        assert sessions.take(origin) is None
+        assert (reads, len(sessions)) == ([], 1)  # left to its own thread
+        assert other.submit(sessions.take, origin).result() is None  # read there: it had no session
+        owner = other.submit(threading.get_ident).result()
+    assert (reads, len(sessions)) == ([owner], 0)

@@ -103,12 +103,12 @@ def test_to_takes_the_urn_oid_form(
     assert asked == [HEALTHY]
 
 
-def test_a_pull_nobody_answered_exits_with_3(
+def test_a_pull_every_gateway_failed_exits_with_3(
     pull: list[str], network: Network, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # BROKEN answers every request with HTTP 500: the job runs to its end with nothing back, which a script
     # must be able to tell from a pull (0) and from a job that could not run (1).
     assert main([*pull, "--to", BROKEN]) == 3
     out = " ".join(capsys.readouterr().out.split())
-    assert "no gateway answered: every gateway asked failed (their reasons are in the table)" in out
+    assert "nothing came back: every gateway asked failed (their reasons are in the table)" in out
     assert main([*pull, "--to", BROKEN, "--to", HEALTHY]) == 0  # one answered: a pull

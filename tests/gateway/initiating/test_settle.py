@@ -130,25 +130,26 @@ def test_only_a_first_attempt_answered_measures(watch: tuple[SettleWatch, Clock]
             assert settle.due_in() == 0.0
 
 
-def test_a_request_is_worth_retrying_until_it_is_overdue(watch: tuple[SettleWatch, Clock]) -> None:
+def test_a_failed_request_is_retried_until_the_record_is_due(watch: tuple[SettleWatch, Clock]) -> None:
     settle, clock = watch
     with settle.working(), settle.request("late", Transaction.ITI_55) as late:
-        with settle.request("fast", Transaction.ITI_55) as fast:
-            clock.now += 1.0
-            assert late.worth_retrying()  # no ITI-55 answered yet: nothing to compare with
-            fast.note(None, 1)
-        clock.now += 0.39  # "late" has waited 1.39 s: overdue after 1.1 x 1 s + 0.3 s
-        assert late.worth_retrying()
-        clock.now += 0.02
+        with settle.working():  # another gateway's coroutine
+            with settle.request("fast", Transaction.ITI_55) as fast:
+                clock.now += 1.0
+                assert late.worth_retrying()  # no ITI-55 answered yet: nothing to compare with
+                fast.note(None, 1)
+            clock.now += 0.41  # "late" has waited 1.41 s: overdue after 1.1 x 1 s + 0.3 s ...
+            assert late.worth_retrying()  # ... but the other gateway still works: the job goes on anyway
+        # Nobody works and the only request left is overdue: the record is due, no more retries.
         assert not late.worth_retrying()
-        with settle.request("other", Transaction.ITI_38) as other:
-            assert other.worth_retrying()  # judged by its own transaction's answers
+        with settle.request("other", Transaction.ITI_38):
+            assert late.worth_retrying()  # a request nobody can judge yet keeps the job going
     off = SettleWatch(SettlePolicy(enabled=False), clock=clock)
     with off.working(), off.request("a", Transaction.ITI_55) as a:
-        with off.request("b", Transaction.ITI_55) as b:
+        with off.working(), off.request("b", Transaction.ITI_55) as b:
             b.note(None, 1)
         clock.now += 100
-        assert a.worth_retrying()
+        assert a.worth_retrying()  # without the rule, the partner's settings alone decide
 
 
 def test_a_disabled_policy_never_publishes_early() -> None:
@@ -236,9 +237,10 @@ def test_a_hanging_gateway_does_not_hold_the_record(network: Network, database: 
 def test_a_gateway_failing_after_the_others_answered_is_not_retried(
     network: Network, database: Database, early: bool
 ) -> None:
-    # BROKEN answers HTTP 500 after 2 s, long after HEALTHY and NOBODY answered (SLOW times out after 1 s,
-    # which measures nothing): its request is overdue when it fails, and a retry (max_attempts 3) would hold
-    # the job's end to two more of its slow failures. With the rule off, it is retried as before.
+    # BROKEN answers HTTP 500 after 2 s, long after HEALTHY and NOBODY were done (SLOW times out after 1 s,
+    # which measures nothing): when it fails nobody else works and its request is overdue, so the record is
+    # due, and a retry (max_attempts 3) would hold the job's end to two more of its slow failures. With the
+    # rule off, it is retried as before.
     network.nodes[BROKEN].delay = 2.0
     import_directory(network, database)
     service = make_service(network, database, settle=SettlePolicy(enabled=early))
