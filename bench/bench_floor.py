@@ -18,12 +18,14 @@ Rows (every request POSTs 3 kB, as a signed ITI-55 request is, and reads a small
   request written and read on raw asyncio streams (``asyncio.open_connection(ssl=...)``, the request bytes
   formed by hand, the answer read by its Content-Length): the alternative without an HTTP library;
 * ``new connection + request``: a full mutual-TLS handshake (the client's certificate signature is one more
-  RSA operation) and one request, through the same three, and on a blocking ``ssl.SSLSocket`` (OpenSSL's own
-  cost with the least Python around it);
+  RSA operation) and one request, through the same three (H11Transport with sessions of its own, as a
+  one-shot pull: no TLS session is read, none could be used), and on a blocking ``ssl.SSLSocket`` (OpenSSL's
+  own cost with the least Python around it);
 * ``resumed connection + request``: a new connection resuming the TLS session of the one before (an
   abbreviated handshake: no certificates, no signature), as H11Transport does with the
-  :class:`gateway.initiating.http11.TlsSessions` it shares with later transports, and on a blocking
-  ``ssl.SSLSocket`` given the previous socket's session.
+  :class:`gateway.initiating.http11.TlsSessions` it shares with later transports (each connection's new
+  session read as it closes, for the next), and on a blocking ``ssl.SSLSocket`` given the previous socket's
+  session.
 
 The last line adds the floor of one exchange on an open connection (two signatures and one request through
 the project's transport), with a resumed connection and with a new one, against the goal.
