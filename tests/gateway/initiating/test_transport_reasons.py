@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import httpcore
@@ -52,6 +53,43 @@ def test_os_reason_words(cause: BaseException, reason: str) -> None:
     assert _os_reason(_connect_error(cause)) == reason
 
 
+def _failed_exchange(host: str, *, max_attempts: int, retry_while: Callable[[], bool] | None = None) -> Any:
+    """The :class:`GatewayConnectError` of an ITI-55 exchange with ``host`` that cannot connect."""
+    message = SecuredMessage(
+        envelope=None,  # type: ignore[arg-type]
+        data=b"<Envelope/>",
+        assertion_id="_a",
+        message_id="urn:uuid:m",
+        expires=dt.datetime.now(dt.UTC),
+    )
+
+    async def exchange() -> object:
+        transport = GatewayTransport(
+            ssl.create_default_context(),
+            breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
+            retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
+        )
+        try:
+            return await transport.exchange(
+                home_community_id="1.2.3.4.5",
+                origin=f"https://{host}",
+                url=f"https://{host}/xcpd",
+                settings=PartnerSettings(
+                    max_attempts=max_attempts, connect_timeout=5, read_timeout=5, total_timeout=10
+                ),
+                sign=lambda: message,
+                content_type=CONTENT_TYPE,
+                what="ITI-55",
+                retry_while=retry_while,
+            )
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(GatewayConnectError) as caught:
+        asyncio.run(exchange())
+    return caught.value
+
+
 def test_an_unknown_host_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
     real = socket.getaddrinfo
 
@@ -63,78 +101,17 @@ def test_an_unknown_host_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> No
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    message = SecuredMessage(
-        envelope=None,  # type: ignore[arg-type]
-        data=b"<Envelope/>",
-        assertion_id="_a",
-        message_id="urn:uuid:m",
-        expires=dt.datetime.now(dt.UTC),
-    )
-
-    async def exchange() -> object:
-        transport = GatewayTransport(
-            ssl.create_default_context(),
-            breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
-            retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
-        )
-        try:
-            return await transport.exchange(
-                home_community_id="1.2.3.4.5",
-                origin=f"https://{UNKNOWN}",
-                url=f"https://{UNKNOWN}/xcpd",
-                settings=PartnerSettings(max_attempts=1, connect_timeout=5, read_timeout=5, total_timeout=10),
-                sign=lambda: message,
-                content_type=CONTENT_TYPE,
-                what="ITI-55",
-            )
-        finally:
-            await transport.aclose()
-
-    with pytest.raises(GatewayConnectError) as caught:
-        asyncio.run(exchange())
-    assert caught.value.message == (
+    error = _failed_exchange(UNKNOWN, max_attempts=1)
+    assert error.message == (
         "connection failed: host name not found (Name or service not known) (ConnectError)"
     )
 
 
 @pytest.mark.parametrize("allowed", [True, False], ids=["retried", "overdue"])
 def test_a_failed_attempt_is_retried_only_while_the_caller_allows(allowed: bool) -> None:
-    message = SecuredMessage(
-        envelope=None,  # type: ignore[arg-type]
-        data=b"<Envelope/>",
-        assertion_id="_a",
-        message_id="urn:uuid:m",
-        expires=dt.datetime.now(dt.UTC),
-    )
-    asked: list[int] = []
-
-    def retry_while() -> bool:
-        asked.append(1)
-        return allowed
-
-    async def exchange() -> object:
-        transport = GatewayTransport(
-            ssl.create_default_context(),
-            breakers=CircuitBreakers(BreakerPolicy(failure_threshold=10)),
-            retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
-        )
-        try:
-            return await transport.exchange(
-                home_community_id="1.2.3.4.5",
-                origin="https://127.0.0.1:9",  # the discard port: nobody listens, the connection is refused
-                url="https://127.0.0.1:9/xcpd",
-                settings=PartnerSettings(max_attempts=3, connect_timeout=5, read_timeout=5, total_timeout=10),
-                sign=lambda: message,
-                content_type=CONTENT_TYPE,
-                what="ITI-55",
-                retry_while=retry_while,
-            )
-        finally:
-            await transport.aclose()
-
-    with pytest.raises(GatewayConnectError) as caught:
-        asyncio.run(exchange())
-    assert caught.value.detail["attempts"] == (3 if allowed else 1)
+    # The discard port: nobody listens on 127.0.0.1:9, every connection is refused.
+    error = _failed_exchange("127.0.0.1:9", max_attempts=3, retry_while=lambda: allowed)
+    assert error.detail["attempts"] == (3 if allowed else 1)
     overdue = "; not retried: overdue against this pull's answers"
-    assert caught.value.message.endswith(overdue) is not allowed
-    assert caught.value.message.startswith("connection failed: connection refused (ConnectError)")
+    assert error.message.endswith(overdue) is not allowed
+    assert error.message.startswith("connection failed: connection refused (ConnectError)")
