@@ -193,7 +193,7 @@ def _bare_oid(home_community_id: str) -> str:
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.directory import UnknownCommunityError, load_partners
+    from gateway.directory import UnknownCommunityError, partners_of
 
     hcid = _bare_oid(args.home_community_id)
     found = [c for c in _communities(settings) if c.home_community_id == hcid]
@@ -202,7 +202,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             "the directory does not list this community", detail={"home_community_id": hcid}
         )
     shown = _as_json(found[0])
-    partner = load_partners(settings.partners_file, required=settings.partners_file_named).for_community(hcid)
+    partner = partners_of(settings).for_community(hcid)
     shown["partner"] = {
         "connect_timeout": partner.connect_timeout,
         "read_timeout": partner.read_timeout,

@@ -379,7 +379,9 @@ async def _stoppable(run: Coroutine[object, object, PullSummary]) -> PullSummary
     try:
         loop.add_signal_handler(signal.SIGTERM, terminate)
         installed = True
-    except (RuntimeError, NotImplementedError, ValueError):  # not the main thread, or no Unix signals
+    except (RuntimeError, NotImplementedError, ValueError):
+        # Off the main thread or without Unix signals no handler can be set: SIGTERM ends the process as
+        # the operating system does, and Ctrl-C still stops the job as above.
         installed = False
     try:
         return await run

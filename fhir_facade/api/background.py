@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.directory import load_partners
+from gateway.directory import partners_of
 from gateway.initiating import (
     ACTIVE_STATES,
     EventKind,
@@ -87,7 +87,7 @@ class Worker:
     def __init__(self, settings: Settings, database: Database, webhooks: WebhookPolicy | None = None) -> None:
         # Read once at start: a named partners file that is missing or broken stops the server with its
         # one-line error (HG-1002/HG-1001), rather than failing each tenant's first $pull later.
-        load_partners(settings.partners_file, required=settings.partners_file_named)
+        partners_of(settings)
         self.settings = settings
         self.database = database
         self.webhooks = webhooks or WebhookPolicy()

@@ -3,7 +3,8 @@ the database, choose the gateways a pull asks, and per-partner settings from a T
 
 :func:`parse_directory` reads a file into :class:`Community` values; :func:`import_communities`,
 :func:`list_communities` and :func:`get_community` keep them; :func:`select_gateways` applies a
-:class:`SelectionSpec`; :func:`load_partners` reads the partners file into a :class:`PartnersConfig`.
+:class:`SelectionSpec`; :func:`load_partners` reads the partners file into a :class:`PartnersConfig`
+(:func:`partners_of`: the one the settings name).
 """
 
 from gateway.directory.fhir_import import DirectoryFile, parse_directory, read_directory
@@ -17,7 +18,13 @@ from gateway.directory.models import (
     UnknownCommunityError,
     resolve_gateways,
 )
-from gateway.directory.partners import PartnersConfig, PartnerSettings, load_partners, parse_partners
+from gateway.directory.partners import (
+    PartnersConfig,
+    PartnerSettings,
+    load_partners,
+    parse_partners,
+    partners_of,
+)
 from gateway.directory.selection import (
     GeoPoint,
     SelectedGateway,
@@ -53,6 +60,7 @@ __all__ = [
     "load_partners",
     "parse_directory",
     "parse_partners",
+    "partners_of",
     "read_directory",
     "resolve_gateways",
     "select_gateways",

@@ -31,13 +31,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from gateway.security import DigestAlgorithm, HeaderItem, PartnerSecurityOptions, SignatureAlgorithm
 from xca.errors import ConfigError, PathAccessError, path_problem
 from xca.ids import is_oid
 
-__all__ = ["PartnerSettings", "PartnersConfig", "load_partners", "parse_partners"]
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+__all__ = ["PartnerSettings", "PartnersConfig", "load_partners", "parse_partners", "partners_of"]
 
 _SIGNATURES: Final = {
     "rsa-sha256": SignatureAlgorithm.RSA_SHA256,
@@ -204,3 +207,9 @@ def load_partners(path: Path | None, *, required: bool = False) -> PartnersConfi
     except UnicodeDecodeError:
         raise ConfigError(f"partners_file {path}: not UTF-8 text", detail=detail) from None
     return parse_partners(text, source=str(path))
+
+
+def partners_of(settings: Settings) -> PartnersConfig:
+    """The partners file the ``partners_file`` setting names (:func:`load_partners`: required when the user
+    named it, see :attr:`gateway.config.Settings.partners_file_named`)."""
+    return load_partners(settings.partners_file, required=settings.partners_file_named)

@@ -12,7 +12,7 @@ import time
 import h11
 import httpx
 
-from gateway.initiating.tls_sessions import TlsSession, not_after, peer_not_after
+from gateway.initiating.tls_sessions import TlsSession, not_after
 
 __all__ = ["AnswerTooLargeError", "Connection"]
 
@@ -67,10 +67,9 @@ class Connection(asyncio.Protocol):
             self.offered = None
             self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
         # Set by the handshake: whether it was TLS 1.3, and when the gateway's certificate was verified and
-        # until when it is valid (for a resumed handshake, what the offered session carried; after a full
-        # one, the certificate's notAfter, made seconds when the session is read).
+        # until when it is valid (for a resumed handshake, what the offered session carried).
         self.tls13 = False
-        self.verified: tuple[float, float | str | None] | None = None
+        self.verified: tuple[float, float] | None = None
         self.session_kept = False  # handed to the transport's TlsSessions (once); its session read later
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
@@ -166,7 +165,7 @@ class Connection(asyncio.Protocol):
             if self.tls.session_reused and self.offered is not None:
                 self.verified = (self.offered.verified_at, self.offered.not_after)
             else:
-                self.verified = (time.time(), peer_not_after(self.tls))
+                self.verified = (time.time(), not_after(self.tls))
             return
 
     def session_to_keep(self) -> tuple[ssl.SSLSession, float, float] | None:
@@ -186,10 +185,7 @@ class Connection(asyncio.Protocol):
         offered = self.offered
         if self.tls13 and self.tls.session_reused and offered is not None and session == offered.session:
             return None  # no new ticket came: the one this connection used is not offered again
-        verified_at, expiry = self.verified
-        if expiry is None or isinstance(expiry, str):  # after a full handshake: the certificate's notAfter
-            expiry = not_after(expiry)
-        return session, verified_at, expiry
+        return session, *self.verified
 
     def reusable(self) -> bool:
         """Still open, and sent nothing while idle but TLS's own messages (session tickets and the like)."""

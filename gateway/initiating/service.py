@@ -33,7 +33,7 @@ from gateway.directory import (
     PartnersConfig,
     Selection,
     list_communities,
-    load_partners,
+    partners_of,
     select_gateways,
 )
 from gateway.initiating.breaker import BreakerPolicy, CircuitBreakers
@@ -168,7 +168,7 @@ class PullService:
             tenant=settings.tenant,
             organization_name=settings.organization_name,
             assigning_authority=settings.assigning_authority or f"{settings.home_community_id}.2",
-            partners=load_partners(settings.partners_file, required=settings.partners_file_named),
+            partners=partners_of(settings),
             options=options,
             later_pulls=later_pulls,
         )

@@ -32,7 +32,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Origin", "SessionSource", "TlsSession", "TlsSessions", "not_after", "peer_not_after"]
+__all__ = ["Origin", "SessionSource", "TlsSession", "TlsSessions", "not_after"]
 
 Origin = tuple[str, int]
 
@@ -175,14 +175,9 @@ class TlsSessions:
         return TlsSession(session, verified_at, not_after, expires)
 
 
-def peer_not_after(tls: ssl.SSLObject) -> str | None:
-    """The ``notAfter`` of the gateway's certificate the handshake verified, as :mod:`ssl` words it (read
-    while the handshake's state lasts: OpenSSL forgets it once the connection ends without close_notify)."""
+def not_after(tls: ssl.SSLObject) -> float:
+    """When the gateway's certificate the handshake verified expires (``time.time()`` seconds); 0 when
+    unknown."""
     certificate = tls.getpeercert()
     expiry = certificate.get("notAfter") if certificate else None
-    return expiry if isinstance(expiry, str) else None
-
-
-def not_after(expiry: str | None) -> float:
-    """:func:`peer_not_after`'s text as ``time.time()`` seconds; 0 when unknown."""
-    return float(ssl.cert_time_to_seconds(expiry)) if expiry is not None else 0.0
+    return float(ssl.cert_time_to_seconds(expiry)) if isinstance(expiry, str) else 0.0

@@ -20,7 +20,7 @@ import uvicorn
 
 from certs import CertificatePurpose, DevPkiLayout
 from gateway.config import Settings
-from gateway.directory import load_partners
+from gateway.directory import partners_of
 from gateway.matching import MatchConfig
 from gateway.responding.config import RespondingConfig
 from gateway.responding.gateway import RespondingGateway
@@ -64,7 +64,7 @@ def gateway_from_settings(settings: Settings, database: Database) -> RespondingG
     """One gateway: trust from the certs folder's bundle, audiences from the public endpoint URLs."""
     config = config_from_settings(settings)
     trust = TrustStore.from_pem_file(DevPkiLayout(settings.certs_dir).trust_bundle)
-    partners = load_partners(settings.partners_file, required=settings.partners_file_named)
+    partners = partners_of(settings)
     policy = VerificationPolicy(
         audiences=config.audiences,
         clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
