@@ -11,8 +11,9 @@ message types take turns within each turn too. A disturbance therefore lands on 
 on whichever was running. The default clock is this process's CPU time (``time.process_time``), which other
 work on a shared machine disturbs far less than wall time (``--clock wall``, ``time.perf_counter``).
 
-* ``ours sign``: assertion built, signed (enveloped, RSA-SHA256, exc-c14n, signxml), Timestamp added and the
-  holder-of-key signature over Timestamp + Body made, serialized: one complete secured request;
+* ``ours sign``: :func:`secure_request` on the body: the envelope, the assertion signed (enveloped,
+  RSA-SHA256, exc-c14n), the Timestamp and the holder-of-key signature over Timestamp + Body, written as
+  canonical text (:mod:`gateway.security.canonical`) into the serialized envelope: one secured request;
 * ``ours verify``: :class:`MessageVerifier` from bytes (hardened parse, structure, duplicate IDs, both
   signatures with signxml, chain to the trust bundle (cached), conditions, attributes, Timestamp, replay);
 * ``xmlsec sign`` / ``xmlsec verify``: the python-xmlsec binding (libxmlsec1) making and checking the same two

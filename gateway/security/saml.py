@@ -28,7 +28,15 @@ from xca.errors import XuaValueError
 from xca.ids import Cx, format_cx, oid_urn
 from xca.ns import q
 
-__all__ = ["ATTRIBUTE_NAME_FORMAT", "AssertionInput", "build_assertion", "new_assertion_id", "xml_datetime"]
+__all__ = [
+    "ATTRIBUTE_NAME_FORMAT",
+    "AssertionInput",
+    "AssertionValues",
+    "assertion_with",
+    "build_assertion",
+    "new_assertion_id",
+    "xml_datetime",
+]
 
 ATTRIBUTE_NAME_FORMAT: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 _SAML_NSMAP: Final = {"saml2": ns.SAML2, "ds": ns.DS, "xsi": ns.XSI}
@@ -167,6 +175,57 @@ def _template(key: _TemplateKey) -> _Template:
     return template
 
 
+def _checked(spec: AssertionInput) -> str | None:
+    """The resource-id value ``spec`` states (or ``None``), once its audience and lifetime are checked."""
+    if not spec.audience.strip():
+        raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
+    if spec.lifetime <= dt.timedelta(0):
+        raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
+    return format_cx(spec.resource_id) if spec.resource_id is not None else None
+
+
+@dataclass(frozen=True)
+class AssertionValues:
+    """What changes from one assertion to the next, as written on the wire (xs:dateTime text and all)."""
+
+    assertion_id: str
+    issued: str
+    not_on_or_after: str
+    audience: str
+    resource: str | None
+
+    @classmethod
+    def of(cls, spec: AssertionInput) -> AssertionValues:
+        """The values ``spec`` states (its audience and lifetime checked); a fresh ID when it names none."""
+        resource = _checked(spec)
+        return cls(
+            assertion_id=spec.assertion_id or new_assertion_id(),
+            issued=xml_datetime(spec.issue_instant),
+            not_on_or_after=xml_datetime(spec.issue_instant + spec.lifetime),
+            audience=spec.audience,
+            resource=resource,
+        )
+
+
+def assertion_with(
+    user: RequestingUser, issuer: IssuerConfig, holder_certificate_der: bytes, values: AssertionValues
+) -> etree._Element:
+    """The unsigned assertion for ``user`` holding ``values``: a copy of the template for this user, issuer,
+    certificate and (whether there is a) resource-id, filled in."""
+    template = _template((user, issuer, holder_certificate_der, values.resource is not None))
+    assertion = copy.deepcopy(template.assertion)
+    assertion.set("ID", values.assertion_id)
+    assertion.set("IssueInstant", values.issued)
+    conditions, authn, statement = assertion[3], assertion[4], assertion[5]
+    conditions.set("NotBefore", values.issued)
+    conditions.set("NotOnOrAfter", values.not_on_or_after)
+    conditions[0][0].text = values.audience  # AudienceRestriction/Audience
+    authn.set("AuthnInstant", values.issued)
+    if values.resource is not None and template.resource_index is not None:
+        statement[template.resource_index][0].text = values.resource
+    return assertion
+
+
 def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Element:
     """The unsigned holder-of-key XUA assertion for ``user`` (see the module docstring for its layout).
 
@@ -174,21 +233,4 @@ def build_assertion(user: RequestingUser, spec: AssertionInput) -> etree._Elemen
     template made once and copied; only the ID, the instants, the audience and the resource-id are set per
     call.
     """
-    if not spec.audience.strip():
-        raise XuaValueError("the assertion needs an audience", detail={"field": "audience"})
-    if spec.lifetime <= dt.timedelta(0):
-        raise XuaValueError("the assertion lifetime must be positive", detail={"field": "lifetime"})
-    resource = format_cx(spec.resource_id) if spec.resource_id is not None else None
-    template = _template((user, spec.issuer, spec.holder_certificate_der, resource is not None))
-    assertion = copy.deepcopy(template.assertion)
-    issued = xml_datetime(spec.issue_instant)
-    assertion.set("ID", spec.assertion_id or new_assertion_id())
-    assertion.set("IssueInstant", issued)
-    conditions, authn, statement = assertion[3], assertion[4], assertion[5]
-    conditions.set("NotBefore", issued)
-    conditions.set("NotOnOrAfter", xml_datetime(spec.issue_instant + spec.lifetime))
-    conditions[0][0].text = spec.audience  # AudienceRestriction/Audience
-    authn.set("AuthnInstant", issued)
-    if resource is not None and template.resource_index is not None:
-        statement[template.resource_index][0].text = resource
-    return assertion
+    return assertion_with(user, spec.issuer, spec.holder_certificate_der, AssertionValues.of(spec))

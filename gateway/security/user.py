@@ -30,8 +30,9 @@ NPI_PREFIX: Final = "80840"
 """ISO 7812 prefix of the NPI's issuer; the Luhn check digit is computed over prefix + first nine digits."""
 
 _NPI_RE: Final = re.compile(r"[0-9]{10}")
-# Printable text without control characters; generous, because names are names.
-_TEXT_RE: Final = re.compile(r"[^\x00-\x1f\x7f]+")
+# Printable text without control characters, and only characters XML can carry (no surrogates, U+FFFE,
+# U+FFFF); generous otherwise, because names are names.
+_TEXT_RE: Final = re.compile("[^\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]+")
 _MAX_TEXT: Final = 256
 
 

@@ -36,9 +36,15 @@ __all__ = [
     "SAMLV2_TOKEN_TYPE",
     "WSSE11",
     "add_timestamp",
+    "body_with_id",
     "ensure_security_header",
+    "new_timestamp_id",
     "sign_assertion",
     "sign_message",
+    "timestamp_element",
+    "token_reference",
+    "x509_key_info",
+    "x509_key_info_of",
 ]
 
 WSSE11: Final = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
@@ -81,10 +87,15 @@ def _x509_key_info_template(certificates: tuple[x509.Certificate, ...]) -> etree
     return key_info
 
 
-def _x509_key_info(identity: SigningIdentity) -> etree._Element:
-    """``ds:KeyInfo/ds:X509Data`` with the certificate and chain, exactly as signxml writes it for ``cert=``
-    (base64 text as in PEM): a copy of one made once per identity."""
-    return copy.deepcopy(_x509_key_info_template((identity.certificate, *identity.chain)))
+def x509_key_info_of(certificates: tuple[x509.Certificate, ...]) -> etree._Element:
+    """``ds:KeyInfo/ds:X509Data`` with these certificates, exactly as signxml writes it for ``cert=``
+    (base64 text as in PEM): a copy of one made once per certificate list."""
+    return copy.deepcopy(_x509_key_info_template(certificates))
+
+
+def x509_key_info(identity: SigningIdentity) -> etree._Element:
+    """:func:`x509_key_info_of` the identity's certificate and chain."""
+    return x509_key_info_of((identity.certificate, *identity.chain))
 
 
 def sign_assertion(
@@ -98,7 +109,7 @@ def sign_assertion(
         return sign_enveloped(
             assertion,
             key=identity.private_key,
-            key_info=_x509_key_info(identity),
+            key_info=x509_key_info(identity),
             signature_algorithm=options.signature_algorithm,
             digest_algorithm=options.digest_algorithm,
             allow_sha1=options.allow_sha1,
@@ -119,20 +130,32 @@ def _timestamp_template() -> etree._Element:
     return timestamp
 
 
+def timestamp_element(identifier: str, created: str, expires: str) -> etree._Element:
+    """A ``wsu:Timestamp`` with this ``wsu:Id`` and these Created and Expires (xs:dateTime text)."""
+    # copied from a template: cheaper than making the three elements and their namespace declaration anew
+    timestamp = copy.deepcopy(_timestamp_template())
+    timestamp.set(_WSU_ID, identifier)
+    timestamp[0].text = created
+    timestamp[1].text = expires
+    return timestamp
+
+
+def new_timestamp_id() -> str:
+    """A fresh ``wsu:Id`` for a Timestamp."""
+    return f"TS-{uuid.uuid4()}"
+
+
 def add_timestamp(
     security: etree._Element, *, created: dt.datetime, lifetime: dt.timedelta
 ) -> etree._Element:
     """Append a ``wsu:Timestamp`` (Created, Expires) with a fresh ``wsu:Id`` to ``security``."""
-    # copied from a template: cheaper than making the three elements and their namespace declaration anew
-    timestamp = copy.deepcopy(_timestamp_template())
-    timestamp.set(_WSU_ID, f"TS-{uuid.uuid4()}")
-    timestamp[0].text = xml_datetime(created)
-    timestamp[1].text = xml_datetime(created + lifetime)
+    timestamp = timestamp_element(new_timestamp_id(), xml_datetime(created), xml_datetime(created + lifetime))
     security.append(timestamp)
     return timestamp
 
 
-def _token_reference(assertion_id: str) -> etree._Element:
+def token_reference(assertion_id: str) -> etree._Element:
+    """The message signature's ``ds:KeyInfo``: a SecurityTokenReference to the assertion by its ID."""
     key_info = etree.Element(q(ns.DS, "KeyInfo"), nsmap={"ds": ns.DS})
     reference = etree.SubElement(
         key_info, q(ns.WSSE, "SecurityTokenReference"), nsmap={"wsse": ns.WSSE, "wsse11": WSSE11}
@@ -143,7 +166,8 @@ def _token_reference(assertion_id: str) -> etree._Element:
     return key_info
 
 
-def _body_with_id(envelope: etree._Element) -> etree._Element:
+def body_with_id(envelope: etree._Element) -> etree._Element:
+    """The envelope's ``soap:Body``, given a fresh ``wsu:Id`` if it has none."""
     body = envelope.find(q(ns.SOAP12, "Body"))
     if body is None:
         raise SigningError("the envelope has no soap:Body to sign")
@@ -182,12 +206,12 @@ def sign_message(
     timestamp = add_timestamp(security, created=now, lifetime=options.timestamp_lifetime)
     references = [timestamp]
     if options.sign_body:
-        references.append(_body_with_id(envelope))
+        references.append(body_with_id(envelope))
     try:
         signature = sign_detached(
             references,
             key=identity.private_key,
-            key_info=_token_reference(assertion.get("ID", "")),
+            key_info=token_reference(assertion.get("ID", "")),
             id_attribute=_WSU_ID,
             signature_algorithm=options.signature_algorithm,
             digest_algorithm=options.digest_algorithm,

@@ -33,7 +33,16 @@ from xca import ns
 from xca.errors import SigningError
 from xca.ns import q
 
-__all__ = ["PLACEHOLDER_ID", "sign_detached", "sign_enveloped"]
+__all__ = [
+    "PLACEHOLDER_ID",
+    "c14n",
+    "check_key",
+    "digest_value",
+    "sign_detached",
+    "sign_enveloped",
+    "signature_value",
+    "signed_info",
+]
 
 PLACEHOLDER_ID: Final = "placeholder"
 """The ``Id`` of the ``ds:Signature`` element an enveloped signature replaces (signxml's convention)."""
@@ -66,13 +75,15 @@ _SIGNATURE_HASHES: Final[dict[SignatureAlgorithm, Callable[[], hashes.HashAlgori
 }
 
 
-def _c14n(element: etree._Element) -> bytes:
+def c14n(element: etree._Element) -> bytes:
+    """Exclusive c14n 1.0 without comments, the form every signature here digests and signs."""
     return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
 
 
-def _check(
+def check_key(
     key: object, signature_algorithm: SignatureAlgorithm, digest_algorithm: DigestAlgorithm, allow_sha1: bool
 ) -> rsa.RSAPrivateKey:
+    """``key`` as the RSA key it must be, once the algorithms are allowed (SHA-1 only with ``allow_sha1``)."""
     if {signature_algorithm.value, digest_algorithm.value} & SHA1_ALGORITHMS and not allow_sha1:
         raise SigningError(
             "SHA-1 is only used for a partner configured with allow_sha1",
@@ -81,6 +92,44 @@ def _check(
     if not isinstance(key, rsa.RSAPrivateKey):
         raise SigningError("the signing key is not an RSA key", detail={"reason": "InvalidInput"})
     return key
+
+
+def digest_value(canonical: bytes, algorithm: DigestAlgorithm) -> str:
+    """The base64 ``ds:DigestValue`` of canonical bytes."""
+    return base64.b64encode(_DIGESTS[algorithm](canonical).digest()).decode()
+
+
+def signature_value(key: rsa.RSAPrivateKey, signed_info: bytes, algorithm: SignatureAlgorithm) -> str:
+    """The base64 ``ds:SignatureValue`` over a canonical ``ds:SignedInfo``."""
+    signed = key.sign(signed_info, padding.PKCS1v15(), _SIGNATURE_HASHES[algorithm]())
+    return base64.b64encode(signed).decode()
+
+
+def signed_info(
+    references: Sequence[tuple[str, str]],
+    *,
+    enveloped: bool,
+    signature_algorithm: SignatureAlgorithm,
+    digest_algorithm: DigestAlgorithm,
+    parent: etree._Element | None = None,
+) -> etree._Element:
+    """``ds:SignedInfo`` (exclusive c14n) with one Reference per (URI, digest value), under ``parent`` or on
+    its own."""
+    if parent is None:
+        info = etree.Element(_SIGNED_INFO, nsmap=_NSMAP)
+    else:
+        info = etree.SubElement(parent, _SIGNED_INFO, nsmap=_NSMAP)
+    etree.SubElement(info, _C14N_METHOD, Algorithm=_EXC_C14N)
+    etree.SubElement(info, _SIGNATURE_METHOD, Algorithm=signature_algorithm.value)
+    for uri, value in references:
+        reference = etree.SubElement(info, _REFERENCE, URI=uri)
+        transforms = etree.SubElement(reference, _TRANSFORMS)
+        if enveloped:
+            etree.SubElement(transforms, _TRANSFORM, Algorithm=_ENVELOPED)
+        etree.SubElement(transforms, _TRANSFORM, Algorithm=_EXC_C14N)
+        etree.SubElement(reference, _DIGEST_METHOD, Algorithm=digest_algorithm.value)
+        etree.SubElement(reference, _DIGEST_VALUE).text = value
+    return info
 
 
 def _complete(
@@ -95,21 +144,14 @@ def _complete(
 ) -> None:
     """Fill ``signature`` (empty): SignedInfo with one Reference per (URI, canonical bytes), the value, the
     KeyInfo."""
-    digest = _DIGESTS[digest_algorithm]
-    signed_info = etree.SubElement(signature, _SIGNED_INFO, nsmap=_NSMAP)
-    etree.SubElement(signed_info, _C14N_METHOD, Algorithm=_EXC_C14N)
-    etree.SubElement(signed_info, _SIGNATURE_METHOD, Algorithm=signature_algorithm.value)
-    for uri, canonical in references:
-        reference = etree.SubElement(signed_info, _REFERENCE, URI=uri)
-        transforms = etree.SubElement(reference, _TRANSFORMS)
-        if enveloped:
-            etree.SubElement(transforms, _TRANSFORM, Algorithm=_ENVELOPED)
-        etree.SubElement(transforms, _TRANSFORM, Algorithm=_EXC_C14N)
-        etree.SubElement(reference, _DIGEST_METHOD, Algorithm=digest_algorithm.value)
-        value = base64.b64encode(digest(canonical).digest()).decode()
-        etree.SubElement(reference, _DIGEST_VALUE).text = value
-    signed = key.sign(_c14n(signed_info), padding.PKCS1v15(), _SIGNATURE_HASHES[signature_algorithm]())
-    etree.SubElement(signature, _SIGNATURE_VALUE).text = base64.b64encode(signed).decode()
+    info = signed_info(
+        [(uri, digest_value(canonical, digest_algorithm)) for uri, canonical in references],
+        enveloped=enveloped,
+        signature_algorithm=signature_algorithm,
+        digest_algorithm=digest_algorithm,
+        parent=signature,
+    )
+    etree.SubElement(signature, _SIGNATURE_VALUE).text = signature_value(key, c14n(info), signature_algorithm)
     signature.append(key_info)
 
 
@@ -125,7 +167,7 @@ def sign_enveloped(
     """A signed copy of ``element``: its one ``ds:Signature Id="placeholder"`` descendant becomes the
     signature over the element (Reference ``#`` + its ``ID`` or ``Id``; enveloped-signature transform, then
     exclusive c14n), ``key_info`` its KeyInfo. ``element`` itself is left as it was."""
-    rsa_key = _check(key, signature_algorithm, digest_algorithm, allow_sha1)
+    rsa_key = check_key(key, signature_algorithm, digest_algorithm, allow_sha1)
     signed = copy.deepcopy(element)
     placeholders = signed.findall(f".//{_SIGNATURE}[@Id='{PLACEHOLDER_ID}']")
     if len(placeholders) != 1:
@@ -150,7 +192,7 @@ def sign_enveloped(
         else:
             parent.text = (held or "") + tail
     parent.remove(signature)
-    canonical = _c14n(signed)
+    canonical = c14n(signed)
     if previous is not None:
         previous.tail = held
     else:
@@ -183,7 +225,7 @@ def sign_detached(
     """A new ``ds:Signature`` with one Reference per element of ``references`` (``#`` + its
     ``id_attribute``; exclusive c14n of the element where it stands), ``key_info`` its KeyInfo. The caller
     places it; the elements are not changed."""
-    rsa_key = _check(key, signature_algorithm, digest_algorithm, allow_sha1)
+    rsa_key = check_key(key, signature_algorithm, digest_algorithm, allow_sha1)
     if not references:
         raise SigningError("a signature needs at least one reference", detail={"reason": "InvalidInput"})
     digested: list[tuple[str, bytes]] = []
@@ -191,7 +233,7 @@ def sign_detached(
         identifier = element.get(id_attribute)
         if not identifier:
             raise SigningError("a referenced element has no ID", detail={"reason": "InvalidInput"})
-        digested.append((f"#{identifier}", _c14n(element)))
+        digested.append((f"#{identifier}", c14n(element)))
     signature = etree.Element(_SIGNATURE, nsmap=_NSMAP)
     _complete(
         signature,

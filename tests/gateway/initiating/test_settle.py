@@ -205,9 +205,17 @@ def _slow_and_hanging(network: Network, database: Database) -> tuple[threading.E
 
 
 def test_a_hanging_gateway_does_not_hold_the_record(network: Network, database: Database) -> None:
-    # SLOW answers after 2.5 s and its partner gives up after 1 s: it hangs as far as the pull can tell.
+    # SLOW answers after 5 s and its partner gives up after 2.5 s: it hangs as far as the pull can tell. The
+    # record must come before that timeout: 2.5 s leaves HEALTHY's chain and conversion room on a machine at
+    # half its speed (1 s did not, once).
+    network.nodes[SLOW].delay = 5.0
     import_directory(network, database)
     service = make_service(network, database)
+    service.partners = parse_partners(
+        "[defaults]\nconnect_timeout = 2.0\nread_timeout = 5.0\ntotal_timeout = 8.0\n"
+        "retrieve_batch_size = 5\nmax_attempts = 3\n"
+        f'[partner."{SLOW}"]\nread_timeout = 2.5\ntotal_timeout = 2.5\n'
+    )
     events: list[ProgressEvent] = []
     summary = asyncio.run(service.pull(request_for(network), listeners=[events.append]))
 

@@ -56,7 +56,6 @@ def test_os_reason_words(cause: BaseException, reason: str) -> None:
 def _failed_exchange(host: str, *, max_attempts: int, retry_while: Callable[[], bool] | None = None) -> Any:
     """The :class:`GatewayConnectError` of an ITI-55 exchange with ``host`` that cannot connect."""
     message = SecuredMessage(
-        envelope=None,  # type: ignore[arg-type]
         data=b"<Envelope/>",
         assertion_id="_a",
         message_id="urn:uuid:m",

@@ -71,7 +71,6 @@ async def _exchange(pki: Path, port: int) -> object:
         retry=RetryPolicy(base_seconds=0.001, cap_seconds=0.01),
     )
     message = SecuredMessage(
-        envelope=None,  # type: ignore[arg-type]
         data=b"<Envelope/>",
         assertion_id="_a",
         message_id="urn:uuid:m",
