@@ -291,9 +291,12 @@ def test_late_answers_are_merged_into_the_record(network: Network, database: Dat
 def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, database: Database) -> None:
     # SLOW is healthy, only slow (0.6 s an answer) and holds a document; NOBODY hangs until its partner
     # timeout (6 s). The record comes out once only those two are asked (HEALTHY answered in milliseconds),
-    # then again when SLOW is done: with its document, before NOBODY gives up.
+    # then again when SLOW is done: with its document, before NOBODY gives up. SLOW's document query waits
+    # until the record is out, so that a loaded machine (HEALTHY's conversion slower than SLOW's whole chain,
+    # once in CI) cannot let SLOW finish first; the settle rule alone must find its request overdue.
     late_document = network.nodes[SLOW].add_document(20, 1)  # the oldest document of the record (dated first)
     gate, partners = _slow_and_hanging(network, database)
+    slow_query = network.nodes[SLOW].holds["/xca/query"] = threading.Event()
     service = make_service(network, database)
     service.partners = partners
     events: list[ProgressEvent] = []
@@ -302,11 +305,13 @@ def test_a_late_gateway_updates_the_record_when_it_is_done(network: Network, dat
     def read_early(event: ProgressEvent) -> None:
         if event.kind is EventKind.RECORD_READY:  # what a client reads from the early record
             published.update(e["resource"]["id"] for e in service.record(event.job_id)["entry"])  # type: ignore[index, union-attr]
+            slow_query.set()
 
     try:
         summary = asyncio.run(service.pull(request_for(network), listeners=[events.append, read_early]))
     finally:
         gate.set()
+        slow_query.set()
 
     assert summary.state is JobState.DONE
     kinds = [e.kind for e in events]
@@ -404,9 +409,11 @@ def _published_crashed_resumed(
     network: Network, database: Database
 ) -> tuple[uuid.UUID, PullService, dict[str, object], list[ProgressEvent], PullSummary]:
     """SLOW slow and healthy, NOBODY hanging (:func:`_slow_and_hanging`); the process dies right after the
-    record is published, and a new service resumes the job. Returns the job, the resuming service, the
+    record is published, and a new service resumes the job. SLOW's document query waits for the record (so
+    that SLOW cannot be done before it on a loaded machine). Returns the job, the resuming service, the
     record as the first run published it, the resumed run's events and its summary."""
     gate, partners = _slow_and_hanging(network, database)
+    slow_query = network.nodes[SLOW].holds["/xca/query"] = threading.Event()
     first = make_service(network, database)
     first.partners = partners
     job_id = first.create_job(request_for(network))
@@ -419,6 +426,7 @@ def _published_crashed_resumed(
     def on_event(event: ProgressEvent) -> None:
         if event.kind is EventKind.RECORD_READY:
             published.append(True)
+            slow_query.set()
 
     try:
         with pytest.raises((_Crash, BaseExceptionGroup)):
@@ -429,6 +437,7 @@ def _published_crashed_resumed(
         resumed, summary = _resume(network, database, partners, job_id, events.append)
     finally:
         gate.set()
+        slow_query.set()
     return job_id, resumed, before, events, summary
 
 
