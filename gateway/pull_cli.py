@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["add_given_argument", "add_pull_commands", "given_names", "parse_address"]
 
 _ZIP = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
+_PHONE = re.compile(r"\s*\+?[0-9 ().-]+\s*")
 
 
 def parse_address(text: str) -> tuple[tuple[str, ...], str | None, str | None, str | None]:
@@ -77,6 +78,15 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _phone(text: str) -> str:
+    """A phone number as ``--phone`` takes it: digits with the usual separators, 7 to 15 digits (E.164's
+    most). The number is PHI: the message does not repeat it."""
+    digits = sum(c.isdigit() for c in text)
+    if not _PHONE.fullmatch(text) or not 7 <= digits <= 15:
+        raise argparse.ArgumentTypeError("expected a phone number such as +1-608-555-0142")
+    return text.strip()
 
 
 def _birth_date(text: str) -> dt.date:
@@ -189,14 +199,21 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     who.add_argument("--birth-date", type=_birth_date, help="YYYY-MM-DD, not in the future")
     who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
     who.add_argument("--address", help='"street, city, ST zip"')
-    who.add_argument("--phone", help="phone number, e.g. +1-608-555-0142")
+    who.add_argument("--phone", type=_phone, help="phone number, e.g. +1-608-555-0142")
     pull.add_argument("--purpose", help="purpose of use (default: the default_purpose_of_use setting)")
     pull.add_argument("--out", type=Path, help="write the consolidated FHIR Bundle (JSON) here")
     which = pull.add_argument_group("gateways")
     which.add_argument(
-        "--to", action="append", type=_community_id, metavar="HCID", help="ask only these communities"
+        "--to",
+        action="extend",
+        nargs="+",
+        type=_community_id,
+        metavar="HCID",
+        help="ask only these communities (several after the flag, or the flag again)",
     )
-    which.add_argument("--state", action="append", help="ask communities in these states")
+    which.add_argument(
+        "--state", action="extend", nargs="+", metavar="ST", help="ask communities in these states"
+    )
     which.add_argument("--near", type=_point, metavar="LAT,LON", help="patient position for distance")
     which.add_argument("--radius", type=float, metavar="KM", help="ask communities within this distance")
     which.add_argument("--cap", type=int, default=500, help="ask at most this many gateways (default 500)")
@@ -229,8 +246,16 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
         flags = ", ".join("--" + m.replace("_", "-") for m in missing)
         raise ConfigError(f"pull: {flags} required (or --resume JOB)", detail={"setting": missing[0]})
     addresses: tuple[Address, ...] = ()
-    if args.address:
+    if args.address is not None:
         lines, city, state, postal = parse_address(args.address)
+        if not (lines and city and state):
+            # A patient's address is matched on its parts: one that cannot be read would be sent as a street
+            # line only (and weigh in the match as a different address). The text is PHI: not repeated.
+            raise ConfigError(
+                'pull: --address expected "street, city, ST" with an optional ZIP code after the state '
+                '(e.g. "12 Orchard Lane, Madison, WI 53703")',
+                detail={"setting": "address"},
+            )
         addresses = (Address(lines, city, state, postal, "US", "H"),)
     demographics = Demographics(
         names=(PersonName(given=given_names(args.given), family=args.family, use="L"),),
@@ -245,8 +270,8 @@ def _request(args: argparse.Namespace, settings: Settings) -> PullRequest:
             "on or after the first and before the second: the range would hold nothing)",
             detail={"setting": "from_date"},
         )
-    try:
-        purpose = parse_purpose(args.purpose) if args.purpose else None
+    try:  # an empty --purpose is a mistake to say, not the default
+        purpose = parse_purpose(args.purpose) if args.purpose is not None else None
     except ValueError:
         raise ConfigError(
             f"pull: unknown purpose of use {args.purpose!r}", detail={"setting": "purpose"}
@@ -408,12 +433,20 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.initiating.display import console as make_console
     from gateway.initiating.models import GatewayOutcome, JobState
     from gateway.initiating.service import PullService
-    from gateway.store import Database
+    from gateway.store import Database, require_existing
 
     console = make_console()
     request = None if args.resume else _request(args, settings)
     if args.out is not None:
         _check_out(args.out)
+    # A pull reads the directory an import stored: a mistyped path is said so, not made an empty database.
+    require_existing(
+        settings.database_url,
+        "directory",
+        "check database_url, or run `hiegate directory import FILE` first"
+        if request is not None
+        else "check database_url",
+    )
     database = Database(settings.database_url)
     try:
         database.upgrade()

@@ -34,8 +34,9 @@ def _bookkeeping(settings: Settings) -> Iterator[JobStore]:
     or network client are loaded."""
     from gateway.audit import AuditLog, AuditSource
     from gateway.initiating.jobs import JobStore
-    from gateway.store import Database
+    from gateway.store import Database, require_existing
 
+    require_existing(settings.database_url, "pull jobs")
     database = Database(settings.database_url)
     try:
         database.upgrade()

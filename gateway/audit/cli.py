@@ -69,20 +69,11 @@ def _job_id(text: str) -> str:
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
-    from sqlalchemy.engine import make_url
+    from gateway.store import Database, require_existing
 
-    from gateway.store import Database
-    from xca.errors import PathAccessError
-
-    url = make_url(settings.database_url)
-    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     # Every audit command reads a log that exists: a mistyped path would otherwise create an empty database
     # and report "no audit records yet" as if the log were clean.
-    if on_disk and url.database is not None and not Path(url.database).exists():
-        raise PathAccessError(
-            f"database file {url.database} does not exist: no audit log there (check database_url)",
-            detail={"path": url.database},
-        )
+    require_existing(settings.database_url, "audit log")
     db = Database(settings.database_url)
     try:
         # Like every other command on a database: a fresh one gets its schema, not a "no such table".

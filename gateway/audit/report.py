@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Sequence
 
 import orjson
 
@@ -42,6 +43,12 @@ def verification_line(result: ChainVerification, seconds: float, *, anchored: bo
     )
 
 
+def _communities(communities: Sequence[str]) -> str:
+    if len(communities) > 1:
+        return f"{len(communities)} communities"
+    return communities[0] if communities else "-"
+
+
 def _summary(record: StoredRecord) -> tuple[str, ...]:
     event = record.event
     what = "-"
@@ -54,7 +61,8 @@ def _summary(record: StoredRecord) -> tuple[str, ...]:
         remote = event.remote.home_community_id or event.remote.network_address or "-"
     elif isinstance(event, PullJobEvent):
         what = f"pull {event.stage.value}"
-        remote = ",".join(event.communities) or "-"
+        # A pull asks up to hundreds of communities: the table names one, or counts them (--json lists all).
+        remote = _communities(event.communities)
     else:
         what = f"api {event.interaction.value} {event.resource_type}"
     user = event.requestor.user_id if event.requestor else "-"

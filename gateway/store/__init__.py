@@ -3,7 +3,7 @@
 from gateway.store.api import ApiAssertionUse, ApiClient, ApiKey, PatientSearch, PatientSearchName
 from gateway.store.api_jobs import ApiExport, ApiExportFile, ApiPull, ApiWebhook, ApiWebhookDelivery
 from gateway.store.clinic import ClinicDocument, PatientMatchKey
-from gateway.store.db import Database, current_revision, head_revision, upgrade
+from gateway.store.db import Database, current_revision, head_revision, require_existing, upgrade
 from gateway.store.models import Base, Patient, PatientIdentifier, RawDocument, Tenant
 from gateway.store.pull import (
     FhirResource,
@@ -41,5 +41,6 @@ __all__ = [
     "Tenant",
     "current_revision",
     "head_revision",
+    "require_existing",
     "upgrade",
 ]

@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from xca.errors import DatabaseUnavailableError, MigrationError
+from xca.errors import DatabaseUnavailableError, MigrationError, PathAccessError
 
-__all__ = ["Database", "current_revision", "head_revision", "upgrade"]
+__all__ = ["Database", "current_revision", "head_revision", "require_existing", "upgrade"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -57,6 +57,22 @@ def create_db_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+
+
+def require_existing(url: str, holds: str, hint: str = "check database_url") -> None:
+    """Refuse a SQLite ``url`` whose file does not exist (HG-1002): a command that reads what an earlier one
+    stored (the audit log, the directory, the jobs) would otherwise create an empty database at a mistyped
+    path, with its folder, and report it empty. ``holds`` says what the file was to hold, ``hint`` what to
+    do. Other databases are servers: reaching them is checked when connecting."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    assert parsed.database is not None
+    if not Path(parsed.database).exists():
+        raise PathAccessError(
+            f"database file {parsed.database} does not exist: no {holds} there ({hint})",
+            detail={"path": parsed.database},
+        )
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -74,6 +74,8 @@ def test_pull_before_init_says_to_run_certs_init(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     isolate_settings(monkeypatch, tmp_path)
+    assert main(["db", "upgrade"]) == 0  # the database is there (a pull refuses a missing one first)
+    capsys.readouterr()
     person = ["--given", "Ada", "--family", "Lee", "--birth-date", "1970-01-01", "--gender", "F"]
     assert main(["pull", *person]) == 1
     err = capsys.readouterr().err

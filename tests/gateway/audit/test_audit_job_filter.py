@@ -95,3 +95,23 @@ def test_malformed_job_is_a_usage_error(
     assert "usage: hiegate audit" in captured.err
     assert "error: argument --job: not a job id (a UUID): 'job-0001'" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_the_table_counts_a_pulls_communities_and_json_lists_them(
+    two_jobs: Database, tenant: Tenant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull asks up to hundreds of communities: the text table (one line per record) names one or counts
+    them, so its rows stay readable; --json and the exports list every one."""
+    many = tuple(f"2.16.840.1.113883.3.9999.{n}" for n in range(30))
+    with two_jobs.session() as session, session.begin():
+        append_event(session, tenant, pull_job(PullStage.REQUESTED, job_id=JOB_B, communities=many), now=T0)
+    assert main(["audit", "search", "--job", JOB_B]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert "30 communities" in rows["10"]
+    assert many[0] not in rows["10"]
+    assert "2.16.840.1.113883.3.9999" in rows["8"]  # a single community is named
+    assert len(lines[0]) < 120, lines[0]  # the header is padded to the widest cell of each column
+    assert main(["audit", "search", "--json", "--job", JOB_B]) == 0
+    records = {r["seq"]: r for r in json.loads(capsys.readouterr().out)["records"]}
+    assert tuple(records[10]["communities"]) == many

@@ -103,6 +103,15 @@ def test_to_takes_the_urn_oid_form(
     assert asked == [HEALTHY]
 
 
+def test_to_and_state_take_several_values_after_the_flag(
+    pull: list[str], network: Network, database: Database
+) -> None:
+    assert main([*pull, "--to", HEALTHY, f"urn:oid:{BROKEN}"]) == 0
+    with database.session() as session:
+        asked = set(session.scalars(select(PullJobGateway.home_community_id)).all())
+    assert asked == {HEALTHY, BROKEN}
+
+
 def test_a_pull_every_gateway_failed_exits_with_3(
     pull: list[str], network: Network, capsys: pytest.CaptureFixture[str]
 ) -> None:
