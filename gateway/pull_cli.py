@@ -439,14 +439,16 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     request = None if args.resume else _request(args, settings)
     if args.out is not None:
         _check_out(args.out)
-    # A pull reads the directory an import stored: a mistyped path is said so, not made an empty database.
-    require_existing(
-        settings.database_url,
-        "directory",
-        "check database_url, or run `hiegate directory import FILE` first"
-        if request is not None
-        else "check database_url",
-    )
+    # A pull reads the directory an import stored (a resumed one, its job): a mistyped path is said so, not
+    # made an empty database.
+    if request is not None:
+        require_existing(
+            settings.database_url,
+            "directory",
+            "check database_url, or run `hiegate directory import FILE` first",
+        )
+    else:
+        require_existing(settings.database_url, "pull jobs")
     database = Database(settings.database_url)
     try:
         database.upgrade()

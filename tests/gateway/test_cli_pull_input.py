@@ -71,7 +71,14 @@ def test_a_date_range_that_holds_nothing_is_refused(to_date: str, capsys: pytest
     )
 
 
-@pytest.mark.parametrize("acting", [[*PATIENT, "--birth-date", "1970-01-01"], ["pull", "--list"]])
+@pytest.mark.parametrize(
+    "acting",
+    [
+        [*PATIENT, "--birth-date", "1970-01-01"],
+        ["pull", "--list"],
+        ["pull", "--resume", "6f1c2b9e-4d3a-4e8f-9b7a-1c2d3e4f5a60"],
+    ],
+)
 def test_a_mistyped_database_path_is_said_not_made(
     acting: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
