@@ -50,6 +50,7 @@ def record_access(
     resource_id: str | None = None,
     operation: str | None = None,
     error_code: str | None = None,
+    job_id: str | None = None,
 ) -> None:
     """Append one :class:`ApiAccessEvent` to ``tenant``'s audit chain in ``session``'s transaction."""
     query = request.url.query or None
@@ -71,5 +72,6 @@ def record_access(
             request_id=info.request_id,
             error_codes=(error_code,) if error_code else (),
             latency_ms=info.elapsed_ms,
+            job_id=job_id,
         ),
     )

@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -202,6 +202,10 @@ class _CatchAll:
         sent = _Tracked(send)
         try:
             await self.app(scope, receive, sent.send)
+        except ClientDisconnect:
+            # The client went away before its body arrived: nobody to answer, nothing went wrong here. The
+            # request log says 499 (nothing was sent).
+            return
         except Exception as exc:
             incident = uuid.uuid4().hex[:16]
             route = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
@@ -259,13 +263,16 @@ class _RequestLog:
             return
         method, started = scope["method"], time.perf_counter()
         response = _Tracked(send)
+        failed = True
         try:
             await self.app(scope, receive, response.send)
+            failed = False
         finally:
             if request_log.isEnabledFor(logging.INFO):
                 template = _routes(scope).template(_route_path(scope), scope["method"]) or "-"
                 elapsed = (time.perf_counter() - started) * 1000
-                status = response.status if response.status is not None else 500
+                # Nothing sent: 500 when it failed, else the client went away first (499, as nginx says).
+                status = response.status if response.status is not None else 500 if failed else 499
                 request_log.info("%s %s %d %.1f ms", method, template, status, elapsed)
 
 

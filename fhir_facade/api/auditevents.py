@@ -204,6 +204,8 @@ def _entity_predicate(search: ParsedSearch) -> Callable[[StoredRecord], bool] | 
         names: set[str] = set()
         if isinstance(event, ApiAccessEvent) and event.resource_id:
             names |= {event.resource_id, f"{event.resource_type}/{event.resource_id}"}
+        if isinstance(event, ApiAccessEvent) and event.job_id:
+            names |= {event.job_id}  # the API requests about the job
         if isinstance(event, TransactionEvent | PullJobEvent):
             names |= {document.unique_id for document in event.documents}
         if isinstance(event, PullJobEvent):

@@ -9,6 +9,7 @@ tree); they are re-exported here so the API's modules keep importing them from o
         │   └── UnsupportedSearchError       HG-9004  400 ``not-supported`` (handling=strict)
         ├── NotAcceptableError               HG-9002  406 ``not-supported``
         ├── UnsupportedMediaTypeError        HG-9003  415 ``not-supported``
+        ├── PayloadTooLargeError             HG-9005  413 ``too-long`` (Content-Length or the bytes read)
         ├── AuthenticationError              HG-9101  401 ``login`` + ``WWW-Authenticate`` / OAuth2 error
         ├── InsufficientScopeError           HG-9102  403 ``forbidden``
         ├── ResourceNotFoundError            HG-9201  404 ``not-found`` (also another tenant's resource)
@@ -39,6 +40,7 @@ from xca.errors import (
     MethodNotAllowedError,
     MultipleMatchesError,
     NotAcceptableError,
+    PayloadTooLargeError,
     ResourceConflictError,
     ResourceNotFoundError,
     UnsupportedMediaTypeError,
@@ -57,6 +59,7 @@ __all__ = [
     "MethodNotAllowedError",
     "MultipleMatchesError",
     "NotAcceptableError",
+    "PayloadTooLargeError",
     "ResourceConflictError",
     "ResourceNotFoundError",
     "UnsupportedMediaTypeError",

@@ -4,7 +4,8 @@ Responses are ``application/fhir+json`` unless the client asked for plain ``appl
 ``Accept`` of ``application/fhir+json``, ``application/json``, ``application/json+fhir`` (older clients) or a
 wildcard, and ``_format`` of ``json``, ``application/json`` or ``application/fhir+json``, which overrides
 ``Accept`` (FHIR R4 3.1.0.1.10). Anything else is 406. Request bodies must be ``application/fhir+json`` or
-``application/json`` (415 otherwise), UTF-8 JSON objects (400 otherwise).
+``application/json`` (415 otherwise), UTF-8 JSON objects (400 otherwise), at most ``MAX_BODY`` bytes (413
+otherwise, before the body is read when its Content-Length says so).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_facade.api.errors import InvalidRequestError, NotAcceptableError, UnsupportedMediaTypeError
+from fhir_facade.api.errors import (
+    InvalidRequestError,
+    NotAcceptableError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 
 __all__ = [
     "FHIR_JSON",
@@ -24,6 +30,7 @@ __all__ = [
     "FhirResponse",
     "negotiate",
     "negotiate_ndjson",
+    "read_body",
     "read_resource",
 ]
 
@@ -120,6 +127,24 @@ def response_media_type(request: Request) -> str:
     return str(chosen)
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes: a larger declared Content-Length is refused before anything
+    is read (a client announcing 2 MB and sending nothing is not waited for), and a body without one
+    (chunked) as soon as what arrived passes the limit, so no more than ``limit`` bytes are ever held.
+    A client that goes away meanwhile raises Starlette's ``ClientDisconnect``."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
+    parts: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def read_resource(request: Request, resource_type: str) -> dict[str, Any]:
     """The request body as a JSON object of ``resource_type`` (415 wrong media type, 400 bad JSON)."""
     content_type = request.headers.get("content-type", "")
@@ -128,9 +153,7 @@ async def read_resource(request: Request, resource_type: str) -> dict[str, Any]:
         raise UnsupportedMediaTypeError(
             f"send the resource as {FHIR_JSON} (got {media or 'no Content-Type'})",
         )
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidRequestError(f"the request body is larger than {MAX_BODY} bytes", issue_code="too-long")
+    body = await read_body(request, MAX_BODY)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -81,6 +81,7 @@ _ERRORS: Final = {
     406: "Not acceptable: Accept or _format asks for a format this route does not answer",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable: a business rule refuses the request",
     500: "Unexpected server error: diagnostics name an incident id, also in the server log",

@@ -208,6 +208,7 @@ _ROUTES: Final[Mapping[tuple[str, str], RouteDoc]] = {
             400: "the body is not a JSON object of resourceType Patient, or an element is not valid",
             409: "an identifier of this patient already belongs to another patient",
             412: "If-None-Exist matches more than one patient",
+            413: f"the body is larger than {MAX_BODY} bytes (its Content-Length says so, or what arrived)",
             415: "the body is not application/fhir+json or application/json",
             422: "a required element is missing (a name with a family name, gender, a full "
             "birthDate), birthDate is in the future, or the Patient has elements this server does not "
@@ -276,6 +277,7 @@ _ROUTES: Final[Mapping[tuple[str, str], RouteDoc]] = {
         errors={
             400: "the Parameters body is not valid, or a gateway it names is not one the pull can ask",
             403: "purposeOfUse is not the one the client is registered for",
+            413: f"the body is larger than {MAX_BODY} bytes (its Content-Length says so, or what arrived)",
             415: "the body is not application/fhir+json or application/json",
         },
     ),

@@ -178,7 +178,7 @@ async def pull(
             record_access(
                 context, session, tenant_row, principal, request, info,
                 interaction=ApiInteraction.OPERATION, resource_type="Patient", status=202, patients=named,
-                resource_id=str(patient.id), operation="$pull",
+                resource_id=str(patient.id), operation="$pull", job_id=str(job_id),
             )  # fmt: skip
         return job_id, tenant, reused
 
@@ -292,11 +292,14 @@ def pull_status(
         patient = session.get(Patient, job.patient_id) if job is not None else None
         named = patient_ids([patient] if patient else [], context.assigning_authority)
         gone = job is None or job.state == JobState.CANCELLED.value
+        # Audited with the status the caller gets: 202 while the job runs, 500 for a failed one.
+        state = job.state if job is not None else None
+        answered = 404 if gone else 202 if state in _ACTIVE else 500 if state == "failed" else 200
         record_access(
             context, session, tenant, principal, request, info,
-            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=404 if gone else 200,
-            patients=named, resource_id=job_id[:64], operation="$pull-status",
-            error_code=ResourceNotFoundError.code if gone else None,
+            interaction=ApiInteraction.OPERATION, resource_type="Patient", status=answered,
+            patients=named, resource_id=str(patient.id) if patient else None, operation="$pull-status",
+            error_code=ResourceNotFoundError.code if gone else None, job_id=job_id[:64],
         )  # fmt: skip
         found: tuple[dict[str, Any], str, str | None, str | None, str] | None = None
         if job is not None and job.state == JobState.CANCELLED.value:
@@ -387,8 +390,8 @@ def pull_cancel(
             context, session, tenant_row, principal, request, info,
             interaction=ApiInteraction.OPERATION, resource_type="Patient", status=status,
             patients=patient_ids([patient] if patient else [], context.assigning_authority),
-            resource_id=job_id[:64], operation="$pull-cancel",
-            error_code=error.code if error is not None else None,
+            resource_id=str(patient.id) if patient else None, operation="$pull-cancel",
+            error_code=error.code if error is not None else None, job_id=job_id[:64],
         )  # fmt: skip
     if error is not None:  # after the commit: the refused cancel stays audited
         raise error

@@ -184,7 +184,10 @@ class PullJobEvent:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ApiAccessEvent:
-    """One FHIR API request that touched patient data (read, search, $everything, Binary, export)."""
+    """One FHIR API request that touched patient data (read, search, $everything, Binary, export).
+
+    ``job_id``: the pull job a ``$pull``, ``$pull-status`` or cancel request was about (as the caller named it
+    when no such job was found); ``resource_id`` stays the resource's own id (the job's patient)."""
 
     kind: ClassVar[EventKind] = EventKind.API_ACCESS
 
@@ -204,6 +207,7 @@ class ApiAccessEvent:
     latency_ms: int | None = None
     response_bytes: int | None = None
     occurred_at: dt.datetime | None = None
+    job_id: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.interaction, ApiInteraction):

@@ -112,8 +112,9 @@ def csv_row(record: StoredRecord) -> dict[str, str]:
         row["remote_community"] = " ".join(event.communities)
     elif isinstance(event, ApiAccessEvent):
         target = f"{event.resource_type}/{event.resource_id}" if event.resource_id else event.resource_type
+        job = f" job {event.job_id}" if event.job_id else ""
         row |= {
-            "detail": f"{event.interaction.value} {target} -> HTTP {event.http_status}",
+            "detail": f"{event.interaction.value} {target}{job} -> HTTP {event.http_status}",
             "query_parameters": event.query,
             "remote_endpoint": event.client_address,
             "message_id": event.request_id,

@@ -248,6 +248,8 @@ def api_entities(event: ApiAccessEvent) -> list[Json]:
                 "description": event.query,
             }
         )
+    if event.job_id:
+        entities += job_entity(event.job_id, (), None)
     entities += transaction_entity(event.request_id, None, event.latency_ms, None, event.response_bytes)
     return entities
 

@@ -106,6 +106,7 @@ that built-in (bad input, an unknown key)::
         │   └── UnsupportedSearchError      HG-9004  400 ``not-supported`` (handling=strict)
         ├── NotAcceptableError              HG-9002  406 ``not-supported``
         ├── UnsupportedMediaTypeError       HG-9003  415 ``not-supported``
+        ├── PayloadTooLargeError            HG-9005  413 ``too-long`` (Content-Length or the bytes read)
         ├── AuthenticationError             HG-9101  401 ``login`` + ``WWW-Authenticate`` / OAuth2 error
         ├── InsufficientScopeError          HG-9102  403 ``forbidden``
         ├── ResourceNotFoundError           HG-9201  404 ``not-found`` (also another tenant's resource)
@@ -136,6 +137,7 @@ from xca.errors.api import (
     MethodNotAllowedError,
     MultipleMatchesError,
     NotAcceptableError,
+    PayloadTooLargeError,
     ResourceConflictError,
     ResourceNotFoundError,
     UnsupportedMediaTypeError,
@@ -312,6 +314,7 @@ __all__ = [
     "NotAcceptableError",
     "NotClinicalDocumentError",
     "PathAccessError",
+    "PayloadTooLargeError",
     "PortInUseError",
     "PullError",
     "ReplayedMessageError",

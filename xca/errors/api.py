@@ -21,6 +21,7 @@ __all__ = [
     "MethodNotAllowedError",
     "MultipleMatchesError",
     "NotAcceptableError",
+    "PayloadTooLargeError",
     "ResourceConflictError",
     "ResourceNotFoundError",
     "UnsupportedMediaTypeError",
@@ -92,6 +93,15 @@ class UnsupportedMediaTypeError(ApiError):
     code = "HG-9003"
     status = 415
     issue_code = "not-supported"
+
+
+class PayloadTooLargeError(ApiError):
+    """A request body over the route's limit: refused by its declared Content-Length before any of it is
+    read, or as soon as the bytes received pass the limit (a chunked body)."""
+
+    code = "HG-9005"
+    status = 413
+    issue_code = "too-long"
 
 
 class UnsupportedSearchError(InvalidRequestError):

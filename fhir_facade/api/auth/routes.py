@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse
 from fhir_facade.api.auth.assertion import ALGORITHMS, ASSERTION_TYPE, verify_client_assertion
 from fhir_facade.api.auth.scopes import EXAMPLE_SCOPES, ScopeSet
 from fhir_facade.api.context import ApiContext, Context
-from fhir_facade.api.errors import AuthenticationError, http_status
+from fhir_facade.api.errors import AuthenticationError, PayloadTooLargeError, http_status
+from fhir_facade.api.http import read_body
 from gateway.store.api import ApiClient
 
 __all__ = ["router"]
@@ -58,9 +59,10 @@ async def _form(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != _FORM:
         raise _bad_request(f"the token request must be {_FORM}", "invalid_request")
-    body = await request.body()
-    if len(body) > 64 * 1024:
-        raise _bad_request("the token request is too large", "invalid_request")
+    try:
+        body = await read_body(request, 64 * 1024)
+    except PayloadTooLargeError:  # the token endpoint answers in RFC 6749's terms: a 400 invalid_request
+        raise _bad_request("the token request is too large", "invalid_request") from None
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
     except (UnicodeDecodeError, ValueError):

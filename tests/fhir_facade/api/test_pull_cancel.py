@@ -8,7 +8,14 @@ import uuid
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
-from gateway.audit import AuditFilter, PullJobEvent, PullStage, iter_records
+from gateway.audit import (
+    ApiAccessEvent,
+    AuditFilter,
+    PullJobEvent,
+    PullStage,
+    iter_records,
+    to_fhir_audit_event,
+)
 from gateway.directory import Selection, SelectionSpec
 from gateway.initiating import JobState, JobStore, PullRequest
 from gateway.store.demographics import demographics_from_json
@@ -59,7 +66,8 @@ def test_delete_cancels_and_status_then_says_so(api: Api, rsa_key: rsa.RSAPrivat
     url = f"/$pull-status/{job}"
 
     assert api.http.request("DELETE", url, headers=b).status_code == 404  # another tenant's
-    assert api.http.request("DELETE", f"/$pull-status/{uuid.uuid4()}", headers=a).status_code == 404
+    unknown = uuid.uuid4()
+    assert api.http.request("DELETE", f"/$pull-status/{unknown}", headers=a).status_code == 404
     assert api.http.request("DELETE", "/$pull-status/not-a-job", headers=a).status_code == 404
     refused = api.http.request("DELETE", url, headers={**FHIR_JSON_HEADERS, "X-API-Key": reader.api_key})
     assert refused.status_code == 403
@@ -77,11 +85,32 @@ def test_delete_cancels_and_status_then_says_so(api: Api, rsa_key: rsa.RSAPrivat
     with api.database.session() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic-a"))
         assert tenant is not None
-        events = [r.event for r in iter_records(session, tenant, AuditFilter())]
+        records = list(iter_records(session, tenant, AuditFilter()))
+    events = [r.event for r in records]
     (cancel,) = [e for e in events if isinstance(e, PullJobEvent) and "HG-6204" in e.error_codes]
     assert cancel.job_id == str(job)
     assert cancel.stage is PullStage.CANCELLED
     assert cancel.requestor.user_id == "alice-app-user"
+    # Each request about the job is audited with the status its caller got, the job's patient as the
+    # resource and the job as the job (the id as typed when there is no such job).
+    patient = created.json()["id"]
+    accesses = [
+        (e.operation, e.http_status, e.resource_id, e.job_id)
+        for e in events
+        if isinstance(e, ApiAccessEvent) and e.operation in ("$pull-status", "$pull-cancel")
+    ]
+    assert accesses == [
+        ("$pull-cancel", 404, None, str(unknown)),
+        ("$pull-cancel", 404, None, "not-a-job"),
+        ("$pull-status", 202, patient, str(job)),
+        ("$pull-cancel", 202, patient, str(job)),
+        ("$pull-status", 404, patient, str(job)),
+        ("$pull-cancel", 404, patient, str(job)),
+    ]
+    about_job = next(r for r in records if isinstance(r.event, ApiAccessEvent) and r.event.job_id == str(job))
+    exported = to_fhir_audit_event(about_job, api.app.state.api.audit.source)
+    assert {"value": str(job)} in [entity["what"].get("identifier") for entity in exported["entity"]]
+    assert f"Patient/{patient}" in [entity["what"].get("reference") for entity in exported["entity"]]
 
 
 def test_delete_of_a_finished_job_is_a_conflict(api: Api, rsa_key: rsa.RSAPrivateKey) -> None:
