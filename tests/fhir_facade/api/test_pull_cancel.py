@@ -86,7 +86,12 @@ def test_delete_cancels_and_status_then_says_so(api: Api, rsa_key: rsa.RSAPrivat
         tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic-a"))
         assert tenant is not None
         records = list(iter_records(session, tenant, AuditFilter()))
+        of_job = [r.event for r in iter_records(session, tenant, AuditFilter(job=str(job)))]
     events = [r.event for r in records]
+    # `hiegate audit search --job`: the job's own records and the API requests about it
+    assert [e.operation for e in of_job if isinstance(e, ApiAccessEvent)] == [
+        "$pull-status", "$pull-cancel", "$pull-status", "$pull-cancel",
+    ]  # fmt: skip
     (cancel,) = [e for e in events if isinstance(e, PullJobEvent) and "HG-6204" in e.error_codes]
     assert cancel.job_id == str(job)
     assert cancel.stage is PullStage.CANCELLED
