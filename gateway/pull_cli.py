@@ -44,21 +44,46 @@ if TYPE_CHECKING:
 __all__ = ["add_given_argument", "add_pull_commands", "given_names", "parse_address"]
 
 _ZIP = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
+_ZIP_ONLY = re.compile(r"\d{5}(?:-\d{4})?")
+_CITY_STATE = re.compile(r"^(?P<city>.*\S)\s+(?P<state>[A-Za-z]{2})(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?$")
+_COUNTRY = frozenset({"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"})
 _PHONE = re.compile(r"\s*\+?[0-9 ().-]+\s*")
 
 
 def parse_address(text: str) -> tuple[tuple[str, ...], str | None, str | None, str | None]:
-    """``"12 Orchard Lane, Madison, WI 53703"`` → (street lines, city, state, postal code)."""
+    """``"12 Orchard Lane, Madison, WI 53703"`` → (street lines, city, state, postal code).
+
+    Also read as people write them: ``"..., Madison WI 53703"`` (no comma before the state), ``"..., WI,
+    53703"`` (the ZIP apart) and a trailing ``USA``. A state is a US state or territory code."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    state = postal = city = None
-    if parts and (found := _ZIP.match(parts[-1])):
-        state, postal = found["state"].upper(), found["zip"]
+    if parts and parts[-1].upper().replace(".", "") in _COUNTRY:
         parts.pop()
-    elif parts and re.fullmatch(r"[A-Za-z]{2}", parts[-1]):
-        state = parts.pop().upper()
+    postal = None
+    if len(parts) >= 2 and _ZIP_ONLY.fullmatch(parts[-1]):
+        postal = parts.pop()
+    state = city = None
+    last = parts[-1] if parts else ""
+    if postal is None and (found := _ZIP.match(last)) and _state(found["state"]):
+        state, postal = _state(found["state"]), found["zip"]
+        parts.pop()
+    elif _state(last):
+        state = _state(parts.pop())
+    elif (
+        (found := _CITY_STATE.match(last)) and _state(found["state"]) and (postal is None or not found["zip"])
+    ):
+        parts[-1] = found["city"]
+        state, postal = _state(found["state"]), postal or found["zip"]
     if len(parts) >= 2:
         city = parts.pop()
     return tuple(parts), city, state, postal
+
+
+def _state(text: str) -> str | None:
+    """``text`` as a US state or territory code, or None."""
+    from gateway.directory.geo import STATE_CENTERS  # not at import: the directory package is not light
+
+    code = text.strip().upper()
+    return code if code in STATE_CENTERS else None
 
 
 def add_given_argument(parser: argparse._ActionsContainer) -> None:
@@ -82,16 +107,22 @@ def _date(text: str) -> dt.date:
 
 def _phone(text: str) -> str:
     """A phone number as ``--phone`` takes it: digits with the usual separators, 7 to 15 digits (E.164's
-    most). The number is PHI: the message does not repeat it."""
+    most), its spaces dropped (a ``tel:`` URI has none). The number is PHI: the message does not repeat it."""
     digits = sum(c.isdigit() for c in text)
     if not _PHONE.fullmatch(text) or not 7 <= digits <= 15:
-        raise argparse.ArgumentTypeError("expected a phone number such as +1-608-555-0142")
-    return text.strip()
+        raise argparse.ArgumentTypeError(
+            "expected a phone number such as +1-608-555-0142 or (608) 555-0142, without an extension"
+        )
+    return "".join(text.split())
 
 
 def _birth_date(text: str) -> dt.date:
-    day, today = _date(text), dt.date.today()
-    # A real birth date is PHI: the message does not repeat it.
+    # A real birth date is PHI: no message repeats it.
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date YYYY-MM-DD that exists") from None
+    today = dt.date.today()
     if day > today:
         raise argparse.ArgumentTypeError(f"the birth date is in the future (today is {today})")
     return day

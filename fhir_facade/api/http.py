@@ -10,6 +10,7 @@ otherwise, before the body is read when its Content-Length says so).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,7 @@ _FORMATS = {
     "application/ndjson": FHIR_NDJSON,
 }
 _STATE_KEY = "fhir_media_type"
+_DIGITS = re.compile(r"[0-9]{1,20}")
 MAX_BODY = 1024 * 1024
 
 
@@ -130,10 +132,11 @@ def response_media_type(request: Request) -> str:
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, at most ``limit`` bytes: a larger declared Content-Length is refused before anything
     is read (a client announcing 2 MB and sending nothing is not waited for), and a body without one
-    (chunked) as soon as what arrived passes the limit, so no more than ``limit`` bytes are ever held.
+    (chunked) as soon as what arrived passes the limit (what is held then: up to ``limit`` bytes and the chunk
+    that passed it).
     A client that goes away meanwhile raises Starlette's ``ClientDisconnect``."""
     declared = request.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
+    if _DIGITS.fullmatch(declared) and int(declared) > limit:  # ASCII digits only, int() of a bounded length
         raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
     parts: list[bytes] = []
     received = 0

@@ -299,7 +299,8 @@ def pull_status(
             context, session, tenant, principal, request, info,
             interaction=ApiInteraction.OPERATION, resource_type="Patient", status=answered,
             patients=named, resource_id=str(patient.id) if patient else None, operation="$pull-status",
-            error_code=ResourceNotFoundError.code if gone else None, job_id=job_id[:64],
+            error_code=ResourceNotFoundError.code if gone else None,
+            job_id=str(key) if key is not None else job_id[:64],  # as recorded (any form UUID() reads)
         )  # fmt: skip
         found: tuple[dict[str, Any], str, str | None, str | None, str] | None = None
         if job is not None and job.state == JobState.CANCELLED.value:
@@ -327,6 +328,15 @@ def pull_status(
         )
         return FhirResponse(operation_outcome([error.issue]), status_code=500, media_type=media)
     return FhirResponse(body, media_type=media)
+
+
+def _as_recorded(job_id: str) -> str:
+    """A job id as the caller typed it, in the form jobs are recorded when it reads as a UUID (upper case,
+    braces, ``urn:uuid:``, no hyphens), so searches for the job find the request."""
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        return job_id[:64]
 
 
 def _cancelled(job_id: str) -> ResourceNotFoundError:
@@ -391,7 +401,8 @@ def pull_cancel(
             interaction=ApiInteraction.OPERATION, resource_type="Patient", status=status,
             patients=patient_ids([patient] if patient else [], context.assigning_authority),
             resource_id=str(patient.id) if patient else None, operation="$pull-cancel",
-            error_code=error.code if error is not None else None, job_id=job_id[:64],
+            error_code=error.code if error is not None else None,
+            job_id=str(job.id) if job is not None else _as_recorded(job_id),
         )  # fmt: skip
     if error is not None:  # after the commit: the refused cancel stays audited
         raise error

@@ -13,6 +13,7 @@ and tokenizes the endpoint's source file for error context) cost a sandbox of 20
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
@@ -29,6 +30,7 @@ from gateway.security import peer_certificate
 __all__ = ["create_responding_app"]
 
 log = logging.getLogger("gateway.responding")
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -44,8 +46,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    # ASCII digits of a bounded length: str.isdigit() also takes '²' (a Latin-1 header byte) and int()
+    # refuses 4,300 digits, each a ValueError past every handler.
+    value = (request.headers.get("content-length") or "").strip()
+    return int(value) if _DIGITS.fullmatch(value) else None
 
 
 def _endpoint(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from gateway.cli import _parser, main
+from gateway.pull_cli import parse_address
 from tests.env import isolate_settings
+from xca.iti55 import Telecom
 
 PATIENT = ["pull", "--given", "Ada", "--family", "Lovelace", "--gender", "F", "--no-progress"]
 
@@ -109,13 +111,68 @@ def test_an_address_without_street_city_and_state_is_refused(
 ) -> None:
     """An address that cannot be read would be sent as a street line only and weigh in the match as another
     address: refused before anything is stored or sent, without repeating it (PHI)."""
+    (tmp_path / "pull.db").touch()
     assert main([*PATIENT, "--birth-date", "1970-01-01", "--address", address]) == 2
     err = capsys.readouterr().err
     assert err == (
         'hiegate: HG-1001: pull: --address expected "street, city, ST" with an optional ZIP code after the '
         'state (e.g. "12 Orchard Lane, Madison, WI 53703")\n'
     )
-    assert not (tmp_path / "pull.db").exists()
+    assert (tmp_path / "pull.db").stat().st_size == 0  # nothing stored: no job, not even a schema
+
+
+@pytest.mark.parametrize(
+    ("address", "read"),
+    [
+        ("12 Orchard Lane, Madison, WI 53703", (("12 Orchard Lane",), "Madison", "WI", "53703")),
+        ("12 Main St Apt 3, Madison, wi", (("12 Main St Apt 3",), "Madison", "WI", None)),
+        (
+            "12 Main St, Apt 3, Madison, WI 53703-1234",
+            (("12 Main St", "Apt 3"), "Madison", "WI", "53703-1234"),
+        ),
+        ("12 Main St, Madison WI 53703", (("12 Main St",), "Madison", "WI", "53703")),
+        ("12 Main St, Fond du Lac WI", (("12 Main St",), "Fond du Lac", "WI", None)),
+        ("12 Main St, Madison, WI, 53703", (("12 Main St",), "Madison", "WI", "53703")),
+        ("PO Box 12, Madison, WI 53703, USA", (("PO Box 12",), "Madison", "WI", "53703")),
+        ("12 Main St, Madison, XX 53703", (("12 Main St", "Madison"), "XX 53703", None, None)),  # no state
+        ("12 Main St, Madison, Wisconsin", (("12 Main St", "Madison"), "Wisconsin", None, None)),
+    ],
+)
+def test_addresses_are_read_as_clinics_write_them(
+    address: str, read: tuple[tuple[str, ...], str | None, str | None, str | None]
+) -> None:
+    assert parse_address(address) == read
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("(608) 555-0142", "(608)555-0142"),
+        ("+1 608 555 0142", "+16085550142"),
+        ("608.555.0142", "608.555.0142"),
+    ],
+)
+def test_a_phone_is_taken_as_people_type_it_and_sent_without_spaces(typed: str, sent: str) -> None:
+    args = _parser().parse_args([*PATIENT, "--birth-date", "1970-01-01", "--phone", typed])
+    assert args.phone == sent
+    Telecom(f"tel:{args.phone}", "HP")  # what the ITI-55 request carries: a URI without spaces
+
+
+def test_state_takes_several_values_after_the_flag_or_the_flag_again() -> None:
+    for states in (["--state", "wi", "MN"], ["--state", "wi", "--state", "MN"]):
+        assert _parser().parse_args([*PATIENT, *states]).state == ["wi", "MN"]
+
+
+@pytest.mark.parametrize("day", ["1970-02-30", "30/01/1970", "1970-13-01"])
+def test_a_birth_date_that_does_not_exist_is_refused_without_repeating_it(
+    day: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*PATIENT, "--birth-date", day])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --birth-date: expected a date YYYY-MM-DD that exists" in err
+    assert day not in err
 
 
 def test_an_empty_purpose_is_refused_not_the_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -128,3 +128,24 @@ def test_delete_of_a_finished_job_is_a_conflict(api: Api, rsa_key: rsa.RSAPrivat
     assert refused.status_code == 409
     assert refused.json()["issue"][0]["code"] == "conflict"
     assert api.http.get(f"/$pull-status/{job}", headers=a).status_code == 200
+
+
+def test_a_job_named_in_any_form_uuid_reads_is_audited_as_recorded(
+    api: Api, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """The status URL takes the job id as UUID() reads it (upper case, braces, urn:uuid:, no hyphens); the
+    audit names it as jobs are recorded, so a search for the job finds every request about it."""
+    alice = api.register("alice-app", rsa_key, scopes=SCOPES)
+    a = {**FHIR_JSON_HEADERS, "X-API-Key": alice.api_key}
+    created = api.http.post("/Patient", json=patient_json(), headers=a)
+    _, job = _job(api, created.json()["id"])
+    forms = [str(job).upper(), f"{{{job}}}", job.hex, f"urn:uuid:{job}"]
+    for form in forms:
+        assert api.http.get(f"/$pull-status/{form}", headers=a).status_code == 202
+    assert api.http.request("DELETE", f"/$pull-status/{job.hex.upper()}", headers=a).status_code == 202
+    with api.database.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == "clinic-a"))
+        assert tenant is not None
+        found = [r.event for r in iter_records(session, tenant, AuditFilter(job=str(job)))]
+    about = [(e.operation, e.job_id) for e in found if isinstance(e, ApiAccessEvent)]
+    assert about == [("$pull-status", str(job))] * len(forms) + [("$pull-cancel", str(job))]

@@ -112,6 +112,17 @@ def test_to_and_state_take_several_values_after_the_flag(
     assert asked == {HEALTHY, BROKEN}
 
 
+def test_a_phone_typed_with_spaces_reaches_the_gateways(
+    pull: list[str], network: Network, database: Database
+) -> None:
+    # A tel: URI holds no spaces: "(608) 555-0142" is sent as tel:(608)555-0142, not refused by every
+    # gateway's request builder.
+    assert main([*pull, "--to", HEALTHY, "--phone", "(608) 555-0142"]) == 0
+    with database.session() as session:
+        (row,) = session.scalars(select(PullJobGateway)).all()
+    assert (row.home_community_id, row.error_code) == (HEALTHY, None)
+
+
 def test_a_pull_every_gateway_failed_exits_with_3(
     pull: list[str], network: Network, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -207,3 +207,32 @@ def test_caller_gone_before_the_body_is_not_an_error(
     assert sent[0]["status"] == 400
     assert not any(r.exc_info for r in caplog.records)
     assert responder.counts() == before
+
+
+@pytest.mark.parametrize("declared", [b"\xb2", b"9" * 5000])
+def test_an_odd_content_length_is_read_as_no_length(
+    responder: Responder, caplog: pytest.LogCaptureFixture, declared: bytes
+) -> None:
+    """A Content-Length of something else than ASCII digits (the Latin-1 superscript two str.isdigit()
+    takes, 5,000 digits int() refuses) is not believed and is no server error: the body read decides."""
+    app = create_responding_app(responder.gateway)
+    data, _ = _unsigned(responder)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "https",
+        "path": "/xcpd", "raw_path": b"/xcpd", "root_path": "", "query_string": b"",
+        "headers": [(b"content-type", b"application/soap+xml"), (b"content-length", declared)],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 443), "extensions": {},
+    }  # fmt: skip
+    caplog.set_level(logging.INFO)
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] != 500  # the unsigned request's own refusal, a SOAP Fault
+    assert not any(r.exc_info for r in caplog.records)
