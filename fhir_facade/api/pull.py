@@ -29,7 +29,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,7 +61,7 @@ from gateway.store.api import ApiClient
 from gateway.store.api_jobs import ApiPull
 from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, Tenant
-from gateway.store.pull import PullJob, PullJobGateway
+from gateway.store.pull import PullJob, PullJobDocument, PullJobGateway
 from xca.errors import HieGatewayError, JobCancelledError, JobFinishedError, UnknownJobError
 
 __all__ = ["PATIENT_PULL", "router"]
@@ -265,10 +265,13 @@ def status_body(context: ApiContext, job: PullJob, gateways: list[PullJobGateway
     return {"resourceType": "Parameters", "parameter": parameters}
 
 
-def progress_text(job: PullJob) -> str:
+def progress_text(job: PullJob, held: int = 0) -> str:
+    """``X-Progress``: gateways answered, documents retrieved of those found (and how many of them an
+    earlier pull had already stored: those are not retrieved again)."""
+    already = f" ({held} already held)" if held else ""
     return (
         f"{job.state}: {job.gateways_answered}/{job.gateways_selected} gateways answered, "
-        f"{job.documents_retrieved}/{job.documents_found} documents retrieved"
+        f"{job.documents_retrieved}/{job.documents_found} documents retrieved{already}"
     )
 
 
@@ -312,7 +315,10 @@ def pull_status(
                 )
             )
             body = status_body(context, job, gateways)
-            found = (body, job.state, job.error_code, job.error_detail, progress_text(job))
+            held = session.scalar(
+                select(func.count()).where(PullJobDocument.job_id == job.id, PullJobDocument.reused.is_(True))
+            )
+            found = (body, job.state, job.error_code, job.error_detail, progress_text(job, held or 0))
     if found is None:  # after the commit: the refused access stays audited
         raise ResourceNotFoundError(f"no pull job {job_id[:64]}")
     body, state, error_code, error_detail, progress = found

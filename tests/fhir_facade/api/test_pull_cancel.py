@@ -20,6 +20,7 @@ from gateway.directory import Selection, SelectionSpec
 from gateway.initiating import JobState, JobStore, PullRequest
 from gateway.store.demographics import demographics_from_json
 from gateway.store.models import Patient, Tenant
+from gateway.store.pull import PullJob, PullJobDocument
 from tests.fhir_facade.api.conftest import FHIR_JSON_HEADERS, Api, patient_json
 from tests.gateway.initiating.conftest import user
 
@@ -149,3 +150,30 @@ def test_a_job_named_in_any_form_uuid_reads_is_audited_as_recorded(
         found = [r.event for r in iter_records(session, tenant, AuditFilter(job=str(job)))]
     about = [(e.operation, e.job_id) for e in found if isinstance(e, ApiAccessEvent)]
     assert about == [("$pull-status", str(job))] * len(forms) + [("$pull-cancel", str(job))]
+
+
+def test_the_progress_of_a_running_job_counts_the_documents_already_held(
+    api: Api, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """A pull again finds what an earlier one stored: its X-Progress says those are held, not "0/2
+    retrieved" for the whole run."""
+    alice = api.register("alice-app", rsa_key, scopes=SCOPES)
+    a = {**FHIR_JSON_HEADERS, "X-API-Key": alice.api_key}
+    created = api.http.post("/Patient", json=patient_json(), headers=a)
+    _, job = _job(api, created.json()["id"])
+    url = f"/$pull-status/{job}"
+    assert api.http.get(url, headers=a).headers["X-Progress"].endswith("0/0 documents retrieved")
+    with api.database.session() as session, session.begin():
+        for number, reused in ((1, True), (2, True), (3, False)):
+            session.add(
+                PullJobDocument(
+                    job_id=job, home_community_id="1.2.3", repository_id="1.2.3.1",
+                    unique_id=f"1.2.3.9.{number}", state="stored" if reused else "found", reused=reused,
+                    mime_type="text/xml",
+                )
+            )  # fmt: skip
+        row = session.get(PullJob, job)
+        assert row is not None
+        row.documents_found = 3
+    progress = api.http.get(url, headers=a).headers["X-Progress"]
+    assert progress.endswith("0/3 documents retrieved (2 already held)"), progress
