@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_facade.api.access import patient_ids, record_access
-from fhir_facade.api.auth.principal import Principal, requesting_user, require_operation
+from fhir_facade.api.auth.principal import Principal, audit_refusal, requesting_user, require_operation
 from fhir_facade.api.background import Worker
 from fhir_facade.api.context import ApiContext, Context, Info
 from fhir_facade.api.errors import (
@@ -115,11 +115,20 @@ async def pull(
 ) -> Response:
     parameters = parse_parameters(await read_resource(request, "Parameters"))
     if parameters.purpose.value != user.purpose_of_use.value:
-        raise InsufficientScopeError(
+        refused = InsufficientScopeError(
             f"this client is registered for purpose of use {user.purpose_of_use.value}, not "
             f"{parameters.purpose.value}",
             expression=("purposeOfUse",),
         )
+
+        def audit() -> None:
+            audit_refusal(
+                context, principal, request, info,
+                resource="Patient", interaction="operation", error=refused, operation="$pull",
+            )  # fmt: skip
+
+        await run_in_threadpool(audit)
+        raise refused
     if parameters.gateways:
         check_gateways(await run_in_threadpool(_directory, context), parameters.gateways)
     worker = worker_of(request)

@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from fhir_facade.api.auth.clients import API_KEY_PREFIX, client_by_api_key, client_by_id
 from fhir_facade.api.auth.scopes import ScopeSet
-from fhir_facade.api.context import ApiContext, Context
+from fhir_facade.api.context import ApiContext, Context, Info, RequestInfo
 from fhir_facade.api.errors import (
     AuthenticationError,
     BusinessRuleError,
@@ -182,26 +182,72 @@ def _forbidden(needed: str) -> InsufficientScopeError:
     )
 
 
-def require_access(resource: str, action: str) -> Callable[[Principal], Principal]:
-    """A dependency: the principal, if its scopes allow ``action`` (c, r, u, d, s) on ``resource``."""
+# What a scope action asks to do, as the audit log names API interactions.
+_INTERACTIONS = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search-type"}
+
+
+def audit_refusal(
+    context: ApiContext,
+    principal: Principal,
+    request: Request,
+    info: RequestInfo,
+    *,
+    resource: str,
+    interaction: str,
+    error: InsufficientScopeError,
+    operation: str | None = None,
+) -> None:
+    """Record a 403 as an API access refused, in its own transaction: an authenticated client asking for
+    what it may not have is what a compliance officer looks for (denied access attempts). The patient id of
+    the path, when the route has one, is the resource asked for."""
+    from fhir_facade.api.access import record_access  # it imports this module
+    from gateway.audit import ApiInteraction
+
+    asked = request.path_params.get("patient_id")
+    with context.transaction() as session:
+        tenant = context.tenant(session, principal.tenant_id)
+        record_access(
+            context, session, tenant, principal, request, info,
+            interaction=ApiInteraction(interaction), resource_type=resource, status=403,
+            resource_id=str(asked)[:64] if asked else None, operation=operation, error_code=error.code,
+        )  # fmt: skip
+
+
+def require_access(resource: str, action: str) -> Callable[..., Principal]:
+    """A dependency: the principal, if its scopes allow ``action`` (c, r, u, d, s) on ``resource`` (a
+    refusal is audited)."""
     needed = f"system/{resource}.{action}"
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    def dependency(
+        principal: Annotated[Principal, Depends(authenticate)], request: Request, context: Context, info: Info
+    ) -> Principal:
         if not principal.scopes.allows(resource, action):
-            raise _forbidden(needed)
+            error = _forbidden(needed)
+            interaction = _INTERACTIONS.get(action[:1], "read")
+            audit_refusal(
+                context, principal, request, info, resource=resource, interaction=interaction, error=error
+            )
+            raise error
         return principal
 
     setattr(dependency, _SCOPE_ATTRIBUTE, needed)
     return dependency
 
 
-def require_operation(resource: str, operation: str) -> Callable[[Principal], Principal]:
-    """A dependency: the principal, if it holds ``system/{resource}.{operation}``."""
+def require_operation(resource: str, operation: str) -> Callable[..., Principal]:
+    """A dependency: the principal, if it holds ``system/{resource}.{operation}`` (a refusal is audited)."""
     needed = f"system/{resource}.{operation}"
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    def dependency(
+        principal: Annotated[Principal, Depends(authenticate)], request: Request, context: Context, info: Info
+    ) -> Principal:
         if not principal.scopes.allows_operation(resource, operation):
-            raise _forbidden(needed)
+            error = _forbidden(needed)
+            audit_refusal(
+                context, principal, request, info,
+                resource=resource, interaction="operation", error=error, operation=operation,
+            )  # fmt: skip
+            raise error
         return principal
 
     setattr(dependency, _SCOPE_ATTRIBUTE, needed)
