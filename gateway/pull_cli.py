@@ -19,16 +19,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import errno
 import gc
-import re
 import signal
 import uuid
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.pull_input import (
+    add_given_argument,
+    birth_date_argument,
+    community_id_argument,
+    date_argument,
+    given_names,
+    parse_address,
+    phone_argument,
+    point_argument,
+)
 from gateway.pull_jobs_cli import cancel_job, job_id_argument, list_jobs
 from xca.errors import ConfigError, HieGatewayError, JobBusyError, UnknownCommunityError
 
@@ -41,91 +49,7 @@ if TYPE_CHECKING:
     from gateway.initiating.models import PullRequest, PullSummary
     from gateway.initiating.service import PullService
 
-__all__ = ["add_given_argument", "add_pull_commands", "given_names", "parse_address"]
-
-_ZIP = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
-_ZIP_ONLY = re.compile(r"\d{5}(?:-\d{4})?")
-_CITY_STATE = re.compile(r"^(?P<city>.*\S)\s+(?P<state>[A-Za-z]{2})(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?$")
-_COUNTRY = frozenset({"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"})
-_PHONE = re.compile(r"\s*\+?[0-9 ().-]+\s*")
-
-
-def parse_address(text: str) -> tuple[tuple[str, ...], str | None, str | None, str | None]:
-    """``"12 Orchard Lane, Madison, WI 53703"`` → (street lines, city, state, postal code).
-
-    Also read as people write them: ``"..., Madison WI 53703"`` (no comma before the state), ``"..., WI,
-    53703"`` (the ZIP apart) and a trailing ``USA``. A state is a US state or territory code."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if parts and parts[-1].upper().replace(".", "") in _COUNTRY:
-        parts.pop()
-    postal = None
-    if len(parts) >= 2 and _ZIP_ONLY.fullmatch(parts[-1]):
-        postal = parts.pop()
-    state = city = None
-    last = parts[-1] if parts else ""
-    if postal is None and (found := _ZIP.match(last)) and _state(found["state"]):
-        state, postal = _state(found["state"]), found["zip"]
-        parts.pop()
-    elif _state(last):
-        state = _state(parts.pop())
-    elif (
-        (found := _CITY_STATE.match(last)) and _state(found["state"]) and (postal is None or not found["zip"])
-    ):
-        parts[-1] = found["city"]
-        state, postal = _state(found["state"]), postal or found["zip"]
-    if len(parts) >= 2:
-        city = parts.pop()
-    return tuple(parts), city, state, postal
-
-
-def _state(text: str) -> str | None:
-    """``text`` as a US state or territory code, or None."""
-    from gateway.directory.geo import STATE_CENTERS  # not at import: the directory package is not light
-
-    code = text.strip().upper()
-    return code if code in STATE_CENTERS else None
-
-
-def add_given_argument(parser: argparse._ActionsContainer) -> None:
-    """``--given``, as `pull` and `patients add` take it: several names after the flag, or the flag again."""
-    parser.add_argument(
-        "--given", action="extend", nargs="+", help="given names, space separated or the option repeated"
-    )
-
-
-def given_names(values: Sequence[str]) -> tuple[str, ...]:
-    """The given names of ``--given`` (a quoted ``'Mary Ann'`` is two)."""
-    return tuple(name for value in values for name in value.split())
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def _phone(text: str) -> str:
-    """A phone number as ``--phone`` takes it: digits with the usual separators, 7 to 15 digits (E.164's
-    most), its spaces dropped (a ``tel:`` URI has none). The number is PHI: the message does not repeat it."""
-    digits = sum(c.isdigit() for c in text)
-    if not _PHONE.fullmatch(text) or not 7 <= digits <= 15:
-        raise argparse.ArgumentTypeError(
-            "expected a phone number such as +1-608-555-0142 or (608) 555-0142, without an extension"
-        )
-    return "".join(text.split())
-
-
-def _birth_date(text: str) -> dt.date:
-    # A real birth date is PHI: no message repeats it.
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a date YYYY-MM-DD that exists") from None
-    today = dt.date.today()
-    if day > today:
-        raise argparse.ArgumentTypeError(f"the birth date is in the future (today is {today})")
-    return day
+__all__ = ["add_pull_commands"]
 
 
 def _partial(path: Path) -> Path:
@@ -214,23 +138,15 @@ class _EarlyRecord:
             )
 
 
-def _point(text: str) -> tuple[float, float]:
-    try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected LAT,LON such as 43.07,-89.40") from None
-    return lat, lon
-
-
 def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pull = commands.add_parser("pull", help="pull a patient's records from the network (ITI-55/38/39)")
     who = pull.add_argument_group("patient")
     add_given_argument(who)
     who.add_argument("--family", help="family name")
-    who.add_argument("--birth-date", type=_birth_date, help="YYYY-MM-DD, not in the future")
+    who.add_argument("--birth-date", type=birth_date_argument, help="YYYY-MM-DD, not in the future")
     who.add_argument("--gender", choices=["M", "F", "UN"], help="administrative gender")
     who.add_argument("--address", help='"street, city, ST zip"')
-    who.add_argument("--phone", type=_phone, help="phone number, e.g. +1-608-555-0142")
+    who.add_argument("--phone", type=phone_argument, help="phone number, e.g. +1-608-555-0142")
     pull.add_argument("--purpose", help="purpose of use (default: the default_purpose_of_use setting)")
     pull.add_argument("--out", type=Path, help="write the consolidated FHIR Bundle (JSON) here")
     which = pull.add_argument_group("gateways")
@@ -238,18 +154,18 @@ def add_pull_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--to",
         action="extend",
         nargs="+",
-        type=_community_id,
+        type=community_id_argument,
         metavar="HCID",
         help="ask only these communities (several after the flag, or the flag again)",
     )
     which.add_argument(
         "--state", action="extend", nargs="+", metavar="ST", help="ask communities in these states"
     )
-    which.add_argument("--near", type=_point, metavar="LAT,LON", help="patient position for distance")
+    which.add_argument("--near", type=point_argument, metavar="LAT,LON", help="patient position for distance")
     which.add_argument("--radius", type=float, metavar="KM", help="ask communities within this distance")
     which.add_argument("--cap", type=int, default=500, help="ask at most this many gateways (default 500)")
-    pull.add_argument("--from-date", type=_date, help="documents created on or after (ITI-38 range)")
-    pull.add_argument("--to-date", type=_date, help="documents created before")
+    pull.add_argument("--from-date", type=date_argument, help="documents created on or after (ITI-38 range)")
+    pull.add_argument("--to-date", type=date_argument, help="documents created before")
     job = pull.add_mutually_exclusive_group()
     job.add_argument("--resume", metavar="JOB", help="finish an interrupted job instead of starting one")
     job.add_argument("--cancel", metavar="JOB", help="cancel an unfinished job (queued or running)")
@@ -406,11 +322,6 @@ def _no_request_options(args: argparse.Namespace) -> None:
             f"--{flag} acts on existing jobs: {options} would be ignored (leave them out)",
             detail={"setting": given[0]},
         )
-
-
-def _community_id(text: str) -> str:
-    """``--to``: a homeCommunityId as the directory lists it, with or without its ``urn:oid:`` prefix."""
-    return text.strip().removeprefix("urn:oid:")
 
 
 class _TerminatedError(Exception):

@@ -13,7 +13,7 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from gateway.pull_cli import add_given_argument, given_names
+from gateway.pull_input import add_given_argument, given_names
 from xca.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ otherwise, before the body is read when its Content-Length says so).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from fhir_facade.api.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from gateway.http_body import declared_length, read_limited
 
 __all__ = [
     "FHIR_JSON",
@@ -49,7 +49,6 @@ _FORMATS = {
     "application/ndjson": FHIR_NDJSON,
 }
 _STATE_KEY = "fhir_media_type"
-_DIGITS = re.compile(r"[0-9]{1,20}")
 MAX_BODY = 1024 * 1024
 
 
@@ -135,17 +134,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     (chunked) as soon as what arrived passes the limit (what is held then: up to ``limit`` bytes and the chunk
     that passed it).
     A client that goes away meanwhile raises Starlette's ``ClientDisconnect``."""
-    declared = request.headers.get("content-length", "").strip()
-    if _DIGITS.fullmatch(declared) and int(declared) > limit:  # ASCII digits only, int() of a bounded length
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
         raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
-    parts: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
+    body = await read_limited(request, limit)
+    if len(body) > limit:
+        raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
+    return body
 
 
 async def read_resource(request: Request, resource_type: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ and tokenizes the endpoint's source file for error context) cost a sandbox of 20
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
@@ -23,6 +22,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from gateway.audit import Transaction
+from gateway.http_body import declared_length, read_limited
 from gateway.responding.context import InboundRequest
 from gateway.responding.gateway import RespondingGateway
 from gateway.security import peer_certificate
@@ -30,26 +30,6 @@ from gateway.security import peer_certificate
 __all__ = ["create_responding_app"]
 
 log = logging.getLogger("gateway.responding")
-_DIGITS = re.compile(r"[0-9]{1,20}")
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes: enough to know the body is too large without holding all of it."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)[: limit + 1]
-
-
-def _declared_length(request: Request) -> int | None:
-    # ASCII digits of a bounded length: str.isdigit() also takes '²' (a Latin-1 header byte) and int()
-    # refuses 4,300 digits, each a ValueError past every handler.
-    value = (request.headers.get("content-length") or "").strip()
-    return int(value) if _DIGITS.fullmatch(value) else None
 
 
 def _endpoint(
@@ -58,10 +38,10 @@ def _endpoint(
     config = gateway.config
 
     async def endpoint(request: Request) -> Response:
-        declared = _declared_length(request)
+        declared = declared_length(request)
         too_large = declared is not None and declared > config.max_request_bytes
         try:
-            body = b"" if too_large else await _read_body(request, config.max_request_bytes)
+            body = b"" if too_large else await read_limited(request, config.max_request_bytes)
         except ClientDisconnect:
             # The caller gave up (its timeout) before sending the whole request: nothing was read, nothing
             # is processed, and nobody is left to answer.

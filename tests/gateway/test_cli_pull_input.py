@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import _parser, main
-from gateway.pull_cli import parse_address
+from gateway.pull_input import parse_address
 from tests.env import isolate_settings
 from xca.iti55 import Telecom
 
